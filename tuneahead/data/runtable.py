@@ -1,0 +1,389 @@
+"""The RunTable: the single in-memory form of fine-tuning runs.
+
+Every source (the model-based sampler, the opda JSONL files, the generic file layout, and later
+the simulator and the torch probe store) is turned into a :class:`RunTable`, and every consumer
+reads one. A table holds, for each run ``i``:
+
+- ``run_id[i]`` (unique) and ``group[i]`` (for example ``"base-model/dataset-family"``);
+- ``static[i, :]``, named numeric features known before training (``static_names``);
+- ``budget[i]``, the run's total step budget ``T_i``;
+- ``curves[metric]``, probe curves as (step, value) points, padded with NaN steps to a common
+  width; a point is present where its step is finite;
+- ``final[i]``, the final score ``R_i`` (NaN for candidates);
+- ``diverged[i]``: 1.0 diverged, 0.0 healthy, NaN not known.
+
+The constructor validates everything and raises :class:`RunTableError`, whose message names the
+run and the field and says how to fix it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable, Mapping, Sequence
+
+import numpy as np
+
+__all__ = ["Curve", "RunTable", "RunTableError"]
+
+
+class RunTableError(ValueError):
+    """Bad input for a RunTable: the message names the run, the field and the fix."""
+
+
+def _readonly(a: np.ndarray) -> np.ndarray:
+    a = np.array(a, copy=True)
+    a.setflags(write=False)
+    return a
+
+
+@dataclass(frozen=True)
+class Curve:
+    """One named probe metric for all runs of a table, as padded (step, value) arrays.
+
+    ``steps`` and ``values`` have shape ``(n_runs, width)``; a point is present where its step is
+    finite. Present steps come first in each row and strictly increase.
+    """
+
+    steps: np.ndarray
+    values: np.ndarray
+
+    @property
+    def present(self) -> np.ndarray:
+        """Boolean mask of the points that exist."""
+        return np.isfinite(self.steps)
+
+    @property
+    def counts(self) -> np.ndarray:
+        """Number of points of each run."""
+        return self.present.sum(axis=1)
+
+    def points(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        """The (steps, values) of run ``i``."""
+        keep = self.present[i]
+        return self.steps[i, keep], self.values[i, keep]
+
+
+@dataclass(frozen=True)
+class RunTable:
+    """Fine-tuning runs with static features, probe curves and final scores (see module doc)."""
+
+    run_id: np.ndarray
+    group: np.ndarray
+    static: np.ndarray
+    static_names: tuple[str, ...]
+    budget: np.ndarray
+    curves: Mapping[str, Curve]
+    final: np.ndarray
+    diverged: np.ndarray = field(default=None)  # type: ignore[assignment]
+
+    # ------------------------------------------------------------------ construction
+    def __post_init__(self) -> None:
+        run_id = np.asarray(self.run_id, dtype=object)
+        n = run_id.shape[0] if run_id.ndim == 1 else -1
+        if run_id.ndim != 1:
+            raise RunTableError("run_id must be a 1-d sequence of run identifiers")
+        if n == 0:
+            raise RunTableError(
+                "the run table is empty: no runs were given; check the source path and filters"
+            )
+        run_id = np.array([str(r) for r in run_id], dtype=object)
+        _check_unique_ids(run_id)
+
+        group = np.asarray(self.group, dtype=object)
+        if group.shape != (n,):
+            raise RunTableError(f"group has shape {group.shape}, expected ({n},): one per run")
+        group = np.array([str(g) for g in group], dtype=object)
+        for rid, g in zip(run_id, group):
+            if g in ("", "nan", "None"):
+                raise RunTableError(f"run {rid!r}: field 'group' is empty; give every run a group label")
+
+        names = tuple(str(s) for s in self.static_names)
+        if len(set(names)) != len(names):
+            raise RunTableError(f"static feature names repeat: {names}")
+        static = np.asarray(self.static, dtype=float).reshape(n, len(names))
+        bad = ~np.isfinite(static)
+        if bad.any():
+            i, j = np.argwhere(bad)[0]
+            raise RunTableError(
+                f"run {run_id[i]!r}: static feature {names[j]!r} is {static[i, j]}; "
+                "static features must be finite: impute or drop the feature"
+            )
+
+        budget = np.asarray(self.budget, dtype=float)
+        if budget.shape != (n,):
+            raise RunTableError(f"budget has shape {budget.shape}, expected ({n},)")
+        for i in np.flatnonzero(~(np.isfinite(budget) & (budget > 0))):
+            raise RunTableError(
+                f"run {run_id[i]!r}: field 'budget' is {budget[i]}; the total step budget T must be positive"
+            )
+
+        final = np.asarray(self.final, dtype=float)
+        if final.shape != (n,):
+            raise RunTableError(f"final has shape {final.shape}, expected ({n},)")
+        for i in np.flatnonzero(np.isinf(final)):
+            raise RunTableError(
+                f"run {run_id[i]!r}: field 'final' is infinite; use NaN for a candidate without a score"
+            )
+
+        diverged = (
+            np.full(n, np.nan) if self.diverged is None else np.asarray(self.diverged, dtype=float)
+        )
+        if diverged.shape != (n,):
+            raise RunTableError(f"diverged has shape {diverged.shape}, expected ({n},)")
+        for i in np.flatnonzero(~(np.isnan(diverged) | (diverged == 0) | (diverged == 1))):
+            raise RunTableError(
+                f"run {run_id[i]!r}: field 'diverged' is {diverged[i]}; use 1 (diverged), 0 (healthy) or empty (unknown)"
+            )
+
+        curves = {}
+        for metric, curve in dict(self.curves).items():
+            curves[str(metric)] = _check_curve(str(metric), curve, run_id, budget, diverged, n)
+
+        for name, value in [
+            ("run_id", run_id),
+            ("group", group),
+            ("static", static),
+            ("static_names", names),
+            ("budget", budget),
+            ("curves", curves),
+            ("final", final),
+            ("diverged", diverged),
+        ]:
+            if isinstance(value, np.ndarray):
+                value = _readonly(value)
+            object.__setattr__(self, name, value)
+
+    @classmethod
+    def from_records(
+        cls,
+        records: Iterable[Mapping],
+        static_names: Sequence[str] | None = None,
+    ) -> "RunTable":
+        """Build a table from one mapping per run.
+
+        Each record has ``run_id``, ``group``, ``budget``, ``static`` (a mapping of feature to
+        value), ``curves`` (a mapping of metric to a sequence of ``(step, value)`` pairs), and
+        optionally ``final`` and ``diverged``.
+        """
+        records = list(records)
+        if not records:
+            raise RunTableError("the run table is empty: no records were given")
+        if static_names is None:
+            static_names = list(records[0].get("static", {}).keys())
+        metrics: list[str] = []
+        for rec in records:
+            for m in rec.get("curves", {}):
+                if m not in metrics:
+                    metrics.append(m)
+        n = len(records)
+        static = np.zeros((n, len(static_names)))
+        for i, rec in enumerate(records):
+            feats = rec.get("static", {})
+            for j, name in enumerate(static_names):
+                if name not in feats:
+                    raise RunTableError(
+                        f"run {rec.get('run_id')!r}: static feature {name!r} is missing; "
+                        "every run needs the same static features"
+                    )
+                static[i, j] = feats[name]
+        curves = {}
+        for m in metrics:
+            pts = [list(rec.get("curves", {}).get(m, [])) for rec in records]
+            width = max((len(p) for p in pts), default=0)
+            steps = np.full((n, width), np.nan)
+            values = np.full((n, width), np.nan)
+            for i, p in enumerate(pts):
+                if p:
+                    arr = np.asarray(p, dtype=float).reshape(len(p), 2)
+                    steps[i, : len(p)] = arr[:, 0]
+                    values[i, : len(p)] = arr[:, 1]
+            curves[m] = Curve(steps, values)
+
+        def col(key, default):
+            return np.array(
+                [np.nan if rec.get(key, default) is None else rec.get(key, default) for rec in records],
+                dtype=float,
+            )
+
+        return cls(
+            run_id=np.array([rec.get("run_id") for rec in records], dtype=object),
+            group=np.array([rec.get("group") for rec in records], dtype=object),
+            static=static,
+            static_names=tuple(static_names),
+            budget=col("budget", np.nan),
+            curves=curves,
+            final=col("final", np.nan),
+            diverged=col("diverged", np.nan),
+        )
+
+    # ------------------------------------------------------------------ views
+    def __len__(self) -> int:
+        return int(self.run_id.shape[0])
+
+    @property
+    def metrics(self) -> tuple[str, ...]:
+        """Names of the probe metrics."""
+        return tuple(self.curves)
+
+    @property
+    def groups(self) -> tuple[str, ...]:
+        """Distinct group labels, in order of first appearance."""
+        _, first = np.unique(self.group, return_index=True)
+        return tuple(self.group[np.sort(first)])
+
+    @property
+    def has_final(self) -> np.ndarray:
+        """Runs whose final score is known (the others are candidates)."""
+        return np.isfinite(self.final)
+
+    def curve(self, metric: str) -> Curve:
+        """The curve of ``metric``, with an error listing the known metrics if it is absent."""
+        if metric not in self.curves:
+            raise RunTableError(
+                f"unknown metric {metric!r}; this table has metrics {list(self.metrics)}: "
+                "fix the metric name in the config"
+            )
+        return self.curves[metric]
+
+    def select(self, index) -> "RunTable":
+        """The runs at ``index`` (an integer array or a boolean mask), in that order."""
+        idx = np.arange(len(self))[index]
+        return RunTable(
+            run_id=self.run_id[idx],
+            group=self.group[idx],
+            static=self.static[idx],
+            static_names=self.static_names,
+            budget=self.budget[idx],
+            curves={m: Curve(c.steps[idx], c.values[idx]) for m, c in self.curves.items()},
+            final=self.final[idx],
+            diverged=self.diverged[idx],
+        )
+
+    def truncate(self, c: float) -> "RunTable":
+        """The runs as seen after a probe of ``c`` steps.
+
+        Curve points with step > c are dropped. A diverged flag is kept only where the cut curve
+        itself shows the divergence (a non-finite value); otherwise it becomes unknown, because a
+        flag derived from the rest of the run is not available at budget ``c``. The final score is
+        kept for evaluation; the predictors never read it.
+        """
+        if not np.isfinite(c) or c < 0:
+            raise RunTableError(f"probe budget must be a non-negative number of steps, got {c}")
+        curves = {}
+        evident = np.zeros(len(self), dtype=bool)
+        for m, cur in self.curves.items():
+            keep = cur.present & (cur.steps <= c)
+            steps = np.where(keep, cur.steps, np.nan)
+            values = np.where(keep, cur.values, np.nan)
+            evident |= (keep & ~np.isfinite(cur.values)).any(axis=1)
+            curves[m] = Curve(steps, values)
+        diverged = np.where(evident, 1.0, np.nan)
+        return RunTable(
+            self.run_id, self.group, self.static, self.static_names, self.budget, curves,
+            self.final, diverged,
+        )
+
+    def split_random(self, test_fraction: float, seed: int) -> tuple["RunTable", "RunTable"]:
+        """Split runs at random into (train, test), ``test_fraction`` of them in test."""
+        _check_fraction(test_fraction)
+        rng = np.random.default_rng(seed)
+        perm = rng.permutation(len(self))
+        n_test = int(round(test_fraction * len(self)))
+        if n_test == 0 or n_test == len(self):
+            raise RunTableError(
+                f"a test fraction of {test_fraction} leaves an empty side for {len(self)} runs"
+            )
+        test = np.sort(perm[:n_test])
+        train = np.sort(perm[n_test:])
+        return self.select(train), self.select(test)
+
+    def split_by_group(
+        self, test_fraction: float, seed: int, test_groups: Sequence[str] | None = None
+    ) -> tuple["RunTable", "RunTable"]:
+        """Hold out whole groups: ``test_groups`` if given, else a random ``test_fraction`` of them."""
+        groups = np.array(self.groups, dtype=object)
+        if test_groups is None:
+            _check_fraction(test_fraction)
+            rng = np.random.default_rng(seed)
+            k = int(round(test_fraction * len(groups)))
+            if k == 0 or k == len(groups):
+                raise RunTableError(
+                    f"a test fraction of {test_fraction} of {len(groups)} groups leaves an empty side; "
+                    "use a random split or more groups"
+                )
+            test_groups = list(rng.choice(groups, size=k, replace=False))
+        unknown = set(test_groups) - set(groups)
+        if unknown:
+            raise RunTableError(f"unknown test groups {sorted(unknown)}; known: {list(groups)}")
+        is_test = np.isin(self.group, list(test_groups))
+        return self.select(~is_test), self.select(is_test)
+
+    def __repr__(self) -> str:
+        n_cand = int((~self.has_final).sum())
+        return (
+            f"RunTable({len(self)} runs, {len(self.groups)} groups, {len(self.static_names)} static "
+            f"features, metrics={list(self.metrics)}, {n_cand} candidates)"
+        )
+
+
+# ---------------------------------------------------------------------- helpers
+def _check_unique_ids(run_id: np.ndarray) -> None:
+    seen: dict[str, int] = {}
+    for i, rid in enumerate(run_id):
+        if rid in seen:
+            raise RunTableError(
+                f"duplicate run_id {rid!r} at rows {seen[rid]} and {i}; every run needs a unique id"
+            )
+        seen[rid] = i
+
+
+def _check_fraction(f: float) -> None:
+    if not 0 < f < 1:
+        raise RunTableError(f"test_fraction must lie strictly between 0 and 1, got {f}")
+
+
+def _trim(curve: Curve) -> Curve:
+    """Drop padding columns that no run uses."""
+    width = int(curve.counts.max()) if curve.steps.size else 0
+    order = np.argsort(~curve.present, axis=1, kind="stable")
+    steps = np.take_along_axis(curve.steps, order, axis=1)[:, :width]
+    values = np.take_along_axis(curve.values, order, axis=1)[:, :width]
+    return Curve(steps, values)
+
+
+def _check_curve(
+    metric: str, curve: Curve, run_id: np.ndarray, budget: np.ndarray, diverged: np.ndarray, n: int
+) -> Curve:
+    steps = np.asarray(curve.steps, dtype=float)
+    values = np.asarray(curve.values, dtype=float)
+    if steps.ndim != 2 or steps.shape[0] != n or values.shape != steps.shape:
+        raise RunTableError(
+            f"curve {metric!r}: steps {steps.shape} and values {values.shape} must both be (n_runs={n}, width)"
+        )
+    present = np.isfinite(steps)
+    for i in range(n):
+        s = steps[i, present[i]]
+        v = values[i, present[i]]
+        if s.size == 0:
+            continue
+        if (s < 0).any():
+            raise RunTableError(f"run {run_id[i]!r}: curve {metric!r} has a negative step {s[s < 0][0]}")
+        d = np.diff(s)
+        if (d <= 0).any():
+            k = int(np.argmax(d <= 0))
+            raise RunTableError(
+                f"run {run_id[i]!r}: curve {metric!r} steps are not strictly increasing "
+                f"(step {s[k + 1]:g} follows {s[k]:g}); sort the points and drop repeats"
+            )
+        if s[-1] > budget[i]:
+            raise RunTableError(
+                f"run {run_id[i]!r}: curve {metric!r} reaches step {s[-1]:g}, beyond the run's budget "
+                f"T={budget[i]:g}; fix the budget or drop the extra points"
+            )
+        bad = ~np.isfinite(v)
+        if bad.any() and diverged[i] != 1:
+            raise RunTableError(
+                f"run {run_id[i]!r}: curve {metric!r} has a non-finite value at step {s[bad][0]:g} "
+                "but the run is not marked diverged; set diverged=1 for it or drop the point"
+            )
+    return _trim(Curve(_readonly(steps), _readonly(values)))

@@ -1,0 +1,214 @@
+"""From a RunTable to the arrays the model reads, on a standardized scale.
+
+A :class:`ModelDesign` is fitted once, on the training runs, and then encodes any table
+(training runs or candidates) the same way:
+
+- the final score is standardized, :math:`r = (R - \\bar R) / s_R`;
+- each probe metric ``m`` is standardized with its own mean and sd over training points;
+- steps are divided by a time unit, the median training budget;
+- static features are standardized, then expanded by the static basis (``linear`` or
+  ``quadratic``: all products :math:`x_j x_k`, :math:`j \\le k`) and standardized again.
+
+Ragged curves become padded ``(n_runs, n_points)`` arrays with a mask; the points of all modelled
+metrics of a run sit side by side, each with its metric index. The design is stored with the
+posterior, so predictions use exactly the scaling the fit used.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import NamedTuple
+
+import jax.numpy as jnp
+import numpy as np
+
+from ..data.runtable import RunTable, RunTableError
+
+__all__ = ["ModelSpec", "ModelDesign", "ModelData"]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Choices of the hierarchical model that change its structure (set from ``conf/model``).
+
+    Attributes
+    ----------
+    metrics
+        Probe metrics whose curves inform the trajectory latent.
+    static_basis
+        ``"linear"`` or ``"quadratic"`` expansion of the static features in ``f(x)``.
+    failure_gate
+        Whether runs may diverge (the marginalized gate); off, every run is healthy.
+    amplitude_features
+        Whether the mean curve amplitude depends linearly on the static features.
+    """
+
+    metrics: tuple[str, ...] = ("eval_score",)
+    static_basis: str = "linear"
+    failure_gate: bool = True
+    amplitude_features: bool = True
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "metrics", tuple(self.metrics))
+        if not self.metrics:
+            raise RunTableError("model.metrics is empty; name at least one probe metric")
+        if self.static_basis not in ("linear", "quadratic"):
+            raise RunTableError(
+                f"model.static_basis={self.static_basis!r}; use 'linear' or 'quadratic'"
+            )
+
+
+class ModelData(NamedTuple):
+    """The arrays of one encoded table (all on the standardized scale)."""
+
+    x_static: jnp.ndarray  # (n, p_f) basis of f(x)
+    x_gate: jnp.ndarray  # (n, p_g) linear features for the gate and the amplitude mean
+    group: jnp.ndarray  # (n,) int, -1 for a group not seen in training
+    t: jnp.ndarray  # (n, P) steps / time unit
+    y: jnp.ndarray  # (n, P) standardized curve values, 0 where masked
+    metric: jnp.ndarray  # (n, P) int metric index
+    mask: jnp.ndarray  # (n, P) bool, point present and finite
+    budget: jnp.ndarray  # (n,) T / time unit
+    r: jnp.ndarray  # (n,) standardized final score, 0 where missing
+    r_mask: jnp.ndarray  # (n,) bool
+    gate: jnp.ndarray  # (n,) int: 1 diverged, 0 healthy, -1 unknown
+
+
+def _basis(z: np.ndarray, names: tuple[str, ...], kind: str) -> tuple[np.ndarray, list[str]]:
+    if kind == "linear" or z.shape[1] == 0:
+        return z, list(names)
+    cols, out = [z], list(names)
+    for j in range(z.shape[1]):
+        for k in range(j, z.shape[1]):
+            cols.append(z[:, j : j + 1] * z[:, k : k + 1])
+            out.append(f"{names[j]}*{names[k]}")
+    return np.concatenate(cols, axis=1), out
+
+
+def _scale(values: np.ndarray) -> tuple[float, float]:
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return 0.0, 1.0
+    sd = float(values.std())
+    return float(values.mean()), sd if sd > 1e-12 else 1.0
+
+
+@dataclass(frozen=True)
+class ModelDesign:
+    """Standardization and indexing learned from the training runs (see module doc)."""
+
+    spec: ModelSpec
+    static_names: tuple[str, ...]
+    basis_names: tuple[str, ...]
+    groups: tuple[str, ...]
+    x_mean: tuple[float, ...]
+    x_sd: tuple[float, ...]
+    basis_mean: tuple[float, ...]
+    basis_sd: tuple[float, ...]
+    r_mean: float
+    r_sd: float
+    y_mean: tuple[float, ...]
+    y_sd: tuple[float, ...]
+    time_unit: float
+    standardize: bool = field(default=True)
+
+    @classmethod
+    def fit(cls, table: RunTable, spec: ModelSpec, standardize: bool = True) -> "ModelDesign":
+        """Learn the scaling from ``table``, the training runs.
+
+        ``standardize=False`` gives the identity design: data stay in their natural units, which is
+        how the generating parameters of a synthetic population are evaluated.
+        """
+        for m in spec.metrics:
+            table.curve(m)  # names the known metrics if ``m`` is not one
+        if not table.has_final.any():
+            raise RunTableError("the training runs have no final scores; a fit needs scored runs")
+        p = len(table.static_names)
+        if standardize:
+            x_stats = [_scale(table.static[:, j]) for j in range(p)]
+        else:
+            x_stats = [(0.0, 1.0)] * p
+        x_mean = tuple(s[0] for s in x_stats)
+        x_sd = tuple(s[1] for s in x_stats)
+        z = (table.static - np.array(x_mean)) / np.array(x_sd) if p else table.static
+        basis, basis_names = _basis(z, table.static_names, spec.static_basis)
+        if standardize and spec.static_basis != "linear":
+            b_stats = [_scale(basis[:, j]) for j in range(basis.shape[1])]
+        else:
+            b_stats = [(0.0, 1.0)] * basis.shape[1]
+        r_mean, r_sd = _scale(table.final) if standardize else (0.0, 1.0)
+        y_stats = [
+            _scale(table.curve(m).values[table.curve(m).present]) if standardize else (0.0, 1.0)
+            for m in spec.metrics
+        ]
+        return cls(
+            spec=spec,
+            static_names=tuple(table.static_names),
+            basis_names=tuple(basis_names),
+            groups=table.groups,
+            x_mean=x_mean,
+            x_sd=x_sd,
+            basis_mean=tuple(s[0] for s in b_stats),
+            basis_sd=tuple(s[1] for s in b_stats),
+            r_mean=r_mean,
+            r_sd=r_sd,
+            y_mean=tuple(s[0] for s in y_stats),
+            y_sd=tuple(s[1] for s in y_stats),
+            time_unit=float(np.median(table.budget)) if standardize else 1.0,
+            standardize=standardize,
+        )
+
+    # ------------------------------------------------------------------ encoding
+    def encode(self, table: RunTable, with_outcome: bool = True) -> ModelData:
+        """Encode ``table``; ``with_outcome=False`` hides the final scores (candidates)."""
+        if tuple(table.static_names) != self.static_names:
+            raise RunTableError(
+                f"static features {list(table.static_names)} differ from those of the fit "
+                f"{list(self.static_names)}; candidates need the training runs' features"
+            )
+        p = len(self.static_names)
+        z = (table.static - np.array(self.x_mean)) / np.array(self.x_sd) if p else table.static
+        basis, _ = _basis(z, self.static_names, self.spec.static_basis)
+        basis = (basis - np.array(self.basis_mean)) / np.array(self.basis_sd) if basis.size else basis
+
+        t_parts, y_parts, m_parts, mask_parts = [], [], [], []
+        for k, m in enumerate(self.spec.metrics):
+            curve = table.curve(m)
+            present = curve.present & np.isfinite(curve.values)
+            t_parts.append(np.where(present, curve.steps, 0.0) / self.time_unit)
+            y_parts.append(np.where(present, (curve.values - self.y_mean[k]) / self.y_sd[k], 0.0))
+            m_parts.append(np.full(curve.steps.shape, k, dtype=np.int32))
+            mask_parts.append(present)
+        n = len(table)
+        index = {g: i for i, g in enumerate(self.groups)}
+        group = np.array([index.get(g, -1) for g in table.group], dtype=np.int32)
+        r_mask = table.has_final & with_outcome
+        r = np.where(r_mask, (np.nan_to_num(table.final) - self.r_mean) / self.r_sd, 0.0)
+        gate = np.where(np.isnan(table.diverged), -1, table.diverged).astype(np.int32)
+        cat = lambda parts, dtype: np.concatenate(parts, axis=1).astype(dtype) if parts else np.zeros((n, 0), dtype)  # noqa: E731
+        return ModelData(
+            x_static=jnp.asarray(basis.reshape(n, -1), dtype=jnp.float32),
+            x_gate=jnp.asarray(z.reshape(n, p), dtype=jnp.float32),
+            group=jnp.asarray(group),
+            t=jnp.asarray(cat(t_parts, np.float32)),
+            y=jnp.asarray(cat(y_parts, np.float32)),
+            metric=jnp.asarray(cat(m_parts, np.int32)),
+            mask=jnp.asarray(cat(mask_parts, bool)),
+            budget=jnp.asarray(table.budget / self.time_unit, dtype=jnp.float32),
+            r=jnp.asarray(r, dtype=jnp.float32),
+            r_mask=jnp.asarray(r_mask),
+            gate=jnp.asarray(gate),
+        )
+
+    # ------------------------------------------------------------------ storage
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["spec"] = asdict(self.spec)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ModelDesign":
+        d = dict(d)
+        spec = ModelSpec(**{**d.pop("spec")})
+        tuples = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+        return cls(spec=spec, **tuples)

@@ -1,0 +1,281 @@
+r"""The default hierarchical model of a fine-tuning population.
+
+For run :math:`i` in group :math:`g` with standardized static basis :math:`x_i`, linear features
+:math:`z_i`, total budget :math:`T_i` and probe points :math:`(t_{ij}, y_{ij})` of metric
+:math:`m = m_{ij}` (all on the standardized scale of :mod:`tuneahead.model.design`):
+
+**Static compatibility**
+
+.. math::
+
+    \mu_i = a_g + x_i^\top \beta, \qquad a_g \sim \mathcal N(a_0, \tau_a^2), \qquad
+    \beta_k \sim \mathcal N(0, 0.5^2),
+
+a ridge (shrinkage) prior on the coefficients of the standardized basis.
+
+**Trajectory.** A run-level latent :math:`\delta_i \sim \mathcal N(0, \sigma_\delta^2)` moves the run
+away from its static expectation, and a run-level amplitude
+:math:`B_{im} \sim \mathcal N(\mu_{B,m} + z_i^\top \gamma_m, \sigma_{B,m}^2)` sets how far the curve
+still is from its end. The curve is a saturating power law whose value at the full budget is tied to
+:math:`\mu_i + \delta_i` by the link :math:`(\lambda_{0m}, \lambda_{1m})`:
+
+.. math::
+
+    y_{ij} = \lambda_{0m} + \lambda_{1m} (\mu_i + \delta_i)
+             - B_{im} \big[ (1 + t_{ij}/t_{0m})^{-b_m} - (1 + T_i/t_{0m})^{-b_m} \big]
+             + e_{ij}, \qquad e_{ij} \sim \mathcal N(0, \sigma_{y,m}^2).
+
+A longer probe sees points closer to :math:`T_i`, where the bracket vanishes, and so reveals more of
+:math:`\delta_i`.
+
+**Outcome.** :math:`R_i = \mu_i + \delta_i + \varepsilon_i`, :math:`\varepsilon_i \sim \mathcal N(0, \sigma_\varepsilon^2)`.
+
+**Failure gate.** With probability :math:`\pi_i = \operatorname{sigmoid}(h_0 + z_i^\top w)` the run
+diverges: its score is :math:`R_i \sim \mathcal N(r_{\mathrm{fail}}, s_{\mathrm{fail}}^2)` (near chance)
+and its curve points are Student-t(3) around :math:`y_{\mathrm{fail},m}` (heavy tails let a run that
+diverges late keep a few healthy early points). The gate is marginalized:
+
+.. math::
+
+    p(\text{run}_i) = \pi_i\, p_{\mathrm{fail}}(\text{run}_i) + (1 - \pi_i)\, p_{\mathrm{ok}}(\text{run}_i),
+
+and where a run's divergence is known, only its own branch (times :math:`\pi_i` or
+:math:`1 - \pi_i`) enters.
+
+Given the parameters, :math:`u_i = (\delta_i, B_{i1}, \dots, B_{iM})` is Gaussian and every healthy
+observation is linear in it, so :math:`u_i` is integrated out in closed form
+(:func:`tuneahead.model.gaussian.condition_latent`): NUTS explores only the population parameters,
+and the same conditioning gives the predictive distribution of :math:`R_i` at any probe budget.
+A candidate in a group unseen in training gets :math:`a_0` for its intercept and
+:math:`\tau_a^2` added to the prior variance of its :math:`\delta_i`.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpyro
+import numpyro.distributions as dist
+from numpyro.infer.reparam import LocScaleReparam
+
+from .design import ModelData
+from .gaussian import condition_latent
+
+__all__ = [
+    "hierarchical_model",
+    "reparameterized_model",
+    "OutcomeComponents",
+    "outcome_components",
+    "static_mean",
+    "gate_logit",
+    "run_loglik",
+    "params_from_sites",
+    "POPULATION_SITES",
+]
+
+Params = Mapping[str, jnp.ndarray]
+
+#: The population-level sites every consumer reads from a posterior draw.
+POPULATION_SITES = (
+    "a0", "tau_a", "a", "beta", "sigma_delta", "sigma_eps",
+    "lam0", "lam1", "mu_B", "sigma_B", "gamma_B", "b", "t0", "sigma_y",
+    "h0", "w", "r_fail", "s_fail", "y_fail", "s_yfail",
+)  # fmt: skip
+
+_FAIL_CURVE_DF = 3.0
+
+
+class OutcomeComponents(NamedTuple):
+    """The two-branch predictive distribution of each run's final score, for one parameter draw.
+
+    ``p_fail`` is the gate's posterior probability given what is observed of the run;
+    the healthy branch is :math:`\\mathcal N(m_{ok}, v_{ok})`, the failed one
+    :math:`\\mathcal N(m_{fail}, v_{fail})`. ``loglik`` is the log-likelihood of the observed rows.
+    """
+
+    p_fail: jnp.ndarray
+    mean_ok: jnp.ndarray
+    var_ok: jnp.ndarray
+    mean_fail: jnp.ndarray
+    var_fail: jnp.ndarray
+    loglik: jnp.ndarray
+
+
+# ---------------------------------------------------------------------- deterministic pieces
+def _metric_onehot(data: ModelData, n_metrics: int) -> jnp.ndarray:
+    return (data.metric[..., None] == jnp.arange(n_metrics)).astype(data.y.dtype)
+
+
+def per_point(values: jnp.ndarray, data: ModelData) -> jnp.ndarray:
+    """A per-metric parameter ``(M,)`` at every probe point ``(n, P)``.
+
+    Written as a one-hot contraction rather than a gather: the gather's gradient is a scatter-add,
+    which is several times slower on the CPU.
+    """
+    return _metric_onehot(data, values.shape[-1]) @ values
+
+
+def static_mean(p: Params, data: ModelData) -> tuple[jnp.ndarray, jnp.ndarray]:
+    """:math:`\\mu_i` and the extra prior variance of :math:`\\delta_i` (``tau_a^2`` for unseen groups)."""
+    known = data.group >= 0
+    group_onehot = (data.group[:, None] == jnp.arange(p["a"].shape[-1])).astype(data.y.dtype)
+    a = jnp.where(known, group_onehot @ p["a"], p["a0"])
+    mu = a + data.x_static @ p["beta"]
+    extra = jnp.where(known, 0.0, p["tau_a"] ** 2)
+    return mu, extra
+
+
+def gate_logit(p: Params, data: ModelData) -> jnp.ndarray:
+    """:math:`h_0 + z_i^\\top w`, the log-odds that run ``i`` diverges."""
+    return p["h0"] + data.x_gate @ p["w"]
+
+
+def curve_shape(p: Params, data: ModelData) -> jnp.ndarray:
+    """The bracket :math:`(1 + t/t_0)^{-b} - (1 + T/t_0)^{-b}` at every probe point."""
+    t0 = per_point(p["t0"], data)
+    b = per_point(p["b"], data)
+    return jnp.exp(-b * jnp.log1p(data.t / t0)) - jnp.exp(-b * jnp.log1p(data.budget[:, None] / t0))
+
+
+def _healthy(p: Params, data: ModelData, with_outcome: bool):
+    n_metrics = p["lam0"].shape[-1]
+    mu, extra = static_mean(p, data)
+    lam0 = per_point(p["lam0"], data)
+    lam1 = per_point(p["lam1"], data)
+    onehot = _metric_onehot(data, n_metrics)
+    loadings = jnp.concatenate(
+        [lam1[..., None], -curve_shape(p, data)[..., None] * onehot], axis=-1
+    )  # (n, P, 1 + M)
+    residual = data.y - (lam0 + lam1 * mu[:, None])
+    noise = per_point(p["sigma_y"], data) ** 2
+    weight = data.mask
+    if with_outcome:
+        n = mu.shape[0]
+        e1 = jnp.zeros((n, 1, 1 + n_metrics), loadings.dtype).at[..., 0].set(1.0)
+        loadings = jnp.concatenate([loadings, e1], axis=1)
+        residual = jnp.concatenate([residual, (data.r - mu)[:, None]], axis=1)
+        noise = jnp.concatenate([noise, jnp.broadcast_to(p["sigma_eps"] ** 2, (n, 1))], axis=1)
+        weight = jnp.concatenate([weight, data.r_mask[:, None]], axis=1)
+    amp = p["mu_B"] + data.x_gate @ p["gamma_B"]  # (n, M)
+    prior_mean = jnp.concatenate([jnp.zeros_like(mu)[:, None], amp], axis=-1)
+    prior_var = jnp.concatenate(
+        [(p["sigma_delta"] ** 2 + extra)[:, None], jnp.broadcast_to(p["sigma_B"] ** 2, amp.shape)],
+        axis=-1,
+    )
+    post = condition_latent(prior_mean, prior_var, loadings, residual, noise, weight)
+    mean_ok = mu + post.mean[:, 0]
+    var_ok = post.cov[:, 0, 0] + p["sigma_eps"] ** 2
+    return post.loglik, mean_ok, var_ok
+
+
+def _failed(p: Params, data: ModelData, with_outcome: bool) -> jnp.ndarray:
+    curve = dist.StudentT(_FAIL_CURVE_DF, per_point(p["y_fail"], data), per_point(p["s_yfail"], data))
+    ll = jnp.sum(jnp.where(data.mask, curve.log_prob(data.y), 0.0), axis=-1)
+    if with_outcome:
+        ll = ll + jnp.where(data.r_mask, dist.Normal(p["r_fail"], p["s_fail"]).log_prob(data.r), 0.0)
+    return ll
+
+
+def outcome_components(
+    p: Params, data: ModelData, with_outcome: bool = False, failure_gate: bool = True
+) -> OutcomeComponents:
+    """Both branches of each run's predictive distribution of :math:`R_i` under one draw ``p``.
+
+    With ``with_outcome=False`` (candidates) only the curve points are conditioned on, and
+    ``p_fail`` is the gate's posterior :math:`\\pi_i p_{fail} / (\\pi_i p_{fail} + (1-\\pi_i) p_{ok})`
+    unless the run's divergence is known.
+    """
+    ll_ok, mean_ok, var_ok = _healthy(p, data, with_outcome)
+    if not failure_gate:
+        zeros = jnp.zeros_like(mean_ok)
+        return OutcomeComponents(zeros, mean_ok, var_ok, zeros, jnp.ones_like(var_ok), ll_ok)
+    ll_fail = _failed(p, data, with_outcome)
+    logit = gate_logit(p, data)
+    log_fail = jax.nn.log_sigmoid(logit) + ll_fail
+    log_ok = jax.nn.log_sigmoid(-logit) + ll_ok
+    p_fail = jax.nn.sigmoid(log_fail - log_ok)
+    p_fail = jnp.where(data.gate == 1, 1.0, jnp.where(data.gate == 0, 0.0, p_fail))
+    loglik = jnp.where(
+        data.gate == 1, log_fail, jnp.where(data.gate == 0, log_ok, jnp.logaddexp(log_fail, log_ok))
+    )
+    n = mean_ok.shape[0]
+    return OutcomeComponents(
+        p_fail,
+        mean_ok,
+        var_ok,
+        jnp.broadcast_to(p["r_fail"], (n,)),
+        jnp.broadcast_to(p["s_fail"] ** 2, (n,)),
+        loglik,
+    )
+
+
+def run_loglik(p: Params, data: ModelData, failure_gate: bool = True) -> jnp.ndarray:
+    """Per-run log-likelihood of curves and final scores, with the latents and the gate integrated out."""
+    return outcome_components(p, data, with_outcome=True, failure_gate=failure_gate).loglik
+
+
+# ---------------------------------------------------------------------- the numpyro model
+def hierarchical_model(
+    data: ModelData,
+    n_groups: int,
+    n_metrics: int,
+    failure_gate: bool = True,
+    amplitude_features: bool = True,
+):
+    """The numpyro model; site names are the symbols of the module doc."""
+    p_static = data.x_static.shape[1]
+    p_gate = data.x_gate.shape[1]
+    s = {}
+    s["a0"] = numpyro.sample("a0", dist.Normal(0.0, 1.0))
+    s["tau_a"] = numpyro.sample("tau_a", dist.HalfNormal(1.0))
+    with numpyro.plate("group", n_groups):
+        s["a"] = numpyro.sample("a", dist.Normal(s["a0"], s["tau_a"]))
+    s["beta"] = numpyro.sample("beta", dist.Normal(0.0, 0.5).expand([p_static]).to_event(1))
+    s["sigma_delta"] = numpyro.sample("sigma_delta", dist.HalfNormal(1.0))
+    s["sigma_eps"] = numpyro.sample("sigma_eps", dist.HalfNormal(0.5))
+    with numpyro.plate("metric", n_metrics):
+        s["lam0"] = numpyro.sample("lam0", dist.Normal(0.0, 1.0))
+        s["lam1"] = numpyro.sample("lam1", dist.Normal(0.0, 1.5))
+        s["mu_B"] = numpyro.sample("mu_B", dist.Normal(0.0, 2.0))
+        s["sigma_B"] = numpyro.sample("sigma_B", dist.HalfNormal(1.0))
+        s["b"] = numpyro.sample("b", dist.LogNormal(jnp.log(0.5), 0.75))
+        s["t0"] = numpyro.sample("t0", dist.LogNormal(jnp.log(0.05), 1.5))
+        s["sigma_y"] = numpyro.sample("sigma_y", dist.HalfNormal(0.5))
+        if amplitude_features:
+            s["gamma_B"] = numpyro.sample(
+                "gamma_B", dist.Normal(0.0, 0.5).expand([p_gate]).to_event(1)
+            )
+    if failure_gate:
+        s["h0"] = numpyro.sample("h0", dist.Normal(-2.0, 1.5))
+        s["w"] = numpyro.sample("w", dist.Normal(0.0, 1.5).expand([p_gate]).to_event(1))
+        s["r_fail"] = numpyro.sample("r_fail", dist.Normal(0.0, 3.0))
+        s["s_fail"] = numpyro.sample("s_fail", dist.HalfNormal(0.5))
+        with numpyro.plate("metric", n_metrics):
+            s["y_fail"] = numpyro.sample("y_fail", dist.Normal(0.0, 3.0))
+            s["s_yfail"] = numpyro.sample("s_yfail", dist.HalfNormal(1.0))
+    params = params_from_sites(s, p_gate)
+    numpyro.factor("runs", jnp.sum(run_loglik(params, data, failure_gate)))
+
+
+def params_from_sites(sites: Params, n_gate_features: int) -> dict:
+    """The parameter dict of one draw from its site values.
+
+    ``gamma_B`` is stored per metric, ``(M, p)``; the likelihood reads it as ``(p, M)``. It is zero
+    when the model has no amplitude features.
+    """
+    params = dict(sites)
+    n_metrics = params["lam0"].shape[-1]
+    if "gamma_B" in params:
+        params["gamma_B"] = jnp.swapaxes(params["gamma_B"], -1, -2)
+    else:
+        params["gamma_B"] = jnp.zeros((n_gate_features, n_metrics))
+    return params
+
+
+def reparameterized_model(*args, **kwargs):
+    """:func:`hierarchical_model` with non-centred group intercepts, for NUTS."""
+    config = {"a": LocScaleReparam(centered=0)}
+    with numpyro.handlers.reparam(config=config):
+        return hierarchical_model(*args, **kwargs)

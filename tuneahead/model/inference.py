@@ -1,0 +1,246 @@
+"""Fitting the hierarchical model: NUTS for small and medium tables, SVI (optax) for large ones.
+
+Both return a :class:`~tuneahead.model.posterior.Posterior`. NUTS diagnostics follow Vehtari et
+al. (2021): a parameter is flagged when its rank-normalized split :math:`\\hat R > 1.01` or its bulk
+ESS is under 100 per chain; any divergent transition is flagged too. Flags are logged as warnings
+and kept in the posterior's diagnostics, never dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import warnings
+from dataclasses import dataclass
+
+import jax
+import numpy as np
+import numpyro
+from numpyro.infer import MCMC, NUTS, SVI, Predictive, Trace_ELBO
+from numpyro.infer.autoguide import AutoMultivariateNormal, AutoNormal
+from numpyro.infer.initialization import init_to_value
+import optax
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", FutureWarning)
+    import arviz as az
+
+from ..data.runtable import RunTable, RunTableError
+from .design import ModelData, ModelDesign, ModelSpec
+from .hierarchical import POPULATION_SITES, reparameterized_model
+from .posterior import Diagnostics, Posterior
+
+__all__ = ["InferenceConfig", "fit"]
+
+log = logging.getLogger(__name__)
+
+RHAT_LIMIT = 1.01
+ESS_PER_CHAIN = 100
+
+
+@dataclass(frozen=True)
+class InferenceConfig:
+    """How to fit (set from ``conf/inference``)."""
+
+    method: str = "nuts"
+    num_warmup: int = 500
+    num_samples: int = 500
+    num_chains: int = 2
+    chain_method: str = "vectorized"
+    target_accept: float = 0.85
+    max_tree_depth: int = 8
+    dense_mass: bool = True
+    svi_steps: int = 3000
+    svi_learning_rate: float = 0.01
+    svi_guide: str = "normal"
+    svi_draws: int = 1000
+    progress: bool = True
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.method not in ("nuts", "svi"):
+            raise ValueError(f"inference.method={self.method!r}; use 'nuts' or 'svi'")
+        if self.svi_guide not in ("normal", "mvn"):
+            raise ValueError(f"inference.svi_guide={self.svi_guide!r}; use 'normal' or 'mvn'")
+
+
+def check_training_runs(table: RunTable) -> None:
+    """Training runs need final scores, and every group more than one run."""
+    missing = table.run_id[~table.has_final]
+    if missing.size:
+        raise RunTableError(
+            f"run {missing[0]!r}: training runs need a final score, but 'final' is empty "
+            f"({missing.size} such runs); predict them as candidates instead"
+        )
+    labels, counts = np.unique(table.group, return_counts=True)
+    single = labels[counts < 2]
+    if single.size:
+        raise RunTableError(
+            f"group {single[0]!r} has a single training run, so its intercept cannot be told apart "
+            "from the run's own deviation; merge it into a related group or relabel the run"
+        )
+
+
+def fit(table: RunTable, spec: ModelSpec, config: InferenceConfig) -> Posterior:
+    """Fit the hierarchical model to the training runs in ``table``."""
+    check_training_runs(table)
+    design = ModelDesign.fit(table, spec)
+    data = design.encode(table, with_outcome=True)
+    model_kwargs = dict(
+        data=data,
+        n_groups=len(design.groups),
+        n_metrics=len(spec.metrics),
+        failure_gate=spec.failure_gate,
+        amplitude_features=spec.amplitude_features,
+    )
+    if spec.failure_gate and not (np.asarray(data.gate) != 0).any():
+        log.info("no training run diverged; the failure gate is learned from its prior and the healthy runs")
+    log.info(
+        "fitting %d runs in %d groups with %s (%d curve points)",
+        len(table), len(design.groups), config.method.upper(), int(np.asarray(data.mask).sum()),
+    )
+    start = time.perf_counter()
+    rng = jax.random.PRNGKey(config.seed)
+    if config.method == "nuts":
+        samples, diagnostics = _run_nuts(rng, model_kwargs, config)
+    else:
+        samples, diagnostics = _run_svi(rng, model_kwargs, config)
+    seconds = time.perf_counter() - start
+    coords = {"group": list(design.groups), "feature": list(design.basis_names),
+              "gate_feature": list(design.static_names), "metric": list(spec.metrics)}  # fmt: skip
+    dims = {"a": ["group"], "beta": ["feature"], "w": ["gate_feature"],
+            "gamma_B": ["metric", "gate_feature"]}  # fmt: skip
+    for name in ("lam0", "lam1", "mu_B", "sigma_B", "b", "t0", "sigma_y", "y_fail", "s_yfail"):
+        dims[name] = ["metric"]
+    posterior = {k: v for k, v in samples.items() if k in POPULATION_SITES}
+    idata = az.from_dict(
+        posterior=posterior,
+        sample_stats=diagnostics.pop("sample_stats"),
+        coords=coords,
+        dims={k: v for k, v in dims.items() if k in posterior},
+    )
+    diag = _diagnose(idata, config, diagnostics, seconds)
+    for message in diag.warnings:
+        log.warning(message)
+    log.info("fit took %.1f s", seconds)
+    return Posterior(idata, design, diag)
+
+
+def link_start(data: ModelData, n_metrics: int) -> dict[str, np.ndarray]:
+    """Starting values of the curve link from the data, by least squares.
+
+    The link :math:`(\\lambda_0, \\lambda_1)` has a poor local mode where the curves are explained
+    by the amplitudes alone and the final score by noise, with :math:`\\lambda_1` of the wrong sign.
+    Chains started near the regression of each healthy run's last curve value on its final score
+    stay clear of it.
+    """
+    mask = np.asarray(data.mask)
+    y, metric = np.asarray(data.y), np.asarray(data.metric)
+    r, ok = np.asarray(data.r), np.asarray(data.r_mask) & (np.asarray(data.gate) != 1)
+    lam0, lam1 = np.zeros(n_metrics), np.ones(n_metrics)
+    for m in range(n_metrics):
+        present = mask & (metric == m)
+        has = ok & present.any(axis=1)
+        if has.sum() < 3:
+            continue
+        last = np.where(present, np.arange(mask.shape[1]), -1).max(axis=1)
+        y_last = y[np.arange(len(y)), last][has]
+        slope, intercept = np.polyfit(r[has], y_last, 1)
+        lam0[m], lam1[m] = intercept, slope
+    return {"lam0": lam0, "lam1": lam1}
+
+
+def _run_nuts(rng, model_kwargs, config: InferenceConfig):
+    start = link_start(model_kwargs["data"], model_kwargs["n_metrics"])
+    kernel = NUTS(
+        reparameterized_model,
+        target_accept_prob=config.target_accept,
+        max_tree_depth=config.max_tree_depth,
+        dense_mass=config.dense_mass,
+        init_strategy=init_to_value(values=start),
+    )
+    mcmc = MCMC(
+        kernel,
+        num_warmup=config.num_warmup,
+        num_samples=config.num_samples,
+        num_chains=config.num_chains,
+        chain_method=config.chain_method,
+        progress_bar=config.progress,
+    )
+    mcmc.run(rng, extra_fields=("diverging", "num_steps"), **model_kwargs)
+    samples = {k: np.asarray(v) for k, v in mcmc.get_samples(group_by_chain=True).items()}
+    extra = mcmc.get_extra_fields(group_by_chain=True)
+    stats = {"diverging": np.asarray(extra["diverging"]), "num_steps": np.asarray(extra["num_steps"])}
+    return samples, {"sample_stats": stats}
+
+
+def _run_svi(rng, model_kwargs, config: InferenceConfig):
+    guide_cls = AutoNormal if config.svi_guide == "normal" else AutoMultivariateNormal
+    start = link_start(model_kwargs["data"], model_kwargs["n_metrics"])
+    guide = guide_cls(reparameterized_model, init_loc_fn=init_to_value(values=start))
+    svi = SVI(reparameterized_model, guide, optax.adam(config.svi_learning_rate), Trace_ELBO())
+    fit_rng, draw_rng = jax.random.split(rng)
+    result = svi.run(fit_rng, config.svi_steps, progress_bar=config.progress, **model_kwargs)
+    losses = np.asarray(result.losses)
+    predictive = Predictive(
+        reparameterized_model, guide=guide, params=result.params, num_samples=config.svi_draws
+    )
+    draws = predictive(draw_rng, **model_kwargs)
+    samples = {k: np.asarray(v)[None] for k, v in draws.items() if k != "runs"}
+    tail = losses[-max(1, len(losses) // 10):]
+    head = losses[-2 * len(tail): -len(tail)] if len(losses) >= 2 * len(tail) else tail
+    extra = {
+        "final_elbo_loss": float(tail.mean()),
+        "elbo_loss_change_last_10pct": float(head.mean() - tail.mean()),
+    }
+    stats = {"elbo_loss": losses[None, -config.svi_draws:]} if len(losses) >= config.svi_draws else {}
+    return samples, {"sample_stats": stats, "extra": extra}
+
+
+def _diagnose(idata, config: InferenceConfig, run_info: dict, seconds: float) -> Diagnostics:
+    post = idata.posterior
+    chains, draws = int(post.sizes["chain"]), int(post.sizes["draw"])
+    messages: list[str] = []
+    extra = dict(run_info.get("extra", {}))
+    extra["seconds"] = seconds
+    if config.method == "svi":
+        if extra["elbo_loss_change_last_10pct"] > 0.01 * abs(extra["final_elbo_loss"]):
+            messages.append(
+                "SVI has not converged: the ELBO loss still fell by "
+                f"{extra['elbo_loss_change_last_10pct']:.3g} over the last 10% of steps; "
+                "raise inference.svi_steps"
+            )
+        return Diagnostics("svi", None, None, None, draws, chains, {}, tuple(messages), extra)
+
+    rhat = az.rhat(idata)
+    ess = az.ess(idata, method="bulk")
+    per = {}
+    for name in post.data_vars:
+        r = np.asarray(rhat[name].values, dtype=float).ravel()
+        e = np.asarray(ess[name].values, dtype=float).ravel()
+        if r.size == 0:
+            continue
+        per[name] = {"max_rhat": float(np.nanmax(r)), "min_ess_bulk": float(np.nanmin(e))}
+    max_rhat = max(v["max_rhat"] for v in per.values())
+    min_ess = min(v["min_ess_bulk"] for v in per.values())
+    divergences = int(np.asarray(idata.sample_stats["diverging"]).sum())
+    worst = max(per, key=lambda k: per[k]["max_rhat"])
+    if chains > 1 and max_rhat > RHAT_LIMIT:
+        messages.append(
+            f"r_hat up to {max_rhat:.3f} (site {worst!r}) exceeds {RHAT_LIMIT}; "
+            "run more warmup or samples before trusting the intervals"
+        )
+    if min_ess < ESS_PER_CHAIN * chains:
+        low = min(per, key=lambda k: per[k]["min_ess_bulk"])
+        messages.append(
+            f"bulk ESS down to {min_ess:.0f} (site {low!r}), under {ESS_PER_CHAIN} per chain; "
+            "raise inference.num_samples"
+        )
+    if divergences:
+        messages.append(
+            f"{divergences} divergent transitions; raise inference.target_accept "
+            "or inspect the posterior geometry"
+        )
+    return Diagnostics(
+        "nuts", max_rhat, min_ess, divergences, draws, chains, per, tuple(messages), extra
+    )

@@ -1,0 +1,152 @@
+"""The Posterior: an arviz InferenceData plus the design it was fitted with.
+
+Sites are stored on the model's standardized scale, exactly as sampled. :meth:`Posterior.params`
+gives the draws in the form the likelihood reads, and :meth:`Posterior.natural` gives the
+interpretable parameters in the data's own units:
+
+.. math::
+
+    \\sigma_\\varepsilon^{nat} = s_R \\sigma_\\varepsilon, \\quad
+    \\sigma_\\delta^{nat} = s_R \\sigma_\\delta, \\quad \\tau_a^{nat} = s_R \\tau_a, \\quad
+    \\lambda_{1m}^{nat} = \\lambda_{1m} s_m / s_R, \\quad
+    \\lambda_{0m}^{nat} = \\bar y_m + s_m \\lambda_{0m} - \\lambda_{1m}^{nat} \\bar R,
+
+so that :math:`y^{nat} = \\lambda_0^{nat} + \\lambda_1^{nat} (\\mu^{nat} + \\delta^{nat})` at the budget.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", FutureWarning)
+    import arviz as az
+
+from ..artifacts import atomic_path
+from .design import ModelDesign
+from .hierarchical import POPULATION_SITES, params_from_sites
+
+__all__ = ["Posterior", "Diagnostics"]
+
+_ATTR = "tuneahead_design"
+_DIAG_ATTR = "tuneahead_diagnostics"
+
+
+@dataclass(frozen=True)
+class Diagnostics:
+    """Sampler health: worst r_hat and bulk ESS over parameters, divergences, and any warnings."""
+
+    method: str
+    max_rhat: float | None
+    min_ess_bulk: float | None
+    divergences: int | None
+    num_draws: int
+    num_chains: int
+    per_parameter: dict = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+    extra: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {
+            "method": self.method,
+            "max_rhat": self.max_rhat,
+            "min_ess_bulk": self.min_ess_bulk,
+            "divergences": self.divergences,
+            "num_draws": self.num_draws,
+            "num_chains": self.num_chains,
+            "per_parameter": self.per_parameter,
+            "warnings": list(self.warnings),
+            **self.extra,
+        }
+
+
+class Posterior:
+    """Posterior draws of the hierarchical model with the design that encodes new runs."""
+
+    def __init__(self, idata: "az.InferenceData", design: ModelDesign, diagnostics: Diagnostics):
+        self.idata = idata
+        self.design = design
+        self.diagnostics = diagnostics
+
+    # ------------------------------------------------------------------ draws
+    @property
+    def num_draws(self) -> int:
+        post = self.idata.posterior
+        return int(post.sizes["chain"] * post.sizes["draw"])
+
+    def draws(self, max_draws: int | None = None) -> dict[str, np.ndarray]:
+        """Site values as ``(S, ...)`` arrays, chains stacked, thinned evenly to ``max_draws``."""
+        post = self.idata.posterior
+        total = self.num_draws
+        keep = np.arange(total)
+        if max_draws is not None and max_draws < total:
+            keep = np.linspace(0, total - 1, max_draws).round().astype(int)
+        out = {}
+        for name in POPULATION_SITES:
+            if name in post:
+                arr = post[name].values
+                out[name] = arr.reshape((total,) + arr.shape[2:])[keep]
+        return out
+
+    def params(self, max_draws: int | None = None) -> dict[str, np.ndarray]:
+        """Draws in the form the likelihood reads (see :func:`params_from_sites`)."""
+        import jax
+
+        sites = self.draws(max_draws)
+        n_gate = len(self.design.static_names)
+        return jax.vmap(lambda s: params_from_sites(s, n_gate))(sites)
+
+    def natural(self, max_draws: int | None = None) -> dict[str, np.ndarray]:
+        """Interpretable parameters in the data's own units (see module doc), as ``(S, ...)`` draws."""
+        d = self.design
+        s = self.draws(max_draws)
+        y_mean, y_sd = np.array(d.y_mean), np.array(d.y_sd)
+        out = {
+            "sigma_eps": d.r_sd * s["sigma_eps"],
+            "sigma_delta": d.r_sd * s["sigma_delta"],
+            "tau_a": d.r_sd * s["tau_a"],
+        }
+        lam1 = s["lam1"] * y_sd / d.r_sd
+        out["lam1"] = lam1
+        out["lam0"] = y_mean + y_sd * s["lam0"] - lam1 * d.r_mean
+        out["sigma_y"] = s["sigma_y"] * y_sd
+        out["b"] = s["b"]
+        out["t0"] = s["t0"] * d.time_unit
+        if "r_fail" in s:
+            out["r_fail"] = d.r_mean + d.r_sd * s["r_fail"]
+            out["s_fail"] = d.r_sd * s["s_fail"]
+        return out
+
+    # ------------------------------------------------------------------ storage
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the InferenceData, design and diagnostics to one NetCDF file, atomically."""
+        path = Path(path)
+        idata = self.idata.copy()
+        idata.posterior.attrs[_ATTR] = json.dumps(self.design.to_dict())
+        idata.posterior.attrs[_DIAG_ATTR] = json.dumps(self.diagnostics.to_dict())
+        with atomic_path(path) as tmp:
+            idata.to_netcdf(str(tmp), engine="h5netcdf")
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "Posterior":
+        """Read a posterior written by :meth:`save`."""
+        path = Path(path)
+        if not path.exists():
+            raise FileNotFoundError(f"{path}: no posterior file; run `python -m tuneahead.fit` first")
+        idata = az.from_netcdf(str(path), engine="h5netcdf")
+        idata.load()
+        attrs = idata.posterior.attrs
+        if _ATTR not in attrs:
+            raise ValueError(f"{path}: not a tuneahead posterior (no design attribute)")
+        design = ModelDesign.from_dict(json.loads(attrs[_ATTR]))
+        diag = json.loads(attrs.get(_DIAG_ATTR, "{}"))
+        known = {k: diag.pop(k) for k in list(diag) if k in Diagnostics.__dataclass_fields__}
+        known["warnings"] = tuple(known.get("warnings", ()))
+        return cls(idata, design, Diagnostics(**known, extra=diag))

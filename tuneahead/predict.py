@@ -1,0 +1,185 @@
+r"""Predictive distributions of candidates' final scores at their current probe budget.
+
+For each posterior draw :math:`\theta_s` a candidate's score is a two-branch mixture (healthy or
+diverged, see :mod:`tuneahead.model.hierarchical`):
+
+.. math::
+
+    p(R_i \mid I_c, \theta_s) = (1 - q_{is})\, \mathcal N(m^{ok}_{is}, v^{ok}_{is})
+                              + q_{is}\, \mathcal N(m^{fail}_{is}, v^{fail}_{is}),
+
+and the posterior predictive averages the :math:`S` draws with equal weight. Its mean and variance
+follow from the law of total variance,
+
+.. math::
+
+    \mathbb E[R_i \mid I_c] = \overline{\mathbb E_s R_i}, \qquad
+    \operatorname{Var}(R_i \mid I_c) = \overline{\operatorname{Var}_s R_i}
+                                    + \operatorname{Var}_s(\mathbb E_s R_i),
+
+and its central interval comes from inverting the mixture's CDF by bisection. The final scores of
+candidates are never read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+from scipy.special import ndtr
+
+from .data.runtable import RunTable
+from .model.design import ModelData, ModelDesign
+from .model.hierarchical import gate_logit, outcome_components
+from .model.posterior import Posterior
+
+__all__ = [
+    "PredictiveComponents",
+    "Prediction",
+    "components_from_params",
+    "gate_prior_probability",
+    "predictive_components",
+    "predict",
+]
+
+
+@dataclass(frozen=True)
+class PredictiveComponents:
+    """Both branches of every candidate's predictive, per draw, on the score's own scale: ``(S, n)``."""
+
+    p_fail: np.ndarray
+    mean_ok: np.ndarray
+    var_ok: np.ndarray
+    mean_fail: np.ndarray
+    var_fail: np.ndarray
+
+    def draw_moments(self) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and variance of :math:`R_i` under each draw, ``(S, n)`` each."""
+        q = self.p_fail
+        mean = (1 - q) * self.mean_ok + q * self.mean_fail
+        second = (1 - q) * (self.var_ok + self.mean_ok**2) + q * (self.var_fail + self.mean_fail**2)
+        return mean, np.maximum(second - mean**2, 0.0)
+
+    def moments(self) -> tuple[np.ndarray, np.ndarray]:
+        """Posterior predictive mean and variance (law of total variance over draws), ``(n,)`` each."""
+        mean_s, var_s = self.draw_moments()
+        return mean_s.mean(axis=0), var_s.mean(axis=0) + mean_s.var(axis=0)
+
+    def cdf(self, x: np.ndarray) -> np.ndarray:
+        """Predictive CDF at ``x`` (shape ``(n,)``)."""
+        q = self.p_fail
+        ok = ndtr((x - self.mean_ok) / np.sqrt(self.var_ok))
+        fail = ndtr((x - self.mean_fail) / np.sqrt(self.var_fail))
+        return ((1 - q) * ok + q * fail).mean(axis=0)
+
+    def quantile(self, level: float, iterations: int = 60) -> np.ndarray:
+        """Predictive quantile at ``level`` for each candidate, by bisection on :meth:`cdf`."""
+        sd_ok, sd_fail = np.sqrt(self.var_ok), np.sqrt(self.var_fail)
+        lo = np.minimum(self.mean_ok - 10 * sd_ok, self.mean_fail - 10 * sd_fail).min(axis=0)
+        hi = np.maximum(self.mean_ok + 10 * sd_ok, self.mean_fail + 10 * sd_fail).max(axis=0)
+        for _ in range(iterations):
+            mid = 0.5 * (lo + hi)
+            below = self.cdf(mid) < level
+            lo = np.where(below, mid, lo)
+            hi = np.where(below, hi, mid)
+        return 0.5 * (lo + hi)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Predictive summary per candidate: mean, sd, a central interval and the divergence probability."""
+
+    run_id: np.ndarray
+    mean: np.ndarray
+    sd: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    p_fail: np.ndarray
+    level: float
+
+    def to_frame(self) -> pd.DataFrame:
+        return pd.DataFrame(
+            {
+                "run_id": self.run_id,
+                "mean": self.mean,
+                "sd": self.sd,
+                "lower": self.lower,
+                "upper": self.upper,
+                "p_diverge": self.p_fail,
+            }
+        )
+
+
+def _pad_points(data: ModelData) -> ModelData:
+    """Pad the point axis to a power of two so that few shapes reach the compiler."""
+    width = data.t.shape[1]
+    target = 1 if width <= 1 else 1 << (width - 1).bit_length()
+    if target == width:
+        return data
+    pad = ((0, 0), (0, target - width))
+    return data._replace(
+        t=jnp.pad(data.t, pad),
+        y=jnp.pad(data.y, pad),
+        metric=jnp.pad(data.metric, pad),
+        mask=jnp.pad(data.mask, pad),
+    )
+
+
+@partial(jax.jit, static_argnames=("failure_gate",))
+def _batched_components(params, data: ModelData, failure_gate: bool):
+    return jax.vmap(lambda p: outcome_components(p, data, False, failure_gate))(params)
+
+
+def components_from_params(
+    params: dict, design: ModelDesign, candidates: RunTable
+) -> PredictiveComponents:
+    """Predictive branches of ``candidates`` under parameter draws ``params`` (leading axis S)."""
+    data = _pad_points(design.encode(candidates, with_outcome=False))
+    comp = _batched_components(params, data, design.spec.failure_gate)
+    scale = design.r_sd
+    return PredictiveComponents(
+        p_fail=np.asarray(comp.p_fail, dtype=float),
+        mean_ok=design.r_mean + scale * np.asarray(comp.mean_ok, dtype=float),
+        var_ok=scale**2 * np.asarray(comp.var_ok, dtype=float),
+        mean_fail=design.r_mean + scale * np.asarray(comp.mean_fail, dtype=float),
+        var_fail=scale**2 * np.asarray(comp.var_fail, dtype=float),
+    )
+
+
+def gate_prior_probability(params: dict, design: ModelDesign, table: RunTable) -> np.ndarray:
+    """:math:`\\pi_i` under each draw, from static features alone, ``(S, n)``; zero without a gate."""
+    data = design.encode(table, with_outcome=False)
+    if not design.spec.failure_gate:
+        return np.zeros((len(params["sigma_eps"]), len(table)))
+    return np.asarray(jax.vmap(lambda p: jax.nn.sigmoid(gate_logit(p, data)))(params), dtype=float)
+
+
+def predictive_components(
+    posterior: Posterior, candidates: RunTable, max_draws: int | None = 400
+) -> PredictiveComponents:
+    """Predictive branches of ``candidates`` under (up to ``max_draws``) posterior draws."""
+    return components_from_params(posterior.params(max_draws), posterior.design, candidates)
+
+
+def predict(
+    posterior: Posterior, candidates: RunTable, level: float = 0.9, max_draws: int | None = 400
+) -> Prediction:
+    """Predictive mean, sd and central ``level`` interval of each candidate's final score."""
+    if not 0 < level < 1:
+        raise ValueError(f"interval level must lie in (0, 1), got {level}")
+    comp = predictive_components(posterior, candidates, max_draws)
+    mean, var = comp.moments()
+    tail = (1 - level) / 2
+    return Prediction(
+        run_id=np.asarray(candidates.run_id),
+        mean=mean,
+        sd=np.sqrt(var),
+        lower=comp.quantile(tail),
+        upper=comp.quantile(1 - tail),
+        p_fail=comp.p_fail.mean(axis=0),
+        level=level,
+    )
