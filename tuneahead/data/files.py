@@ -41,12 +41,13 @@ _REQUIRED = ("run_id", "group", "budget", "metric", "step", "value")
 
 def _read_frame(path: Path) -> pd.DataFrame:
     suffix = path.suffix.lower()
+    text = {"run_id": str, "group": str, "metric": str}  # ids like "007" must stay text
     if suffix == ".csv":
-        return pd.read_csv(path)
+        return pd.read_csv(path, dtype=text)
     if suffix in (".parquet", ".pq"):
         return pd.read_parquet(path)
     if suffix in (".jsonl", ".json"):
-        return pd.read_json(path, lines=True)
+        return pd.read_json(path, lines=True, dtype=text)
     raise RunTableError(f"{path}: unknown file type {suffix!r}; use .csv, .parquet or .jsonl")
 
 

@@ -22,7 +22,7 @@ from typing import NamedTuple
 import jax.numpy as jnp
 import numpy as np
 
-from ..data.runtable import RunTable, RunTableError
+from ..data.runtable import Curve, RunTable, RunTableError
 
 __all__ = ["ModelSpec", "ModelDesign", "ModelData"]
 
@@ -41,15 +41,22 @@ class ModelSpec:
         Whether runs may diverge (the marginalized gate); off, every run is healthy.
     amplitude_features
         Whether the mean curve amplitude depends linearly on the static features.
+    max_points
+        Most probe points kept per run and metric (the last point and others evenly spaced by
+        index); ``None`` keeps all. Long training curves then cost less, and their serially
+        correlated noise is not counted as many independent looks.
     """
 
     metrics: tuple[str, ...] = ("eval_score",)
     static_basis: str = "linear"
     failure_gate: bool = True
     amplitude_features: bool = True
+    max_points: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "metrics", tuple(self.metrics))
+        if self.max_points is not None and self.max_points < 1:
+            raise RunTableError(f"model.max_points={self.max_points}; use a positive count or null")
         if not self.metrics:
             raise RunTableError("model.metrics is empty; name at least one probe metric")
         if self.static_basis not in ("linear", "quadratic"):
@@ -83,6 +90,21 @@ def _basis(z: np.ndarray, names: tuple[str, ...], kind: str) -> tuple[np.ndarray
             cols.append(z[:, j : j + 1] * z[:, k : k + 1])
             out.append(f"{names[j]}*{names[k]}")
     return np.concatenate(cols, axis=1), out
+
+
+def _thin(curve: Curve, max_points: int | None) -> Curve:
+    """Keep at most ``max_points`` points of each run: the last, and the rest evenly spaced by index."""
+    counts = curve.counts
+    if max_points is None or counts.max(initial=0) <= max_points:
+        return curve
+    n = len(counts)
+    steps = np.full((n, max_points), np.nan)
+    values = np.full((n, max_points), np.nan)
+    for i, count in enumerate(counts):
+        keep = np.unique(np.linspace(0, count - 1, max_points).round().astype(int)) if count > max_points else np.arange(count)
+        steps[i, : keep.size] = curve.steps[i, keep]
+        values[i, : keep.size] = curve.values[i, keep]
+    return Curve(steps, values)
 
 
 def _scale(values: np.ndarray) -> tuple[float, float]:
@@ -173,7 +195,7 @@ class ModelDesign:
 
         t_parts, y_parts, m_parts, mask_parts = [], [], [], []
         for k, m in enumerate(self.spec.metrics):
-            curve = table.curve(m)
+            curve = _thin(table.curve(m), self.spec.max_points)
             present = curve.present & np.isfinite(curve.values)
             t_parts.append(np.where(present, curve.steps, 0.0) / self.time_unit)
             y_parts.append(np.where(present, (curve.values - self.y_mean[k]) / self.y_sd[k], 0.0))

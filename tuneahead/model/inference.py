@@ -27,7 +27,7 @@ with warnings.catch_warnings():
 
 from ..data.runtable import RunTable, RunTableError
 from .design import ModelData, ModelDesign, ModelSpec
-from .hierarchical import POPULATION_SITES, reparameterized_model
+from .hierarchical import POPULATION_SITES, hierarchical_model, reparameterized_model
 from .posterior import Diagnostics, Posterior
 
 __all__ = ["InferenceConfig", "fit"]
@@ -35,6 +35,7 @@ __all__ = ["InferenceConfig", "fit"]
 log = logging.getLogger(__name__)
 
 RHAT_LIMIT = 1.01
+CENTERED_MIN_RUNS = 10
 ESS_PER_CHAIN = 100
 
 
@@ -50,6 +51,7 @@ class InferenceConfig:
     target_accept: float = 0.85
     max_tree_depth: int = 8
     dense_mass: bool = True
+    centered_groups: str = "auto"
     svi_steps: int = 3000
     svi_learning_rate: float = 0.01
     svi_guide: str = "normal"
@@ -60,6 +62,8 @@ class InferenceConfig:
     def __post_init__(self) -> None:
         if self.method not in ("nuts", "svi"):
             raise ValueError(f"inference.method={self.method!r}; use 'nuts' or 'svi'")
+        if str(self.centered_groups) not in ("auto", "True", "False"):
+            raise ValueError(f"inference.centered_groups={self.centered_groups!r}; use auto, true or false")
         if self.svi_guide not in ("normal", "mvn"):
             raise ValueError(f"inference.svi_guide={self.svi_guide!r}; use 'normal' or 'mvn'")
 
@@ -101,10 +105,11 @@ def fit(table: RunTable, spec: ModelSpec, config: InferenceConfig) -> Posterior:
     )
     start = time.perf_counter()
     rng = jax.random.PRNGKey(config.seed)
+    model = _parameterization(table, config)
     if config.method == "nuts":
-        samples, diagnostics = _run_nuts(rng, model_kwargs, config)
+        samples, diagnostics = _run_nuts(rng, model, model_kwargs, config)
     else:
-        samples, diagnostics = _run_svi(rng, model_kwargs, config)
+        samples, diagnostics = _run_svi(rng, model, model_kwargs, config)
     seconds = time.perf_counter() - start
     coords = {"group": list(design.groups), "feature": list(design.basis_names),
               "gate_feature": list(design.static_names), "metric": list(spec.metrics)}  # fmt: skip
@@ -150,10 +155,20 @@ def link_start(data: ModelData, n_metrics: int) -> dict[str, np.ndarray]:
     return {"lam0": lam0, "lam1": lam1}
 
 
-def _run_nuts(rng, model_kwargs, config: InferenceConfig):
+def _parameterization(table: RunTable, config: InferenceConfig):
+    """Centred group intercepts when every group has many runs (the data pin each intercept down,
+    and a non-centred form would correlate it with tau_a), non-centred otherwise."""
+    choice = str(config.centered_groups)
+    if choice == "auto":
+        _, counts = np.unique(table.group, return_counts=True)
+        choice = str(bool(counts.min() >= CENTERED_MIN_RUNS))
+    return hierarchical_model if choice == "True" else reparameterized_model
+
+
+def _run_nuts(rng, model, model_kwargs, config: InferenceConfig):
     start = link_start(model_kwargs["data"], model_kwargs["n_metrics"])
     kernel = NUTS(
-        reparameterized_model,
+        model,
         target_accept_prob=config.target_accept,
         max_tree_depth=config.max_tree_depth,
         dense_mass=config.dense_mass,
@@ -174,16 +189,16 @@ def _run_nuts(rng, model_kwargs, config: InferenceConfig):
     return samples, {"sample_stats": stats}
 
 
-def _run_svi(rng, model_kwargs, config: InferenceConfig):
+def _run_svi(rng, model, model_kwargs, config: InferenceConfig):
     guide_cls = AutoNormal if config.svi_guide == "normal" else AutoMultivariateNormal
     start = link_start(model_kwargs["data"], model_kwargs["n_metrics"])
-    guide = guide_cls(reparameterized_model, init_loc_fn=init_to_value(values=start))
-    svi = SVI(reparameterized_model, guide, optax.adam(config.svi_learning_rate), Trace_ELBO())
+    guide = guide_cls(model, init_loc_fn=init_to_value(values=start))
+    svi = SVI(model, guide, optax.adam(config.svi_learning_rate), Trace_ELBO())
     fit_rng, draw_rng = jax.random.split(rng)
     result = svi.run(fit_rng, config.svi_steps, progress_bar=config.progress, **model_kwargs)
     losses = np.asarray(result.losses)
     predictive = Predictive(
-        reparameterized_model, guide=guide, params=result.params, num_samples=config.svi_draws
+        model, guide=guide, params=result.params, num_samples=config.svi_draws
     )
     draws = predictive(draw_rng, **model_kwargs)
     samples = {k: np.asarray(v)[None] for k, v in draws.items() if k != "runs"}

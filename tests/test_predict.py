@@ -1,0 +1,36 @@
+"""Mixture moments and quantiles of the predictive distribution."""
+
+import numpy as np
+import pytest
+from scipy.stats import norm
+
+from tuneahead.predict import PredictiveComponents
+
+
+def components(p_fail, mean_ok, var_ok, mean_fail, var_fail):
+    return PredictiveComponents(*(np.atleast_2d(np.asarray(a, dtype=float)) for a in (p_fail, mean_ok, var_ok, mean_fail, var_fail)))
+
+
+@pytest.mark.parametrize("level", [0.05, 0.5, 0.9, 0.99])
+def test_quantile_of_a_single_gaussian(level):
+    comp = components([[0.0, 0.0]], [[70.0, -3.0]], [[4.0, 0.25]], [[33.0, 0.0]], [[1.0, 1.0]])
+    expected = norm.ppf(level, loc=[70.0, -3.0], scale=[2.0, 0.5])
+    np.testing.assert_allclose(comp.quantile(level), expected, atol=1e-8)
+
+
+def test_quantile_and_moments_of_a_mixture_over_draws_and_branches(rng):
+    comp = components(
+        [[0.3], [0.1]], [[80.0], [84.0]], [[9.0], [4.0]], [[33.0], [33.0]], [[1.0], [1.0]]
+    )
+    # Monte Carlo reference from the same mixture: 4 components with weights
+    weights = np.array([0.5 * 0.7, 0.5 * 0.3, 0.5 * 0.9, 0.5 * 0.1])
+    means = np.array([80.0, 33.0, 84.0, 33.0])
+    sds = np.sqrt([9.0, 1.0, 4.0, 1.0])
+    mean = weights @ means
+    var = weights @ (sds**2 + means**2) - mean**2
+    m, v = comp.moments()
+    assert m[0] == pytest.approx(mean)
+    assert v[0] == pytest.approx(var)
+    for level in (0.05, 0.5, 0.95):
+        q = comp.quantile(level)[0]
+        assert weights @ norm.cdf(q, means, sds) == pytest.approx(level, abs=1e-9)
