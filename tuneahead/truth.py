@@ -28,7 +28,7 @@ __all__ = ["true_components", "true_risk"]
 
 def _identity_design(population: Population) -> ModelDesign:
     spec = ModelSpec(metrics=(population.design.metric,), static_basis="linear",
-                     failure_gate=True, amplitude_features=True)  # fmt: skip
+                     failure_gate=True, amplitude_features=True, shape_features=True)  # fmt: skip
     return ModelDesign.fit(population.table, spec, standardize=False)
 
 

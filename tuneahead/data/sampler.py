@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from ..model.hierarchical import B_MAX
 from .runtable import RunTable, RunTableError
 
 __all__ = [
@@ -46,6 +47,7 @@ class PopulationParams:
     gamma_B: tuple[float, ...] = (3.0, 0.0, 0.0, 0.0)
     b: float = 0.6
     t0: float = 100.0
+    kappa: tuple[float, ...] = (0.0, 0.3, 0.0, 0.0)
     sigma_y: float = 1.0
     h0: float = -2.5
     w: tuple[float, ...] = (1.0, 0.0, 0.0, 0.0)
@@ -53,15 +55,20 @@ class PopulationParams:
     s_fail: float = 1.5
     y_fail: float = 33.0
     s_yfail: float = 2.0
+    s_pre: float = 5.0
+    tau_div: float = 400.0
 
     def __post_init__(self) -> None:
         p = len(self.beta)
-        if len(self.gamma_B) != p or len(self.w) != p:
+        if not len(self.gamma_B) == len(self.w) == len(self.kappa) == p:
             raise ValueError(
-                f"beta, gamma_B and w need one entry per static feature; got {len(self.beta)}, "
-                f"{len(self.gamma_B)}, {len(self.w)}"
+                f"beta, gamma_B, kappa and w need one entry per static feature; got {len(self.beta)}, "
+                f"{len(self.gamma_B)}, {len(self.kappa)}, {len(self.w)}"
             )
-        for name in ("tau_a", "sigma_delta", "sigma_eps", "sigma_B", "b", "t0", "sigma_y", "s_fail", "s_yfail"):
+        if not 0 < self.b < B_MAX:
+            raise ValueError(f"population parameter b must lie in (0, {B_MAX}), got {self.b}")
+        for name in ("tau_a", "sigma_delta", "sigma_eps", "sigma_B", "b", "t0", "sigma_y", "s_fail", "s_yfail",
+                     "s_pre", "tau_div"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"population parameter {name} must be positive, got {getattr(self, name)}")
 
@@ -112,11 +119,14 @@ class Population:
             "sigma_delta": np.float32(p.sigma_delta), "sigma_eps": np.float32(p.sigma_eps),
             "h0": np.float32(p.h0), "w": np.asarray(p.w, np.float32),
             "r_fail": np.float32(p.r_fail), "s_fail": np.float32(p.s_fail),
+            "tau_div": np.float32(p.tau_div),
         }  # fmt: skip
-        per_metric = {"lam0": p.lam0, "lam1": p.lam1, "mu_B": p.mu_B, "sigma_B": p.sigma_B, "b": p.b,
-                      "t0": p.t0, "sigma_y": p.sigma_y, "y_fail": p.y_fail, "s_yfail": p.s_yfail}  # fmt: skip
+        per_metric = {"lam0": p.lam0, "lam1": p.lam1, "mu_B": p.mu_B, "sigma_B": p.sigma_B, "b_frac": p.b / B_MAX,
+                      "rate": p.b / p.t0, "sigma_y": p.sigma_y, "y_fail": p.y_fail, "s_yfail": p.s_yfail,
+                      "s_pre": p.s_pre}  # fmt: skip
         sites.update({k: np.array([v], np.float32) for k, v in per_metric.items()})
         sites["gamma_B"] = np.asarray(p.gamma_B, np.float32)[None, :]
+        sites["kappa"] = np.asarray(p.kappa, np.float32)[None, :]
         return sites
 
     def intrinsic_risk(self, table: RunTable) -> float:
@@ -150,12 +160,21 @@ def sample_population(
         mu + delta + rng.normal(0.0, params.sigma_eps, n),
     )
     records = []
+    amp_mean = params.mu_B + x @ np.asarray(params.gamma_B)
+    run_t0 = params.t0 * np.exp(x @ np.asarray(params.kappa))
+    divergence_time = rng.exponential(params.tau_div, n)
     for i in range(n):
         steps = np.arange(design.eval_every, budget[i] + 1e-9, design.eval_every)
+        shape = (1 + steps / run_t0[i]) ** (-params.b) - (1 + budget[i] / run_t0[i]) ** (-params.b)
         if failed[i]:
-            values = params.y_fail + params.s_yfail * rng.standard_t(3.0, steps.size)
+            # healthy-looking around the population curve until it diverges, then at chance
+            typical = params.lam0 + params.lam1 * mu[i] - amp_mean[i] * shape
+            values = np.where(
+                steps < divergence_time[i],
+                rng.normal(typical, params.s_pre),
+                params.y_fail + params.s_yfail * rng.standard_t(3.0, steps.size),
+            )
         else:
-            shape = (1 + steps / params.t0) ** (-params.b) - (1 + budget[i] / params.t0) ** (-params.b)
             values = (
                 params.lam0
                 + params.lam1 * (mu[i] + delta[i])
@@ -174,7 +193,8 @@ def sample_population(
             }
         )
     table = RunTable.from_records(records, static_names=[f"x{j + 1}" for j in range(p)])
-    latents = {"mu": mu, "delta": delta, "B": B, "gate_logit": gate_logit, "failed": failed}
+    latents = {"mu": mu, "delta": delta, "B": B, "gate_logit": gate_logit, "failed": failed,
+               "divergence_time": np.where(failed, divergence_time, np.inf)}  # fmt: skip
     return Population(table, params, design, a, latents)
 
 

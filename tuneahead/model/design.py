@@ -41,16 +41,20 @@ class ModelSpec:
         Whether runs may diverge (the marginalized gate); off, every run is healthy.
     amplitude_features
         Whether the mean curve amplitude depends linearly on the static features.
+    shape_features
+        Whether the curve's time scale depends log-linearly on the static features.
     max_points
-        Most probe points kept per run and metric (the last point and others evenly spaced by
-        index); ``None`` keeps all. Long training curves then cost less, and their serially
-        correlated noise is not counted as many independent looks.
+        Most probe points kept per run and metric, at geometrically spaced positions (dense early,
+        where curves move fast, sparse late; the first and last are always kept); ``None`` keeps
+        all. Long training curves then cost less, and their serially correlated noise is not
+        counted as many independent looks.
     """
 
     metrics: tuple[str, ...] = ("eval_score",)
     static_basis: str = "linear"
     failure_gate: bool = True
     amplitude_features: bool = True
+    shape_features: bool = True
     max_points: int | None = None
 
     def __post_init__(self) -> None:
@@ -69,7 +73,7 @@ class ModelData(NamedTuple):
     """The arrays of one encoded table (all on the standardized scale)."""
 
     x_static: jnp.ndarray  # (n, p_f) basis of f(x)
-    x_gate: jnp.ndarray  # (n, p_g) linear features for the gate and the amplitude mean
+    x_linear: jnp.ndarray  # (n, p) standardized static features: amplitude mean and time scale
     group: jnp.ndarray  # (n,) int, -1 for a group not seen in training
     t: jnp.ndarray  # (n, P) steps / time unit
     y: jnp.ndarray  # (n, P) standardized curve values, 0 where masked
@@ -93,7 +97,7 @@ def _basis(z: np.ndarray, names: tuple[str, ...], kind: str) -> tuple[np.ndarray
 
 
 def _thin(curve: Curve, max_points: int | None) -> Curve:
-    """Keep at most ``max_points`` points of each run: the last, and the rest evenly spaced by index."""
+    """Keep at most ``max_points`` points of each run, at geometrically spaced positions."""
     counts = curve.counts
     if max_points is None or counts.max(initial=0) <= max_points:
         return curve
@@ -101,7 +105,9 @@ def _thin(curve: Curve, max_points: int | None) -> Curve:
     steps = np.full((n, max_points), np.nan)
     values = np.full((n, max_points), np.nan)
     for i, count in enumerate(counts):
-        keep = np.unique(np.linspace(0, count - 1, max_points).round().astype(int)) if count > max_points else np.arange(count)
+        keep = np.arange(count)
+        if count > max_points:
+            keep = np.unique(np.geomspace(1, count, max_points).round().astype(int) - 1)
         steps[i, : keep.size] = curve.steps[i, keep]
         values[i, : keep.size] = curve.values[i, keep]
     return Curve(steps, values)
@@ -208,14 +214,20 @@ class ModelDesign:
         r = np.where(r_mask, (np.nan_to_num(table.final) - self.r_mean) / self.r_sd, 0.0)
         gate = np.where(np.isnan(table.diverged), -1, table.diverged).astype(np.int32)
         cat = lambda parts, dtype: np.concatenate(parts, axis=1).astype(dtype) if parts else np.zeros((n, 0), dtype)  # noqa: E731
+        t, y, metric, mask = (cat(t_parts, np.float32), cat(y_parts, np.float32),
+                              cat(m_parts, np.int32), cat(mask_parts, bool))  # fmt: skip
+        # points of all metrics in step order, masked ones last: the failure branch sums the
+        # divergence time over the gaps between consecutive points
+        order = np.argsort(np.where(mask, t, np.inf), axis=1, kind="stable")
+        t, y, metric, mask = (np.take_along_axis(a, order, axis=1) for a in (t, y, metric, mask))
         return ModelData(
             x_static=jnp.asarray(basis.reshape(n, -1), dtype=jnp.float32),
-            x_gate=jnp.asarray(z.reshape(n, p), dtype=jnp.float32),
+            x_linear=jnp.asarray(z.reshape(n, p), dtype=jnp.float32),
             group=jnp.asarray(group),
-            t=jnp.asarray(cat(t_parts, np.float32)),
-            y=jnp.asarray(cat(y_parts, np.float32)),
-            metric=jnp.asarray(cat(m_parts, np.int32)),
-            mask=jnp.asarray(cat(mask_parts, bool)),
+            t=jnp.asarray(t),
+            y=jnp.asarray(y),
+            metric=jnp.asarray(metric),
+            mask=jnp.asarray(mask),
             budget=jnp.asarray(table.budget / self.time_unit, dtype=jnp.float32),
             r=jnp.asarray(r, dtype=jnp.float32),
             r_mask=jnp.asarray(r_mask),

@@ -17,12 +17,14 @@ a ridge (shrinkage) prior on the coefficients of the standardized basis.
 away from its static expectation, and a run-level amplitude
 :math:`B_{im} \sim \mathcal N(\mu_{B,m} + z_i^\top \gamma_m, \sigma_{B,m}^2)` sets how far the curve
 still is from its end. The curve is a saturating power law whose value at the full budget is tied to
-:math:`\mu_i + \delta_i` by the link :math:`(\lambda_{0m}, \lambda_{1m})`:
+:math:`\mu_i + \delta_i` by the link :math:`(\lambda_{0m}, \lambda_{1m})`, with a time scale that
+the static features may stretch, :math:`t_{0,im} = t_{0m} \exp(z_i^\top \kappa_m)` (a small learning
+rate or a long warm-up learns late):
 
 .. math::
 
     y_{ij} = \lambda_{0m} + \lambda_{1m} (\mu_i + \delta_i)
-             - B_{im} \big[ (1 + t_{ij}/t_{0m})^{-b_m} - (1 + T_i/t_{0m})^{-b_m} \big]
+             - B_{im} \big[ (1 + t_{ij}/t_{0,im})^{-b_m} - (1 + T_i/t_{0,im})^{-b_m} \big]
              + e_{ij}, \qquad e_{ij} \sim \mathcal N(0, \sigma_{y,m}^2).
 
 A longer probe sees points closer to :math:`T_i`, where the bracket vanishes, and so reveals more of
@@ -30,10 +32,23 @@ A longer probe sees points closer to :math:`T_i`, where the bracket vanishes, an
 
 **Outcome.** :math:`R_i = \mu_i + \delta_i + \varepsilon_i`, :math:`\varepsilon_i \sim \mathcal N(0, \sigma_\varepsilon^2)`.
 
-**Failure gate.** With probability :math:`\pi_i = \operatorname{sigmoid}(h_0 + z_i^\top w)` the run
-diverges: its score is :math:`R_i \sim \mathcal N(r_{\mathrm{fail}}, s_{\mathrm{fail}}^2)` (near chance)
-and its curve points are Student-t(3) around :math:`y_{\mathrm{fail},m}` (heavy tails let a run that
-diverges late keep a few healthy early points). The gate is marginalized:
+**Failure gate.** With probability :math:`\pi_i = \operatorname{sigmoid}(h_0 + x_i^\top w)` the run
+diverges: its score is :math:`R_i \sim \mathcal N(r_{\mathrm{fail}}, s_{\mathrm{fail}}^2)` (near chance).
+It diverges at a time :math:`\tau_i \sim \operatorname{Exponential}(1/\tau_{div})`; its curve points
+before :math:`\tau_i` look healthy, :math:`\mathcal N(\bar y_{ij}, s_{pre,m}^2)` around the population
+curve :math:`\bar y_{ij} = \lambda_{0m} + \lambda_{1m}\mu_i - \bar B_{im}[\ldots]`, and the points after
+it sit at chance, :math:`\mathcal N(y_{\mathrm{fail},m}, s_{yfail,m}^2)`. With the points of a run sorted by
+step, :math:`\tau_i` is summed out exactly over the gaps between points:
+
+.. math::
+
+    p_{\mathrm{fail}}(y_i) = \sum_{k=0}^{P_i} \big[F(t_{k}) - F(t_{k-1})\big]
+        \prod_{j < k} p_{pre}(y_{ij}) \prod_{j \ge k} p_{chance}(y_{ij}),
+    \qquad F(t) = 1 - e^{-t/\tau_{div}},
+
+with :math:`F(t_{-1}) = 0` and :math:`F(t_{P_i}) = 1`. A run that diverges after the probe therefore
+keeps healthy-looking probe points, and only its static risk :math:`\pi_i` can warn of it. The gate
+is marginalized:
 
 .. math::
 
@@ -77,14 +92,15 @@ __all__ = [
 
 Params = Mapping[str, jnp.ndarray]
 
+#: Upper bound of the curve exponent: b = B_MAX b_frac with b_frac ~ Beta(1.5, 6) (prior mean 0.8).
+B_MAX = 4.0
+
 #: The population-level sites every consumer reads from a posterior draw.
 POPULATION_SITES = (
     "a0", "tau_a", "a", "beta", "sigma_delta", "sigma_eps",
-    "lam0", "lam1", "mu_B", "sigma_B", "gamma_B", "b", "t0", "sigma_y",
-    "h0", "w", "r_fail", "s_fail", "y_fail", "s_yfail",
+    "lam0", "lam1", "mu_B", "sigma_B", "gamma_B", "b_frac", "rate", "kappa", "sigma_y",
+    "h0", "w", "r_fail", "s_fail", "y_fail", "s_yfail", "s_pre", "tau_div",
 )  # fmt: skip
-
-_FAIL_CURVE_DF = 3.0
 
 
 class OutcomeComponents(NamedTuple):
@@ -128,26 +144,26 @@ def static_mean(p: Params, data: ModelData) -> tuple[jnp.ndarray, jnp.ndarray]:
 
 
 def gate_logit(p: Params, data: ModelData) -> jnp.ndarray:
-    """:math:`h_0 + z_i^\\top w`, the log-odds that run ``i`` diverges."""
-    return p["h0"] + data.x_gate @ p["w"]
+    """:math:`h_0 + x_i^\\top w`, the log-odds that run ``i`` diverges (on the static basis)."""
+    return p["h0"] + data.x_static @ p["w"]
 
 
 def curve_shape(p: Params, data: ModelData) -> jnp.ndarray:
-    """The bracket :math:`(1 + t/t_0)^{-b} - (1 + T/t_0)^{-b}` at every probe point."""
-    t0 = per_point(p["t0"], data)
+    """The bracket :math:`(1 + t/t_{0,im})^{-b_m} - (1 + T_i/t_{0,im})^{-b_m}` at every probe point,
+    with the run's time scale :math:`t_{0,im} = t_{0m} \\exp(z_i^\\top \\kappa_m)`."""
+    onehot = _metric_onehot(data, p["t0"].shape[-1])
+    run_t0 = p["t0"] * jnp.exp(data.x_linear @ p["kappa"])  # (n, M)
+    t0 = jnp.einsum("npm,nm->np", onehot, run_t0)
     b = per_point(p["b"], data)
     return jnp.exp(-b * jnp.log1p(data.t / t0)) - jnp.exp(-b * jnp.log1p(data.budget[:, None] / t0))
 
 
-def _healthy(p: Params, data: ModelData, with_outcome: bool):
+def _healthy(p: Params, data: ModelData, mu, extra, amp, shape, with_outcome: bool):
     n_metrics = p["lam0"].shape[-1]
-    mu, extra = static_mean(p, data)
     lam0 = per_point(p["lam0"], data)
     lam1 = per_point(p["lam1"], data)
     onehot = _metric_onehot(data, n_metrics)
-    loadings = jnp.concatenate(
-        [lam1[..., None], -curve_shape(p, data)[..., None] * onehot], axis=-1
-    )  # (n, P, 1 + M)
+    loadings = jnp.concatenate([lam1[..., None], -shape[..., None] * onehot], axis=-1)  # (n, P, 1 + M)
     residual = data.y - (lam0 + lam1 * mu[:, None])
     noise = per_point(p["sigma_y"], data) ** 2
     weight = data.mask
@@ -158,7 +174,6 @@ def _healthy(p: Params, data: ModelData, with_outcome: bool):
         residual = jnp.concatenate([residual, (data.r - mu)[:, None]], axis=1)
         noise = jnp.concatenate([noise, jnp.broadcast_to(p["sigma_eps"] ** 2, (n, 1))], axis=1)
         weight = jnp.concatenate([weight, data.r_mask[:, None]], axis=1)
-    amp = p["mu_B"] + data.x_gate @ p["gamma_B"]  # (n, M)
     prior_mean = jnp.concatenate([jnp.zeros_like(mu)[:, None], amp], axis=-1)
     prior_var = jnp.concatenate(
         [(p["sigma_delta"] ** 2 + extra)[:, None], jnp.broadcast_to(p["sigma_B"] ** 2, amp.shape)],
@@ -170,9 +185,24 @@ def _healthy(p: Params, data: ModelData, with_outcome: bool):
     return post.loglik, mean_ok, var_ok
 
 
-def _failed(p: Params, data: ModelData, with_outcome: bool) -> jnp.ndarray:
-    curve = dist.StudentT(_FAIL_CURVE_DF, per_point(p["y_fail"], data), per_point(p["s_yfail"], data))
-    ll = jnp.sum(jnp.where(data.mask, curve.log_prob(data.y), 0.0), axis=-1)
+def _failed(p: Params, data: ModelData, mu, amp, shape, with_outcome: bool) -> jnp.ndarray:
+    """Failure-branch log-likelihood, the divergence time summed out (see module doc)."""
+    onehot = _metric_onehot(data, p["lam0"].shape[-1])
+    typical = per_point(p["lam0"], data) + per_point(p["lam1"], data) * mu[:, None]
+    typical = typical - jnp.einsum("npm,nm->np", onehot, amp) * shape
+    pre = dist.Normal(typical, per_point(p["s_pre"], data)).log_prob(data.y)
+    chance = dist.Normal(per_point(p["y_fail"], data), per_point(p["s_yfail"], data)).log_prob(data.y)
+    pre = jnp.where(data.mask, pre, 0.0)
+    chance = jnp.where(data.mask, chance, 0.0)
+    # F(t_j) at present points, carried over masked ones, so masked gaps hold no probability
+    cdf = jax.lax.cummax(jnp.where(data.mask, -jnp.expm1(-data.t / p["tau_div"]), 0.0), axis=1)
+    zero = jnp.zeros_like(mu)[:, None]
+    edges = jnp.concatenate([zero, cdf, jnp.ones_like(zero)], axis=1)
+    weight = jnp.diff(edges, axis=1)  # (n, P + 1): tau_i falls before point k
+    pre_before = jnp.concatenate([zero, jnp.cumsum(pre, axis=1)], axis=1)
+    chance_before = jnp.concatenate([zero, jnp.cumsum(chance, axis=1)], axis=1)
+    split = pre_before + (chance_before[:, -1:] - chance_before)
+    ll = jax.nn.logsumexp(split, b=weight, axis=1)
     if with_outcome:
         ll = ll + jnp.where(data.r_mask, dist.Normal(p["r_fail"], p["s_fail"]).log_prob(data.r), 0.0)
     return ll
@@ -187,11 +217,14 @@ def outcome_components(
     ``p_fail`` is the gate's posterior :math:`\\pi_i p_{fail} / (\\pi_i p_{fail} + (1-\\pi_i) p_{ok})`
     unless the run's divergence is known.
     """
-    ll_ok, mean_ok, var_ok = _healthy(p, data, with_outcome)
+    mu, extra = static_mean(p, data)
+    amp = p["mu_B"] + data.x_linear @ p["gamma_B"]  # (n, M)
+    shape = curve_shape(p, data)
+    ll_ok, mean_ok, var_ok = _healthy(p, data, mu, extra, amp, shape, with_outcome)
     if not failure_gate:
         zeros = jnp.zeros_like(mean_ok)
         return OutcomeComponents(zeros, mean_ok, var_ok, zeros, jnp.ones_like(var_ok), ll_ok)
-    ll_fail = _failed(p, data, with_outcome)
+    ll_fail = _failed(p, data, mu, amp, shape, with_outcome)
     logit = gate_logit(p, data)
     log_fail = jax.nn.log_sigmoid(logit) + ll_fail
     log_ok = jax.nn.log_sigmoid(-logit) + ll_ok
@@ -223,15 +256,20 @@ def hierarchical_model(
     n_metrics: int,
     failure_gate: bool = True,
     amplitude_features: bool = True,
+    shape_features: bool = True,
 ):
     """The numpyro model; site names are the symbols of the module doc."""
     p_static = data.x_static.shape[1]
-    p_gate = data.x_gate.shape[1]
+    p_linear = data.x_linear.shape[1]
     s = {}
     s["a0"] = numpyro.sample("a0", dist.Normal(0.0, 1.0))
     s["tau_a"] = numpyro.sample("tau_a", dist.HalfNormal(1.0))
-    with numpyro.plate("group", n_groups):
-        s["a"] = numpyro.sample("a", dist.Normal(s["a0"], s["tau_a"]))
+    if n_groups == 1:
+        # one group: its intercept is a0 itself; tau_a keeps its prior, for candidates of new groups
+        s["a"] = numpyro.deterministic("a", s["a0"][None])
+    else:
+        with numpyro.plate("group", n_groups):
+            s["a"] = numpyro.sample("a", dist.Normal(s["a0"], s["tau_a"]))
     s["beta"] = numpyro.sample("beta", dist.Normal(0.0, 0.5).expand([p_static]).to_event(1))
     s["sigma_delta"] = numpyro.sample("sigma_delta", dist.HalfNormal(1.0))
     s["sigma_eps"] = numpyro.sample("sigma_eps", dist.HalfNormal(0.5))
@@ -240,37 +278,48 @@ def hierarchical_model(
         s["lam1"] = numpyro.sample("lam1", dist.Normal(0.0, 1.5))
         s["mu_B"] = numpyro.sample("mu_B", dist.Normal(0.0, 2.0))
         s["sigma_B"] = numpyro.sample("sigma_B", dist.HalfNormal(1.0))
-        s["b"] = numpyro.sample("b", dist.LogNormal(jnp.log(0.5), 0.75))
-        s["t0"] = numpyro.sample("t0", dist.LogNormal(jnp.log(0.05), 1.5))
+        # b = B_MAX b_frac is bounded: beyond a few, the power law is already an exponential and b
+        # would only drift along the ridge b / t0 = rate
+        s["b_frac"] = numpyro.sample("b_frac", dist.Beta(1.5, 6.0))
+        s["rate"] = numpyro.sample("rate", dist.LogNormal(jnp.log(10.0), 1.5))
         s["sigma_y"] = numpyro.sample("sigma_y", dist.HalfNormal(0.5))
         if amplitude_features:
             s["gamma_B"] = numpyro.sample(
-                "gamma_B", dist.Normal(0.0, 0.5).expand([p_gate]).to_event(1)
+                "gamma_B", dist.Normal(0.0, 0.5).expand([p_linear]).to_event(1)
             )
+        if shape_features:
+            s["kappa"] = numpyro.sample("kappa", dist.Normal(0.0, 0.5).expand([p_linear]).to_event(1))
     if failure_gate:
         s["h0"] = numpyro.sample("h0", dist.Normal(-2.0, 1.5))
-        s["w"] = numpyro.sample("w", dist.Normal(0.0, 1.5).expand([p_gate]).to_event(1))
+        s["w"] = numpyro.sample("w", dist.Normal(0.0, 1.5).expand([p_static]).to_event(1))
         s["r_fail"] = numpyro.sample("r_fail", dist.Normal(0.0, 3.0))
         s["s_fail"] = numpyro.sample("s_fail", dist.HalfNormal(0.5))
+        s["tau_div"] = numpyro.sample("tau_div", dist.LogNormal(jnp.log(0.2), 1.5))
         with numpyro.plate("metric", n_metrics):
             s["y_fail"] = numpyro.sample("y_fail", dist.Normal(0.0, 3.0))
             s["s_yfail"] = numpyro.sample("s_yfail", dist.HalfNormal(1.0))
-    params = params_from_sites(s, p_gate)
+            s["s_pre"] = numpyro.sample("s_pre", dist.HalfNormal(2.0))
+    params = params_from_sites(s, p_linear)
     numpyro.factor("runs", jnp.sum(run_loglik(params, data, failure_gate)))
 
 
-def params_from_sites(sites: Params, n_gate_features: int) -> dict:
+def params_from_sites(sites: Params, n_linear_features: int) -> dict:
     """The parameter dict of one draw from its site values.
 
-    ``gamma_B`` is stored per metric, ``(M, p)``; the likelihood reads it as ``(p, M)``. It is zero
-    when the model has no amplitude features.
+    ``gamma_B`` and ``kappa`` are stored per metric, ``(M, p)``; the likelihood reads them as
+    ``(p, M)``. Each is zero when the model does without it. The time scale is sampled as the
+    initial rate :math:`b / t_0` (the curve's slope scale at t = 0), because the data pin that down
+    while :math:`b` and :math:`t_0` alone drift together towards the exponential limit.
     """
     params = dict(sites)
     n_metrics = params["lam0"].shape[-1]
-    if "gamma_B" in params:
-        params["gamma_B"] = jnp.swapaxes(params["gamma_B"], -1, -2)
-    else:
-        params["gamma_B"] = jnp.zeros((n_gate_features, n_metrics))
+    params["b"] = B_MAX * params["b_frac"]
+    params["t0"] = params["b"] / params["rate"]
+    for name in ("gamma_B", "kappa"):
+        if name in params:
+            params[name] = jnp.swapaxes(params[name], -1, -2)
+        else:
+            params[name] = jnp.zeros(params["lam0"].shape[:-1] + (n_linear_features, n_metrics))
     return params
 
 

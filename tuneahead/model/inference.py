@@ -96,6 +96,7 @@ def fit(table: RunTable, spec: ModelSpec, config: InferenceConfig) -> Posterior:
         n_metrics=len(spec.metrics),
         failure_gate=spec.failure_gate,
         amplitude_features=spec.amplitude_features,
+        shape_features=spec.shape_features,
     )
     if spec.failure_gate and not (np.asarray(data.gate) != 0).any():
         log.info("no training run diverged; the failure gate is learned from its prior and the healthy runs")
@@ -112,10 +113,10 @@ def fit(table: RunTable, spec: ModelSpec, config: InferenceConfig) -> Posterior:
         samples, diagnostics = _run_svi(rng, model, model_kwargs, config)
     seconds = time.perf_counter() - start
     coords = {"group": list(design.groups), "feature": list(design.basis_names),
-              "gate_feature": list(design.static_names), "metric": list(spec.metrics)}  # fmt: skip
-    dims = {"a": ["group"], "beta": ["feature"], "w": ["gate_feature"],
-            "gamma_B": ["metric", "gate_feature"]}  # fmt: skip
-    for name in ("lam0", "lam1", "mu_B", "sigma_B", "b", "t0", "sigma_y", "y_fail", "s_yfail"):
+              "linear_feature": list(design.static_names), "metric": list(spec.metrics)}  # fmt: skip
+    dims = {"a": ["group"], "beta": ["feature"], "w": ["feature"],
+            "gamma_B": ["metric", "linear_feature"], "kappa": ["metric", "linear_feature"]}  # fmt: skip
+    for name in ("lam0", "lam1", "mu_B", "sigma_B", "b_frac", "rate", "sigma_y", "y_fail", "s_yfail", "s_pre"):
         dims[name] = ["metric"]
     posterior = {k: v for k, v in samples.items() if k in POPULATION_SITES}
     idata = az.from_dict(
@@ -198,8 +199,9 @@ def _run_svi(rng, model, model_kwargs, config: InferenceConfig):
     result = svi.run(fit_rng, config.svi_steps, progress_bar=config.progress, **model_kwargs)
     losses = np.asarray(result.losses)
     predictive = Predictive(
-        model, guide=guide, params=result.params, num_samples=config.svi_draws
-    )
+        model, guide=guide, params=result.params, num_samples=config.svi_draws,
+        return_sites=list(POPULATION_SITES),
+    )  # fmt: skip
     draws = predictive(draw_rng, **model_kwargs)
     samples = {k: np.asarray(v)[None] for k, v in draws.items() if k != "runs"}
     tail = losses[-max(1, len(losses) // 10):]

@@ -30,7 +30,7 @@ with warnings.catch_warnings():
 
 from ..artifacts import atomic_path
 from .design import ModelDesign
-from .hierarchical import POPULATION_SITES, params_from_sites
+from .hierarchical import B_MAX, POPULATION_SITES, params_from_sites
 
 __all__ = ["Posterior", "Diagnostics"]
 
@@ -99,8 +99,8 @@ class Posterior:
         import jax
 
         sites = self.draws(max_draws)
-        n_gate = len(self.design.static_names)
-        return jax.vmap(lambda s: params_from_sites(s, n_gate))(sites)
+        n_linear = len(self.design.static_names)
+        return jax.vmap(lambda s: params_from_sites(s, n_linear))(sites)
 
     def natural(self, max_draws: int | None = None) -> dict[str, np.ndarray]:
         """Interpretable parameters in the data's own units (see module doc), as ``(S, ...)`` draws."""
@@ -116,11 +116,12 @@ class Posterior:
         out["lam1"] = lam1
         out["lam0"] = y_mean + y_sd * s["lam0"] - lam1 * d.r_mean
         out["sigma_y"] = s["sigma_y"] * y_sd
-        out["b"] = s["b"]
-        out["t0"] = s["t0"] * d.time_unit
+        out["b"] = B_MAX * s["b_frac"]
+        out["t0"] = out["b"] / s["rate"] * d.time_unit
         if "r_fail" in s:
             out["r_fail"] = d.r_mean + d.r_sd * s["r_fail"]
             out["s_fail"] = d.r_sd * s["s_fail"]
+            out["tau_div"] = s["tau_div"] * d.time_unit
         return out
 
     # ------------------------------------------------------------------ storage

@@ -1,0 +1,115 @@
+"""The Hydra app: every config builds, bad keys are refused, and the job runs end to end."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.errors import ConfigCompositionException
+from hydra.utils import instantiate
+
+from tuneahead.data.files import write_runtable
+from tuneahead.data.sampler import PopulationDesign, sample_population
+from tuneahead.fit import _build, run_fit
+from tuneahead.model.design import ModelSpec
+from tuneahead.model.inference import InferenceConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+CONF = str(ROOT / "conf")
+EXPERIMENTS = sorted(p.stem for p in (ROOT / "conf" / "experiment").glob("*.yaml"))
+TINY = [
+    "data.population.n_groups=3",
+    "data.population.runs_per_group=8",
+    "data.population.budgets=[400,800]",
+    "inference.num_warmup=40",
+    "inference.num_samples=40",
+    "inference.progress=false",
+    "probe.budget=200",
+    "risk.budgets=[100,400]",
+    "risk.c_max=400",
+    "risk.max_draws=20",
+    "predict.max_draws=20",
+]
+
+
+def _compose(overrides):
+    with initialize_config_dir(config_dir=CONF, version_base="1.3"):
+        return compose(config_name="config", overrides=overrides)
+
+
+@pytest.mark.parametrize("experiment", EXPERIMENTS)
+def test_every_experiment_builds(experiment):
+    cfg = _compose([f"+experiment={experiment}"])
+    spec = _build(ModelSpec, cfg.model, "model")
+    _build(InferenceConfig, cfg.inference, "inference")
+    assert cfg.probe.budget > 0 and 0 in cfg.risk.budgets
+    assert cfg.data._target_.startswith("tuneahead.")
+    if experiment == "deberta":
+        assert spec.metrics == ("matched",)
+        path = Path(cfg.data.path)
+        if path.exists():
+            table = instantiate(cfg.data)
+            assert len(table) == 1024 and "matched" in table.metrics
+
+
+def test_unknown_keys_are_refused():
+    with pytest.raises(ConfigCompositionException):
+        _compose(["+experiment=synthetic", "model.no_such_key=1"])
+    with pytest.raises(ValueError, match="config group 'model'.*known keys are"):
+        _build(ModelSpec, _compose(["+experiment=synthetic", "+model.no_such_key=1"]).model, "model")
+    with pytest.raises(ValueError, match="inference.method"):
+        InferenceConfig(method="hmc")
+
+
+@pytest.mark.slow
+def test_fit_job_writes_every_artifact(tmp_path):
+    summary = run_fit(_compose(["+experiment=synthetic", *TINY]), tmp_path)
+    for name in ("posterior.nc", "summary.json", "predictions.csv", "predicted_vs_true.png", "risk_curve.png"):
+        assert (tmp_path / name).stat().st_size > 0, name
+    saved = json.loads((tmp_path / "summary.json").read_text())
+    assert saved["heldout"]["n"] == summary["heldout"]["n"] > 0
+    for key in ("rmse", "mae", "acc_within_1", "acc_within_2", "acc_within_3", "coverage_90", "mean_width_90"):
+        assert key in saved["heldout"]
+    assert saved["risk"]["budgets"] == [0.0, 100.0, 400.0]
+    assert saved["regime"]["label"] in ("Static-Sufficient", "Dynamic-Critical", "Noise-Dominant")
+    assert sum(saved["regime"]["probabilities"].values()) == pytest.approx(1.0)
+    assert {"max_rhat", "min_ess_bulk", "divergences"} <= set(saved["diagnostics"])
+    truth = saved["truth"]
+    assert truth["parameters"]["sigma_eps"]["truth"] == 1.5
+    assert len(truth["comparison"]["V_opt_relative_error"]) == 3
+
+
+@pytest.mark.slow
+def test_fit_job_reads_a_run_file_with_svi(tmp_path):
+    pop = sample_population(design=PopulationDesign(n_groups=3, runs_per_group=8, budgets=(400.0,)), seed=5)
+    path = write_runtable(pop.table, tmp_path / "runs.parquet")
+    overrides = [
+        "data=file", f"data.path={path}", "inference=svi", "inference.svi_steps=300",
+        "inference.svi_draws=50", "inference.progress=false", "probe.budget=200",
+        "risk.budgets=[100,400]", "risk.c_max=400", "risk.max_draws=20", "predict.max_draws=20",
+    ]  # fmt: skip
+    summary = run_fit(_compose(overrides), tmp_path / "out")
+    assert summary["diagnostics"]["method"] == "svi"
+    assert "truth" not in summary
+    assert (tmp_path / "out" / "posterior.nc").exists()
+
+
+@pytest.mark.slow
+def test_multirun_over_probe_budget(tmp_path):
+    env = {**os.environ, "HYDRA_FULL_ERROR": "1"}
+    cmd = [sys.executable, "-m", "tuneahead.fit", "-m", "+experiment=synthetic", "probe.budget=200,400",
+           *[o for o in TINY if not o.startswith("probe.budget")], f"hydra.sweep.dir={tmp_path}"]  # fmt: skip
+    result = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    summaries = sorted(tmp_path.glob("*/summary.json"))
+    assert len(summaries) == 2
+    budgets = sorted(json.loads(p.read_text())["probe_budget"] for p in summaries)
+    assert budgets == [200.0, 400.0]
+
+
+def test_numpyro_side_never_imports_torch():
+    code = "import sys, tuneahead, tuneahead.fit; assert 'torch' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
