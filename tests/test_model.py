@@ -29,7 +29,9 @@ def _single_draw(population):
 def test_healthy_and_failed_likelihoods_match_dense_densities():
     """Per-run log-likelihood from the closed form equals the dense density written from the maths."""
     pop = sample_population(
-        PopulationParams(h0=-0.5), PopulationDesign(n_groups=2, runs_per_group=4, budgets=(300.0, 500.0)), seed=3
+        PopulationParams(h0=-0.5, kappa=(0.0, 0.3, -0.2, 0.0)),
+        PopulationDesign(n_groups=2, runs_per_group=4, budgets=(300.0, 500.0)),
+        seed=3,
     )
     table = pop.table
     p = pop.params

@@ -47,7 +47,7 @@ class PopulationParams:
     gamma_B: tuple[float, ...] = (3.0, 0.0, 0.0, 0.0)
     b: float = 0.6
     t0: float = 100.0
-    kappa: tuple[float, ...] = (0.0, 0.3, 0.0, 0.0)
+    kappa: tuple[float, ...] = (0.0, 0.0, 0.0, 0.0)
     sigma_y: float = 1.0
     h0: float = -2.5
     w: tuple[float, ...] = (1.0, 0.0, 0.0, 0.0)

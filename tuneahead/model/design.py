@@ -54,7 +54,7 @@ class ModelSpec:
     static_basis: str = "linear"
     failure_gate: bool = True
     amplitude_features: bool = True
-    shape_features: bool = True
+    shape_features: bool = False
     max_points: int | None = None
 
     def __post_init__(self) -> None:
