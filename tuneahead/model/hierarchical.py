@@ -297,8 +297,10 @@ def hierarchical_model(
         s["tau_div"] = numpyro.sample("tau_div", dist.LogNormal(jnp.log(0.2), 1.5))
         with numpyro.plate("metric", n_metrics):
             s["y_fail"] = numpyro.sample("y_fail", dist.Normal(0.0, 3.0))
-            s["s_yfail"] = numpyro.sample("s_yfail", dist.HalfNormal(1.0))
-            s["s_pre"] = numpyro.sample("s_pre", dist.HalfNormal(2.0))
+            # both scales are a fraction of the standardized spread; broad priors let the few
+            # failed runs trade pre-divergence points for chance-level ones between chains
+            s["s_yfail"] = numpyro.sample("s_yfail", dist.HalfNormal(0.5))
+            s["s_pre"] = numpyro.sample("s_pre", dist.HalfNormal(0.5))
     params = params_from_sites(s, p_linear)
     numpyro.factor("runs", jnp.sum(run_loglik(params, data, failure_gate)))
 
