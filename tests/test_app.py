@@ -80,6 +80,7 @@ def test_fit_job_writes_every_artifact(tmp_path):
     truth = saved["truth"]
     assert truth["parameters"]["sigma_eps"]["truth"] == 1.5
     assert len(truth["comparison"]["V_opt_relative_error"]) == 3
+    assert len(truth["comparison"]["V_opt_true_inside_posterior_90"]) == 3
 
 
 @pytest.mark.slow

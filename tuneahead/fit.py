@@ -131,12 +131,14 @@ def _truth_summary(population: Population, posterior: Posterior, test: RunTable,
     v_est = risk.optimization_variance_draws.mean(axis=0)
     positive = risk.budgets > 0
     rel = (v_est - v_true) / v_true
+    v_lo, v_hi = np.percentile(risk.optimization_variance_draws, [5, 95], axis=0)
     comparison = {
         "L_int_relative_error": (risk.intrinsic - true_curve.intrinsic) / true_curve.intrinsic,
         "sigma_eps2_relative_error": (parameters["sigma_eps"]["median"] ** 2 - p.sigma_eps**2) / p.sigma_eps**2,
         "V_opt_relative_error": rel,
         "V_opt_max_abs_relative_error_c_gt_0": float(np.max(np.abs(rel)[positive])),
         "V_opt_within_30pct_all_budgets": bool(np.all(np.abs(rel) <= 0.3)),
+        "V_opt_true_inside_posterior_90": (v_lo <= v_true) & (v_true <= v_hi),
         "V_opt_predictor_relative_error": (risk.optimization_variance - v_true) / v_true,
     }
     return {
