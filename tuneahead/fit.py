@@ -36,6 +36,7 @@ from .model.posterior import Posterior
 from .plots import plot_predicted_vs_true, plot_risk_curve
 from .predict import predict
 from .risk import RiskCurve, call_regime, fit_power_law, optimal_budget, posterior_risk
+from .truth import true_risk
 
 __all__ = ["run_fit", "main"]
 
@@ -108,8 +109,6 @@ def _risk_summary(risk: RiskCurve, cfg: DictConfig, cost_per_step: float) -> tup
 
 
 def _truth_summary(population: Population, posterior: Posterior, test: RunTable, budgets, cfg, cost_per_step, risk):
-    from .truth import true_risk
-
     true_curve = true_risk(population, test, budgets)
     true_risk_summary, true_regime = _risk_summary(true_curve, cfg, cost_per_step)
     natural = posterior.natural()

@@ -16,7 +16,6 @@ from functools import partial
 
 import jax
 import numpy as np
-import numpyro
 from numpyro.infer import MCMC, NUTS, SVI, Predictive, Trace_ELBO
 from numpyro.infer.autoguide import AutoMultivariateNormal, AutoNormal
 from numpyro.infer.initialization import init_to_median
