@@ -113,16 +113,14 @@ def _truth_summary(population: Population, posterior: Posterior, test: RunTable,
     true_risk_summary, true_regime = _risk_summary(true_curve, cfg, cost_per_step)
     natural = posterior.natural()
     p = population.params
-    true_values = {"sigma_eps": p.sigma_eps, "sigma_delta": p.sigma_delta, "tau_a": p.tau_a,
-                   "lam0": p.lam0, "lam1": p.lam1, "sigma_y": p.sigma_y, "b": p.b, "t0": p.t0,
-                   "r_fail": p.r_fail, "s_fail": p.s_fail}  # fmt: skip
     parameters = {}
     for name in _TRUE_PARAMETERS:
         if name not in natural:
             continue
+        true_value = getattr(p, name)
         est = _interval(np.asarray(natural[name]).reshape(len(natural[name]), -1)[:, 0])
-        est["truth"] = true_values[name]
-        est["covered_90"] = bool(est["q05"] <= true_values[name] <= est["q95"])
+        est["truth"] = true_value
+        est["covered_90"] = bool(est["q05"] <= true_value <= est["q95"])
         parameters[name] = est
     # The truth is L(c; theta) at the generating theta; its like-for-like estimate is the posterior
     # mean of L_s(c). The predictor's own L(c) adds parameter uncertainty and is reported beside it.

@@ -51,7 +51,7 @@ class InferenceConfig:
     target_accept: float = 0.85
     max_tree_depth: int = 8
     dense_mass: bool = True
-    centered_groups: str = "auto"
+    centered_groups: bool | str = "auto"
     svi_steps: int = 3000
     svi_learning_rate: float = 0.01
     svi_guide: str = "normal"
@@ -62,7 +62,7 @@ class InferenceConfig:
     def __post_init__(self) -> None:
         if self.method not in ("nuts", "svi"):
             raise ValueError(f"inference.method={self.method!r}; use 'nuts' or 'svi'")
-        if str(self.centered_groups) not in ("auto", "True", "False"):
+        if self.centered_groups not in ("auto", True, False):
             raise ValueError(f"inference.centered_groups={self.centered_groups!r}; use auto, true or false")
         if self.svi_guide not in ("normal", "mvn"):
             raise ValueError(f"inference.svi_guide={self.svi_guide!r}; use 'normal' or 'mvn'")
@@ -159,11 +159,11 @@ def link_start(data: ModelData, n_metrics: int) -> dict[str, np.ndarray]:
 def _parameterization(table: RunTable, config: InferenceConfig):
     """Centred group intercepts when every group has many runs (the data pin each intercept down,
     and a non-centred form would correlate it with tau_a), non-centred otherwise."""
-    choice = str(config.centered_groups)
-    if choice == "auto":
+    centered = config.centered_groups
+    if centered == "auto":
         _, counts = np.unique(table.group, return_counts=True)
-        choice = str(bool(counts.min() >= CENTERED_MIN_RUNS))
-    return hierarchical_model if choice == "True" else reparameterized_model
+        centered = counts.min() >= CENTERED_MIN_RUNS
+    return hierarchical_model if centered else reparameterized_model
 
 
 def _start_at(site=None, values=None):
@@ -227,8 +227,7 @@ def _run_svi(rng, model, model_kwargs, config: InferenceConfig):
         "final_elbo_loss": float(tail.mean()),
         "elbo_loss_change_last_10pct": float(head.mean() - tail.mean()),
     }
-    stats = {"elbo_loss": losses[None, -config.svi_draws:]} if len(losses) >= config.svi_draws else {}
-    return samples, {"sample_stats": stats, "extra": extra}
+    return samples, {"sample_stats": None, "extra": extra}
 
 
 def _diagnose(idata, config: InferenceConfig, run_info: dict, seconds: float) -> Diagnostics:

@@ -22,6 +22,7 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import jax
 import numpy as np
 
 with warnings.catch_warnings():
@@ -96,8 +97,6 @@ class Posterior:
 
     def params(self, max_draws: int | None = None) -> dict[str, np.ndarray]:
         """Draws in the form the likelihood reads (see :func:`params_from_sites`)."""
-        import jax
-
         sites = self.draws(max_draws)
         n_linear = len(self.design.static_names)
         return jax.vmap(lambda s: params_from_sites(s, n_linear))(sites)
