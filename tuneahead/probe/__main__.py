@@ -1,0 +1,79 @@
+"""``python -m tuneahead.probe +experiment=NAME``: run a sweep of LoRA probes (and full runs).
+
+The config tree is ``conf/sweep`` (``config.yaml`` plus ``experiment/NAME.yaml``). The job loads
+the base model offline, then runs every (dataset variant, config) pair that the run store at
+``store`` does not hold yet, with a progress bar per run, on CUDA when present and on the CPU
+otherwise. Unknown config keys are errors: the configs are struct, and the train, probe and
+dataset sections are checked against their dataclasses.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import hydra
+import torch
+from omegaconf import DictConfig, OmegaConf
+from tqdm.auto import tqdm
+
+from ..data.runstore import RunStore
+from .models import load_base_model
+from .runner import ProbeConfig
+from .sweep import build_config, expand_grid, run_sweep
+
+log = logging.getLogger("tuneahead.probe")
+
+
+def resolve_device(name: str) -> str:
+    """``auto`` picks CUDA when present, else the CPU."""
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return name
+
+
+def run_probe_sweep(cfg: DictConfig) -> dict:
+    """Run the sweep described by ``cfg`` (the composed ``conf/sweep`` config)."""
+    if cfg.threads:
+        torch.set_num_threads(int(cfg.threads))
+    device = resolve_device(cfg.device)
+    container = OmegaConf.to_container(cfg, resolve=True)
+    probe = build_config(ProbeConfig, container["probe"], "probe")
+    configs = expand_grid(container["train"], container["grid"] or {})
+    datasets = container["datasets"]
+    if not datasets:
+        raise ValueError("the sweep names no dataset variants; add some under `datasets:`")
+    base = load_base_model(cfg.model.name, **(container["model"].get("kwargs") or {}))
+    base.model.to(device)
+    encoder = None
+    if cfg.descriptors.encoder == "minilm":
+        from .embeddings import load_minilm
+
+        encoder = load_minilm(device)
+    elif cfg.descriptors.encoder == "tiny":
+        from .embeddings import tiny_encoder
+
+        encoder = tiny_encoder(base.tokenizer)
+    elif cfg.descriptors.encoder not in (None, "none"):
+        raise ValueError(f"descriptors.encoder={cfg.descriptors.encoder!r}; use minilm, tiny or none")
+    store = RunStore(cfg.store)
+    log.info("sweep: %d datasets x %d configs into %s on %s (%s)", len(datasets), len(configs), store.root,
+             device, base.name)  # fmt: skip
+
+    def progress(desc, total):
+        return tqdm(total=total, desc=desc, unit="step", leave=False, disable=not cfg.progress)
+
+    counts = run_sweep(base, datasets, configs, probe, store, full=cfg.full_run, encoder=encoder,
+                       device=device, descriptor_examples=cfg.descriptors.max_examples,
+                       max_runs=cfg.max_runs, progress=progress)  # fmt: skip
+    log.info("executed %d runs, skipped %d finished ones, %d in the grid", counts["executed"], counts["skipped"], counts["total"])
+    return counts
+
+
+@hydra.main(config_path="../../conf/sweep", config_name="config", version_base="1.3")
+def main(cfg: DictConfig) -> None:
+    """Hydra entry point."""
+    run_probe_sweep(cfg)
+
+
+if __name__ == "__main__":
+    main()

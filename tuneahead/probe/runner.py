@@ -1,0 +1,264 @@
+"""One LoRA fine-tuning run with its probe: the training loop, the probe features, the score.
+
+A run trains LoRA adapters (peft) on a copy of the frozen base model with AdamW and a linear
+schedule (linear warm-up over ``warmup_steps``, then linear decay to zero at ``steps``). Every
+step records the training loss of its batch and the gradient norm; every ``eval_every`` steps,
+and at the probe's end and the run's end, it records the held-out ``eval_loss``.
+
+The probe is a short run whose dynamic features (:mod:`tuneahead.probe.features`) describe the
+candidate. With ``ProbeConfig.mode = "own"`` it is the first ``ProbeConfig.steps`` steps of the
+candidate's own run, so it costs nothing extra; with ``"standard"`` it is a separate run of the
+fixed probe hyperparameters of ``ProbeConfig`` (learning rate, batch size, rank, targets), as in
+TuneAhead, and the features no longer depend on the candidate's hyperparameters.
+
+A run diverges when a loss or gradient norm is not finite, or a loss exceeds
+``explode_factor`` times the first step's loss. It stops there and is recorded as diverged with
+its curve so far and a final score of 0 (its weights are no longer a model). A diverged run is
+data, not an error: the sweep goes on.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+from peft import LoraConfig, get_peft_model
+
+from .batches import BatchSampler, evaluate
+from .datasets import InstructionDataset
+from .features import GradientTracker, grad_norm_features, loss_features, param_change
+from .models import BaseModel
+
+__all__ = ["TrainConfig", "ProbeConfig", "RunResult", "train_run", "run_candidate", "flatness"]
+
+
+@dataclass
+class TrainConfig:
+    """Hyperparameters of one candidate run (the full budget is ``steps``)."""
+
+    learning_rate: float = 1e-3
+    batch_size: int = 4
+    lora_rank: int = 8
+    lora_alpha: float | None = None  # None: 2 * rank
+    lora_targets: list[str] = field(default_factory=lambda: ["q_proj", "v_proj"])
+    lora_dropout: float = 0.0
+    weight_decay: float = 0.0
+    warmup_steps: int = 0
+    steps: int = 40
+    max_length: int = 64
+    seed: int = 0
+
+
+@dataclass
+class ProbeConfig:
+    """The probe: its length, its features' settings and, for ``mode="standard"``, its own hyperparameters."""
+
+    steps: int = 10
+    mode: str = "own"  # own | standard
+    eval_every: int = 10
+    eval_examples: int = 32
+    flatness_sigma: float = 1e-2
+    flatness_samples: int = 4
+    explode_factor: float = 3.0
+    learning_rate: float = 1e-4
+    batch_size: int = 4
+    lora_rank: int = 8
+    lora_targets: list[str] = field(default_factory=lambda: ["q_proj", "v_proj"])
+
+
+@dataclass
+class RunResult:
+    """What one run produced: curves as (step, value) pairs, probe features, the score and timings."""
+
+    curves: dict[str, list[tuple[int, float]]]
+    probe: dict[str, float]
+    final: float | None
+    diverged: bool
+    steps_done: int
+    timing: dict[str, float]
+
+
+def _trainable(model) -> list[torch.nn.Parameter]:
+    return [p for p in model.parameters() if p.requires_grad]
+
+
+def _flat(tensors) -> np.ndarray:
+    return torch.cat([t.detach().reshape(-1).float().cpu() for t in tensors]).numpy()
+
+
+@torch.no_grad()
+def flatness(model, batch, sigma: float, samples: int, seed: int) -> float:
+    r"""Mean loss increase :math:`\frac1S\sum_s [L(\theta+\epsilon_s) - L(\theta)]`, :math:`\epsilon_s \sim N(0, \sigma^2 I)`.
+
+    Only the trainable parameters are perturbed; the noise comes from a CPU generator seeded
+    with ``seed`` (one draw per parameter tensor, in parameter order), and the parameters are
+    restored afterwards.
+    """
+    params = _trainable(model)
+    was_training = model.training
+    model.eval()
+    base = float(model(**batch.as_kwargs()).loss)
+    gen = torch.Generator().manual_seed(seed)
+    rises = []
+    for _ in range(samples):
+        noise = [torch.randn(p.shape, generator=gen).to(p.device, p.dtype) * sigma for p in params]
+        for p, e in zip(params, noise):
+            p.add_(e)
+        rises.append(float(model(**batch.as_kwargs()).loss) - base)
+        for p, e in zip(params, noise):
+            p.sub_(e)
+    model.train(was_training)
+    return float(np.mean(rises))
+
+
+def _lora_model(base: BaseModel, rank: int, alpha: float | None, targets, dropout: float, seed: int, device):
+    torch.manual_seed(seed)
+    model = copy.deepcopy(base.model)
+    lora = LoraConfig(
+        r=int(rank), lora_alpha=float(alpha if alpha is not None else 2 * rank),
+        target_modules=list(targets), lora_dropout=float(dropout), bias="none", task_type="CAUSAL_LM",
+    )  # fmt: skip
+    model = get_peft_model(model, lora).to(device)
+    model.train()
+    return model
+
+
+def train_run(
+    base: BaseModel,
+    data: InstructionDataset,
+    cfg: TrainConfig,
+    probe: ProbeConfig,
+    steps: int,
+    device: str = "cpu",
+    score: bool = True,
+    on_step=None,
+) -> RunResult:
+    """Train for ``steps`` steps, computing the probe features at step ``min(probe.steps, steps)``.
+
+    ``on_step(step)`` is called after each step (for progress bars). With ``score`` the run ends
+    with the exact match on the held-out split, in points.
+    """
+    tok = base.tokenizer
+    model = _lora_model(base, cfg.lora_rank, cfg.lora_alpha, cfg.lora_targets, cfg.lora_dropout, cfg.seed, device)
+    params = _trainable(model)
+    opt = torch.optim.AdamW(params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
+    warm = max(int(cfg.warmup_steps), 0)
+
+    def schedule(k: int) -> float:  # k updates done so far
+        if k < warm:
+            return (k + 1) / (warm + 1)
+        return max(0.0, (steps - k) / max(steps - warm, 1))
+
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, schedule)
+    sampler = BatchSampler(tok, data.train, cfg.batch_size, cfg.max_length, cfg.seed)
+    eval_set = data.heldout[: probe.eval_examples]
+    flat_batch = BatchSampler(tok, eval_set, min(len(eval_set), 8), cfg.max_length, cfg.seed).next().to(device)
+    c = min(int(probe.steps), steps)
+    theta0 = _flat(params)
+    tracker = GradientTracker()
+    losses, norms, evals = [], [], []
+    features: dict[str, float] = {}
+    diverged = False
+    t_start = time.perf_counter()
+    t_probe = None
+    done = 0
+    for step in range(1, steps + 1):
+        batch = sampler.next().to(device)
+        loss = model(**batch.as_kwargs()).loss
+        value = float(loss.detach())
+        first = losses[0] if losses else value
+        if not math.isfinite(value) or value > probe.explode_factor * first:
+            losses.append(value)
+            diverged = True
+            done = step
+            break
+        loss.backward()
+        grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
+        gnorm = float(torch.sqrt(sum((g.float() ** 2).sum() for g in grads)))
+        losses.append(value)
+        norms.append(gnorm)
+        if step <= c:
+            tracker.update(_flat(grads))
+        if not math.isfinite(gnorm):
+            diverged = True
+            done = step
+            break
+        opt.step()
+        sched.step()
+        opt.zero_grad(set_to_none=True)
+        done = step
+        if step == c:
+            t_probe = time.perf_counter() - t_start
+            ev = evaluate(model, tok, eval_set, cfg.max_length, device)
+            features = {
+                **loss_features(np.array(losses)),
+                **grad_norm_features(np.array(norms)),
+                **tracker.features(),
+                "param_change": param_change(theta0, _flat(params)),
+                "flatness": flatness(model, flat_batch, probe.flatness_sigma, probe.flatness_samples, cfg.seed),
+                "eval_loss": ev["eval_loss"],
+            }
+            evals.append((step, ev["eval_loss"]))
+        elif step % probe.eval_every == 0 or step == steps:
+            evals.append((step, evaluate(model, tok, eval_set, cfg.max_length, device)["eval_loss"]))
+        if on_step is not None:
+            on_step(step)
+    t_train = time.perf_counter() - t_start
+    if not features:  # diverged inside the probe: the features of what was seen
+        features = {
+            **loss_features(np.array(losses)),
+            **grad_norm_features(np.array(norms)),
+            **tracker.features(),
+            "param_change": float("nan"),
+            "flatness": float("nan"),
+            "eval_loss": float("nan"),
+        }
+    final = None
+    if score:
+        healthy = not diverged and np.all(np.isfinite(_flat(params)))
+        final = evaluate(model, tok, data.heldout, cfg.max_length, device)["exact_match"] if healthy else 0.0
+    curves = {
+        "train_loss": [(i + 1, v) for i, v in enumerate(losses)],
+        "grad_norm": [(i + 1, v) for i, v in enumerate(norms)],
+        "eval_loss": evals,
+    }
+    timing = {
+        "train_seconds": t_train,
+        "steps_per_second": done / t_train if t_train > 0 else float("nan"),
+        "probe_seconds": t_probe if t_probe is not None else float("nan"),
+        "probe_steps_per_second": c / t_probe if t_probe else float("nan"),
+    }
+    del model, opt
+    return RunResult(curves, features, final, diverged, done, timing)
+
+
+def run_candidate(
+    base: BaseModel,
+    data: InstructionDataset,
+    cfg: TrainConfig,
+    probe: ProbeConfig,
+    full: bool = True,
+    device: str = "cpu",
+    on_step=None,
+) -> RunResult:
+    """The probe and, with ``full``, the full run of one candidate (see the module doc for modes)."""
+    if probe.mode == "own":
+        steps = cfg.steps if full else probe.steps
+        return train_run(base, data, cfg, probe, steps, device, score=full, on_step=on_step)
+    if probe.mode != "standard":
+        raise ValueError(f"probe.mode={probe.mode!r}; use 'own' or 'standard'")
+    probe_cfg = TrainConfig(**{**asdict(cfg), "learning_rate": probe.learning_rate, "batch_size": probe.batch_size,
+                               "lora_rank": probe.lora_rank, "lora_alpha": None,
+                               "lora_targets": list(probe.lora_targets), "warmup_steps": 0})  # fmt: skip
+    probed = train_run(base, data, probe_cfg, probe, probe.steps, device, score=False)
+    if not full:
+        return probed
+    run = train_run(base, data, cfg, probe, cfg.steps, device, score=True, on_step=on_step)
+    run.probe = probed.probe
+    run.timing.update({"probe_seconds": probed.timing["train_seconds"],
+                       "probe_steps_per_second": probed.timing["steps_per_second"]})  # fmt: skip
+    return run

@@ -1,0 +1,128 @@
+"""A resumable sweep of (dataset variant, config) runs into a run store.
+
+The grid is the product of the dataset variants and of every list in ``grid`` (for example
+``learning_rate: [1e-4, 1e-3]``, ``lora_rank: [4, 16]``) laid over the base ``train`` config.
+Runs go dataset by dataset; each dataset's static descriptors are computed once. A run whose
+key (:func:`~tuneahead.data.runstore.run_key`) is in the store already is skipped, so a sweep
+that was killed and started again executes only what is missing.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import time
+from dataclasses import asdict, fields
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+from ..data.runstore import RunStore, run_key
+from .datasets import load_dataset
+from .descriptors import dataset_descriptors
+from .runner import ProbeConfig, TrainConfig, run_candidate
+
+__all__ = ["expand_grid", "config_features", "run_sweep", "build_config"]
+
+log = logging.getLogger("tuneahead.probe")
+
+
+def build_config(cls, values: Mapping[str, Any], where: str):
+    """``cls(**values)`` with an error naming the unknown keys and the known ones."""
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ValueError(f"{where}: unknown key(s) {unknown}; known keys are {sorted(known)}")
+    return cls(**dict(values))
+
+
+def expand_grid(train: Mapping[str, Any], grid: Mapping[str, list]) -> list[TrainConfig]:
+    """Every combination of the ``grid`` lists over the base ``train`` values, in row-major order."""
+    names = list(grid)
+    for n in names:
+        if not isinstance(grid[n], (list, tuple)) or not grid[n]:
+            raise ValueError(f"sweep grid.{n} must be a non-empty list, got {grid[n]!r}")
+    combos = itertools.product(*(grid[n] for n in names)) if names else [()]
+    return [build_config(TrainConfig, {**dict(train), **dict(zip(names, c))}, "train/grid") for c in combos]
+
+
+def config_features(cfg: TrainConfig) -> dict[str, float]:
+    """The numeric static features of a config."""
+    alpha = cfg.lora_alpha if cfg.lora_alpha is not None else 2 * cfg.lora_rank
+    return {
+        "log10_learning_rate": float(np.log10(cfg.learning_rate)),
+        "log2_batch_size": float(np.log2(cfg.batch_size)),
+        "log2_lora_rank": float(np.log2(cfg.lora_rank)),
+        "lora_scale": float(alpha / cfg.lora_rank),
+        "n_lora_targets": float(len(cfg.lora_targets)),
+        "weight_decay": float(cfg.weight_decay),
+        "warmup_fraction": float(cfg.warmup_steps / cfg.steps),
+        "log2_steps": float(np.log2(cfg.steps)),
+    }
+
+
+def run_sweep(
+    base,
+    datasets: Mapping[str, Mapping[str, Any]],
+    configs: list[TrainConfig],
+    probe: ProbeConfig,
+    store: RunStore,
+    full: bool = True,
+    encoder=None,
+    device: str = "cpu",
+    descriptor_examples: int = 64,
+    max_runs: int | None = None,
+    progress: Callable | None = None,
+) -> dict[str, int]:
+    """Run every missing (dataset, config) pair into ``store``; return counts of executed and skipped runs."""
+    executed = skipped = 0
+    total = len(datasets) * len(configs)
+    probe_dict = asdict(probe)
+    for name, spec in datasets.items():
+        spec = dict(spec)
+        pending = []
+        for cfg in configs:
+            key = run_key({"name": name, **spec, "model": base.name}, {**asdict(cfg), "probe": probe_dict, "full": full})
+            (pending.append((key, cfg)) if not store.has(key) else None)
+        skipped += len(configs) - len(pending)
+        if not pending:
+            continue
+        data = load_dataset(name, spec)
+        t0 = time.perf_counter()
+        descriptors = dataset_descriptors(data.train, base, encoder, descriptor_examples, configs[0].max_length, device)
+        log.info("dataset %s: %d train / %d held-out, descriptors in %.1f s", name, len(data.train),
+                 len(data.heldout), time.perf_counter() - t0)  # fmt: skip
+        for key, cfg in pending:
+            if max_runs is not None and executed >= max_runs:
+                return {"executed": executed, "skipped": skipped, "total": total}
+            store.log("start", key)
+            bar = progress(f"{name} lr={cfg.learning_rate:g} r={cfg.lora_rank} bs={cfg.batch_size}",
+                           cfg.steps if full else probe.steps) if progress else None  # fmt: skip
+            result = run_candidate(base, data, cfg, probe, full=full, device=device,
+                                   on_step=(lambda s: bar.update(1)) if bar else None)  # fmt: skip
+            if bar:
+                bar.close()
+            budget = cfg.steps if full else probe.steps
+            record = {
+                "key": key,
+                "run_id": f"{name}/{key[:8]}",
+                "group": f"{base.name}/{spec.get('task', spec.get('source'))}",
+                "dataset": {"name": name, "spec": spec},
+                "config": asdict(cfg),
+                "probe_config": probe_dict,
+                "budget": budget,
+                "static": {"config": config_features(cfg), "dataset": descriptors, "probe": result.probe},
+                "curves": result.curves,
+                "final": result.final,
+                "diverged": result.diverged,
+                "steps_done": result.steps_done,
+                "timing": result.timing,
+                "device": device,
+                "model": base.name,
+            }
+            store.write(record)
+            store.log("finish", key)
+            executed += 1
+            log.info("run %s %s: final %s, diverged %s, %.2f steps/s", name, key[:8], result.final,
+                     result.diverged, result.timing["steps_per_second"])  # fmt: skip
+    return {"executed": executed, "skipped": skipped, "total": total}
