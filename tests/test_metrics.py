@@ -84,3 +84,56 @@ def test_mismatched_shapes(shapes):
 def test_non_finite_truth(bad):
     with pytest.raises(ValueError, match="final scores"):
         heldout_metrics([1.0, 2.0], [0.0, 1.0], [2.0, 3.0], [1.0, bad])
+
+
+# ---------------------------------------------------------------------- R², Spearman, CRPS
+from scipy.stats import norm  # noqa: E402
+
+from tuneahead.metrics import (  # noqa: E402
+    crps_ensemble,
+    crps_gaussian_mixture,
+    point_metrics,
+    r_squared,
+    spearman,
+)
+
+
+def test_r_squared_and_spearman_by_hand():
+    truth = np.array([1.0, 2.0, 3.0, 4.0])
+    mean = np.array([1.0, 3.0, 2.0, 4.0])
+    # SSE 2, SST 5 -> 0.6; ranks (1, 3, 2, 4) vs (1, 2, 3, 4): d^2 = 2, rho = 1 - 6*2/(4*15) = 0.8
+    assert r_squared(mean, truth) == pytest.approx(0.6, abs=1e-12)
+    assert spearman(mean, truth) == pytest.approx(0.8, abs=1e-12)
+    # ties take their mean rank: (1.5, 1.5, 3) vs (1, 2, 3) -> Pearson of ranks = sqrt(3)/2
+    assert spearman([0.0, 0.0, 1.0], [1.0, 2.0, 3.0]) == pytest.approx(np.sqrt(3) / 2, abs=1e-12)
+    assert np.isnan(spearman([1.0, 1.0], [1.0, 2.0])) and np.isnan(r_squared([1.0, 2.0], [3.0, 3.0]))
+    out = point_metrics(mean, truth)
+    assert out["rmse"] == pytest.approx(np.sqrt(0.5)) and out["r2"] == pytest.approx(0.6)
+
+
+@pytest.mark.parametrize("mu, sd, y", [(0.0, 1.0, 0.0), (0.0, 1.0, 1.0), (2.0, 0.5, -1.0), (10.0, 3.0, 11.5)])
+def test_crps_of_one_gaussian_matches_the_closed_form(mu, sd, y):
+    z = (y - mu) / sd
+    want = sd * (z * (2 * norm.cdf(z) - 1) + 2 * norm.pdf(z) - 1 / np.sqrt(np.pi))
+    got = crps_gaussian_mixture([[1.0]], [[mu]], [[sd**2]], [y])[0]
+    assert got == pytest.approx(want, abs=1e-12)
+    # splitting one component into two equal halves changes nothing
+    half = crps_gaussian_mixture([[0.5, 0.5]], [[mu, mu]], [[sd**2, sd**2]], [y])[0]
+    assert half == pytest.approx(want, abs=1e-12)
+
+
+def test_crps_ensemble_by_hand_and_against_the_mixture():
+    # samples {0, 1}, y = 0: E|X - y| = 0.5, E|X - X'| = 0.5 -> 0.25; a point forecast gives |x - y|
+    assert crps_ensemble([[0.0, 1.0]], [0.0])[0] == pytest.approx(0.25, abs=1e-12)
+    assert crps_ensemble([[3.0]], [1.0])[0] == pytest.approx(2.0, abs=1e-12)
+    # a mixture of near-point masses is the ensemble of its means
+    x = np.array([[0.0, 1.0, 2.5, 7.0]])
+    mix = crps_gaussian_mixture(np.full((1, 4), 0.25), x, np.full((1, 4), 1e-16), [2.0])[0]
+    assert mix == pytest.approx(crps_ensemble(x, [2.0])[0], abs=1e-7)
+
+
+def test_crps_shape_errors():
+    with pytest.raises(ValueError, match="n_components"):
+        crps_gaussian_mixture([[1.0]], [[0.0, 1.0]], [[1.0]], [0.0])
+    with pytest.raises(ValueError, match="n_members"):
+        crps_ensemble([[0.0, 1.0]], [0.0, 1.0])

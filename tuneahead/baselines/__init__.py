@@ -1,0 +1,34 @@
+"""Methods that tuneahead is compared with, each a small estimator on RunTables.
+
+Every score predictor has ``fit(train, budget)`` and ``predict(test)`` returning a
+:class:`MethodPrediction`; the Optuna pruners are replayed for screening only.
+"""
+
+from .base import MethodPrediction, ScorePredictor
+from .conformal import SplitConformal, conformal_quantile
+from .extrapolation import CurveExtrapolation, LossDecayRegression, extrapolate_curve
+from .features import PROBE_FEATURES, feature_matrix, probe_features
+from .gradient_boosting import TUNEAHEAD_PARAMS, GradientBoosted
+from .last_value import LastValue
+from .proxylm import ProxyRegression
+from .pruners import PrunerReplay, make_pruner, replay_pruner
+
+__all__ = [
+    "MethodPrediction",
+    "ScorePredictor",
+    "SplitConformal",
+    "conformal_quantile",
+    "CurveExtrapolation",
+    "LossDecayRegression",
+    "extrapolate_curve",
+    "PROBE_FEATURES",
+    "feature_matrix",
+    "probe_features",
+    "TUNEAHEAD_PARAMS",
+    "GradientBoosted",
+    "LastValue",
+    "ProxyRegression",
+    "PrunerReplay",
+    "make_pruner",
+    "replay_pruner",
+]
