@@ -15,7 +15,8 @@ Knobs shared by every kind (:func:`make_task`):
 - ``n``: the number of examples;
 - ``label_noise``: the probability that an example's response is replaced by the response of a
   random other example (so it is wrong but well formed);
-- ``duplication``: the fraction of examples overwritten by copies of other examples.
+- ``duplication``: the fraction of examples overwritten by copies of the examples that are kept,
+  so ``round(duplication * n)`` of them repeat another one.
 
 Every example's ``response`` is its ``answer``, so scoring is exact match of the response.
 Pure Python; no torch.
@@ -129,9 +130,10 @@ def make_task(
     examples = [Example(e.prompt, e.response, e.response) for e in examples]
     n_dup = int(round(duplication * n))
     if n_dup and n > 1:
-        targets = rng.sample(range(n), n_dup)
-        for t in targets:
-            examples[t] = examples[rng.choice([j for j in range(n) if j != t])]
+        targets = set(rng.sample(range(n), min(n_dup, n - 1)))
+        sources = [j for j in range(n) if j not in targets]
+        for t in sorted(targets):
+            examples[t] = examples[rng.choice(sources)]
     if label_noise > 0 and n > 1:
         answers = [e.response for e in examples]
         noisy = []
