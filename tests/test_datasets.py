@@ -71,7 +71,8 @@ def test_kaomoji_dataset_from_its_wheel():
     labels = {e.response for e in d.train + d.heldout}
     assert len(labels) <= 3 and not labels & {"uncategorized", "special"}
     assert all(e.answer == e.response for e in d.heldout)
-    assert not {e.prompt for e in d.train} & {e.prompt for e in d.heldout} or len(d.train) == 40
+    assert len(d.train) == 40 and len(d.heldout) == 10
+    assert not {e.prompt for e in d.train} & {e.prompt for e in d.heldout}, "held-out kaomoji leak into training"
 
 
 def _write(tmp_path, lines):
