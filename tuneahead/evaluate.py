@@ -45,6 +45,7 @@ from .baselines import (
 )
 from .data.runtable import RunTable, RunTableError
 from .data.sampler import Population
+from .data.simulator import SimulatedPopulation
 from .metrics import crps_ensemble, crps_gaussian_mixture, heldout_metrics, point_metrics
 from .model.design import ModelSpec
 from .model.inference import InferenceConfig, fit
@@ -247,7 +248,7 @@ def run_evaluation(cfg: DictConfig, out_dir: str | Path) -> dict:
 
     log.info("loading runs from %s", cfg.data.get("_target_"))
     source = instantiate(cfg.data, _convert_="all")
-    table = source.table if isinstance(source, Population) else source
+    table = source.table if isinstance(source, (Population, SimulatedPopulation)) else source
     if not isinstance(table, RunTable):
         raise RunTableError(f"data source {cfg.data.get('_target_')} returned {type(table).__name__}, not a RunTable")
     metric = ev["metric"] or list(cfg.model.metrics)[0]

@@ -7,8 +7,8 @@ candidates, fits the hierarchical model to the training runs, and writes to the 
 - ``predictions.csv``: every held-out run's predictive mean, sd, interval and divergence probability
   at the probe budget ``probe.budget``, beside its true final score;
 - ``summary.json``: held-out metrics, the risk split per budget, (K, alpha), c*, the regime with
-  its probabilities, sampler diagnostics, and, for synthetic data, the true values beside the
-  estimates;
+  its probabilities, sampler diagnostics, and, for simulated or sampled data, the true values beside
+  the estimates (by brute force for the simulator, exactly for the model-based sampler);
 - ``predicted_vs_true.png`` and ``risk_curve.png``.
 
 A multirun over ``probe.budget=a,b,c`` (``-m``) writes one such folder per budget.
@@ -29,6 +29,7 @@ from omegaconf import DictConfig, OmegaConf
 from .artifacts import atomic_path, write_json
 from .data.runtable import RunTable, RunTableError
 from .data.sampler import Population
+from .data.simulator import SimulatedPopulation, brute_force_risk, probe_information_risk
 from .metrics import heldout_metrics
 from .model.design import ModelSpec
 from .model.inference import InferenceConfig, fit
@@ -146,6 +147,91 @@ def _truth_summary(population: Population, posterior: Posterior, test: RunTable,
     }, true_curve
 
 
+def _compare(posterior_curve: RiskCurve, brute_curve: RiskCurve, brute_se: np.ndarray) -> dict:
+    """Posterior against brute force on the same runs, budget by budget (0 < c < T)."""
+    v_true = brute_curve.optimization_variance
+    v_draws = posterior_curve.optimization_variance_draws
+    v_est = v_draws.mean(axis=0)
+    inside = (v_true > 0) & (posterior_curve.budgets > 0)
+    rel = np.where(inside, (v_est - v_true) / np.where(inside, v_true, 1.0), np.nan)
+    v_lo, v_hi = np.percentile(v_draws, [5, 95], axis=0)
+    l_int_rel = (posterior_curve.intrinsic - brute_curve.intrinsic) / brute_curve.intrinsic
+    return {
+        "budgets": posterior_curve.budgets,
+        "L_int_brute": brute_curve.intrinsic,
+        "L_int_posterior": posterior_curve.intrinsic,
+        "L_int_relative_error": l_int_rel,
+        "L_int_within_25pct": bool(abs(l_int_rel) <= 0.25),
+        "V_opt_brute": v_true,
+        "V_opt_brute_se": brute_se,
+        "V_opt_posterior": v_est,
+        "V_opt_posterior_q05": v_lo,
+        "V_opt_posterior_q95": v_hi,
+        "V_opt_relative_error": rel,
+        "V_opt_max_abs_relative_error": float(np.nanmax(np.abs(rel))) if inside.any() else None,
+        "V_opt_within_30pct_all_budgets": bool(np.all(np.abs(rel[inside]) <= 0.3)),
+    }
+
+
+def _brute_force_summary(population: SimulatedPopulation, posterior: Posterior, test: RunTable, budgets, cfg, cost_per_step):
+    """Brute-force truth on a subset of the held-out runs, beside the posterior on the same runs."""
+    n = min(len(test), int(cfg.truth.max_runs))
+    runs = test.select(np.sort(np.random.default_rng(cfg.truth.seed).choice(len(test), n, replace=False)))
+    log.info("  brute force: %d held-out runs, %d branches at each budget", n, cfg.truth.branches)
+    t0 = time.perf_counter()
+    brute = brute_force_risk(
+        population, runs, budgets, branches=cfg.truth.branches, seed=cfg.truth.seed,
+        progress=lambda c: log.info("  branched at c = %g", c),
+    )  # fmt: skip
+    brute_curve = brute.as_risk_curve(seed=cfg.truth.seed)
+    brute_risk, brute_regime = _risk_summary(brute_curve, cfg.risk, cost_per_step)
+    on_runs = posterior_risk(posterior, runs, brute.budgets, max_draws=cfg.risk.max_draws)
+    post_risk, post_regime = _risk_summary(on_runs, cfg.risk, cost_per_step)
+    comparison = _compare(on_runs, brute_curve, brute.standard_error)
+    T = population.spec.steps
+    log.info("  probe-information reference: %d configs x %d fresh seeds", cfg.truth.probe_cells, cfg.truth.probe_seeds)
+    reference = probe_information_risk(
+        population, [*brute.budgets, T], cells=cfg.truth.probe_cells, seeds=cfg.truth.probe_seeds, seed=cfg.truth.seed
+    )
+    at = {float(c): j for j, c in enumerate(reference.budgets)}
+    v_probe = np.array([reference.optimization_variance[at[float(c)]] for c in brute.budgets])
+    hidden_T = float(reference.optimization_variance[at[float(T)]])
+    positive = (brute.budgets > 0) & (brute.budgets < T)
+    v_post = comparison["V_opt_posterior"]
+    rel_probe = np.where(positive, (v_post - (v_probe - hidden_T)) / np.maximum(v_probe - hidden_T, 1e-12), np.nan)
+    comparison.update({
+        "V_opt_probe_reference": v_probe - hidden_T,
+        "V_opt_probe_reference_se": np.array([reference.standard_error[at[float(c)]] for c in brute.budgets]),
+        "V_opt_relative_error_to_probe_reference": rel_probe,
+        "hidden_state_variance_at_T": hidden_T,
+        "L_int_probe_reference": brute_curve.intrinsic + hidden_T,
+        "L_int_relative_error_to_probe_reference": (on_runs.intrinsic - brute_curve.intrinsic - hidden_T)
+        / (brute_curve.intrinsic + hidden_T),
+    })  # fmt: skip
+    comparison.update({
+        "alpha": {"posterior": post_risk["power_law"]["alpha"], "brute": brute_risk["power_law"]["alpha"],
+                  "brute_q05": brute_risk["power_law"]["alpha_draws"]["q05"],
+                  "brute_q95": brute_risk["power_law"]["alpha_draws"]["q95"]},
+        "c_star": {"posterior": post_risk["c_star"]["value"], "brute": brute_risk["c_star"]["value"]},
+        "regime": {"posterior": post_regime["label"], "brute": brute_regime["label"],
+                   "posterior_probabilities": post_regime["probabilities"]},
+    })  # fmt: skip
+    seconds = time.perf_counter() - t0
+    truth = {
+        "kind": "brute force",
+        "n_runs": n,
+        "branches": int(cfg.truth.branches),
+        "probe_reference": {"configs": int(reference.cell_error.shape[0]), "seeds": reference.seeds,
+                            "metrics": list(reference.metrics)},
+        "seconds": seconds,
+        "risk": brute_risk,
+        "regime": brute_regime,
+        "posterior_on_same_runs": post_risk,
+        "comparison": comparison,
+    }
+    return truth, brute_curve
+
+
 def run_fit(cfg: DictConfig, out_dir: str | Path) -> dict:
     """Run the whole job of the module doc into ``out_dir`` and return the summary."""
     out_dir = Path(out_dir)
@@ -154,7 +240,8 @@ def run_fit(cfg: DictConfig, out_dir: str | Path) -> dict:
     log.info("[1/5] loading runs from %s", cfg.data.get("_target_"))
     source = instantiate(cfg.data, _convert_="all")
     population = source if isinstance(source, Population) else None
-    table = source.table if population is not None else source
+    simulated = source if isinstance(source, SimulatedPopulation) else None
+    table = source.table if (population is not None or simulated is not None) else source
     if not isinstance(table, RunTable):
         raise RunTableError(f"data source {cfg.data.get('_target_')} returned {type(table).__name__}, not a RunTable")
     train, test = _split(table, cfg.split)
@@ -220,6 +307,14 @@ def run_fit(cfg: DictConfig, out_dir: str | Path) -> dict:
         log.info(
             "against the truth: L_int off by %+.1f%%, V_opt(c) off by at most %.1f%%",
             100 * cmp["L_int_relative_error"], 100 * cmp["V_opt_max_abs_relative_error_c_gt_0"],
+        )  # fmt: skip
+    if simulated is not None and cfg.truth.max_runs > 0:
+        summary["truth"], true_curve = _brute_force_summary(simulated, posterior, test, budgets, cfg, cost_per_step)
+        cmp = summary["truth"]["comparison"]
+        log.info(
+            "against brute force: L_int off by %+.1f%%, V_opt(c) off by at most %.1f%%, regime %s (brute force %s)",
+            100 * cmp["L_int_relative_error"], 100 * (cmp["V_opt_max_abs_relative_error"] or 0.0),
+            cmp["regime"]["posterior"], cmp["regime"]["brute"],
         )  # fmt: skip
 
     log.info("[5/5] writing figures and summary to %s", out_dir)
