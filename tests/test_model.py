@@ -36,7 +36,10 @@ def test_healthy_and_failed_likelihoods_match_dense_densities():
     table = pop.table
     p = pop.params
     data = _identity_design(pop).encode(table, with_outcome=True)
-    comp = outcome_components(_single_draw(pop), data, with_outcome=True)
+    draw = _single_draw(pop)
+    omega = np.array([0.2, -0.1, 0.0, 0.3], np.float32)  # config-dependent spread of delta
+    draw["omega"] = omega
+    comp = outcome_components(draw, data, with_outcome=True)
     curve = table.curve("eval_score")
     mu = pop.truth_for(table, "mu")
     x = table.static
@@ -50,7 +53,8 @@ def test_healthy_and_failed_likelihoods_match_dense_densities():
         mean = np.concatenate([p.lam0 + p.lam1 * mu[i] - amp * phi, [mu[i]]])
         load_delta = np.concatenate([np.full(steps.size, p.lam1), [1.0]])
         load_B = np.concatenate([-phi, [0.0]])
-        cov = (p.sigma_delta**2 * np.outer(load_delta, load_delta) + p.sigma_B**2 * np.outer(load_B, load_B)
+        sigma_delta = p.sigma_delta * np.exp(x[i] @ omega)
+        cov = (sigma_delta**2 * np.outer(load_delta, load_delta) + p.sigma_B**2 * np.outer(load_B, load_B)
                + np.diag(np.concatenate([np.full(steps.size, p.sigma_y**2), [p.sigma_eps**2]])))  # fmt: skip
         obs = np.concatenate([values, [table.final[i]]])
         ll_ok = multivariate_normal(mean, cov).logpdf(obs)

@@ -30,6 +30,8 @@ def check(
     seeds: int = 3,
     branches: int = 12,
     seed: int = 0,
+    spec: SimulatorSpec | None = None,
+    overrides: dict | None = None,
     progress=print,
 ) -> dict:
     """The objective gap at c* for several exchange rates gamma (see module doc).
@@ -38,8 +40,9 @@ def check(
     middle, so the optima spread over the grid.
     """
     t0 = time.perf_counter()
-    spec = SimulatorSpec(steps=steps)
-    pop = simulate_population("dynamic_critical", n_tasks, configs_per_task, seeds, spec, seed)
+    spec = spec or SimulatorSpec(steps=steps)
+    steps = spec.steps
+    pop = simulate_population("dynamic_critical", n_tasks, configs_per_task, seeds, spec, seed, overrides)
     runs = pop.table
     bf = brute_force_risk(pop, runs, budgets, branches=branches, seed=seed)
     curve = bf.as_risk_curve(n_boot=50, seed=seed)
@@ -49,6 +52,7 @@ def check(
     c_mid = float(np.exp(np.mean(np.log(grid))))
     gamma_mid = power.alpha * power.K * c_mid ** (-power.alpha - 1) / lam
     L_grid = np.array([bf.total[bf.budgets == c][0] for c in grid])
+    se_grid = np.array([bf.standard_error[bf.budgets == c][0] for c in grid])
     rows = []
     for factor in gamma_factors:
         gamma = gamma_mid * factor
@@ -56,6 +60,7 @@ def check(
         c_eval = int(np.clip(round(c_star), 1, steps - 1))
         at_star = brute_force_risk(pop, runs, [c_eval], branches=branches, seed=seed + 1)
         L_star = float(at_star.total[at_star.budgets == c_eval][0])
+        L_star_se = float(at_star.standard_error[at_star.budgets == c_eval][0])
         F_grid = L_grid + gamma * (setup_cost + lam * grid)
         F_star = L_star + gamma * (setup_cost + lam * c_eval)
         best = int(np.argmin(F_grid))
@@ -67,11 +72,13 @@ def check(
             "objective_gap": (F_star - F_grid[best]) / F_grid[best],
             "reducible_gap": (reducible_star - reducible_best) / reducible_best,
             "L_at_c_star": L_star, "within_5pct": bool((F_star - F_grid[best]) / F_grid[best] <= 0.05),
+            "gap_standard_error": float(np.hypot(L_star_se, se_grid[best]) / F_grid[best]),
         })  # fmt: skip
         r = rows[-1]
         progress(
             f"gamma={gamma:.3g}: c*={c_star:.0f} vs grid argmin {grid[best]:.0f}; F(c*)={F_star:.3f} vs "
-            f"min F={F_grid[best]:.3f}: gap {100 * r['objective_gap']:+.1f}% (reducible part {100 * r['reducible_gap']:+.1f}%)"
+            f"min F={F_grid[best]:.3f}: gap {100 * r['objective_gap']:+.1f}% +- {100 * r['gap_standard_error']:.1f}% "
+            f"(reducible part {100 * r['reducible_gap']:+.1f}%)"
         )
     return {
         "K": power.K, "alpha": power.alpha, "lambda": lam, "L_int": bf.intrinsic,
@@ -91,10 +98,11 @@ def main(argv=None) -> dict:
         result = check()
     print(f"\nV_opt(c) = {result['K']:.3g} c^-{result['alpha']:.3f};  L_int = {result['L_int']:.3f};  "
           f"lambda = {result['lambda']:.3g} per step")  # fmt: skip
-    print("   gamma      c*   argmin   F(c*)   min F   objective gap   reducible gap")
+    print("   gamma      c*   argmin   F(c*)   min F   objective gap (se)   reducible gap")
     for r in result["rows"]:
         print(f"{r['gamma']:8.3g}  {r['c_star']:6.0f}  {r['argmin_grid']:7.0f}  {r['F_at_c_star']:6.3f}  "
-              f"{r['F_min_grid']:6.3f}  {100 * r['objective_gap']:+13.1f}%  {100 * r['reducible_gap']:+12.1f}%")  # fmt: skip
+              f"{r['F_min_grid']:6.3f}  {100 * r['objective_gap']:+12.1f}% ({100 * r['gap_standard_error']:.1f}%)"
+              f"  {100 * r['reducible_gap']:+12.1f}%")  # fmt: skip
     print(f"\nwithin 5% of the brute-force optimum for {sum(r['within_5pct'] for r in result['rows'])} "
           f"of {len(result['rows'])} exchange rates")  # fmt: skip
     if args.json:

@@ -45,16 +45,18 @@ def check(
     c_max: float = 400,
     inference: InferenceConfig = InferenceConfig(num_warmup=300, num_samples=300, num_chains=1, progress=False),
     posterior: bool = True,
+    spec: SimulatorSpec | None = None,
+    overrides: dict | None = None,
     progress=print,
 ) -> dict:
     """Brute-force and posterior regime calls for every seeded task (see module doc)."""
-    spec = SimulatorSpec(steps=steps)
+    spec = spec or SimulatorSpec(steps=steps)
     model = ModelSpec(metrics=("eval_score",), failure_gate=False)
     tasks = []
     for preset in PRESETS:
         for s in range(tasks_per_preset):
             t0 = time.perf_counter()
-            pop = simulate_population(preset, n_tasks, configs_per_task, seeds, spec, seed=1000 + s)
+            pop = simulate_population(preset, n_tasks, configs_per_task, seeds, spec, seed=1000 + s, overrides=overrides)
             bf = brute_force_risk(pop, pop.table, [0], branches=branches, seed=s)
             brute = str(classify_regime(bf.total[0], bf.intrinsic, epsilon))
             task = {"preset": preset, "seed": 1000 + s, "expected": PRESET_REGIME[preset],

@@ -16,7 +16,18 @@ from .data import (
     sample_population,
     write_runtable,
 )
-from .metrics import heldout_metrics
+from .data.simulator import (
+    PRESETS,
+    BruteForceRisk,
+    ProbeInformation,
+    SimulatedPopulation,
+    SimulatorSpec,
+    brute_force_risk,
+    probe_information_risk,
+    simulate_population,
+)
+from .explain import Attribution, explain_gradient_boosted, explain_posterior_mean
+from .metrics import crps_ensemble, crps_gaussian_mixture, heldout_metrics, point_metrics, r_squared, spearman
 from .model import InferenceConfig, ModelSpec, Posterior, fit
 from .predict import Prediction, PredictiveComponents, predict, predictive_components
 from .risk import (
@@ -30,6 +41,7 @@ from .risk import (
     optimal_budget,
     posterior_risk,
 )
+from .screen import best_saving_at_recall, replay_outcome, screening_outcome, threshold_rows
 from .truth import true_components, true_risk
 
 __version__ = "0.1.0"
@@ -45,6 +57,14 @@ __all__ = [
     "PopulationDesign",
     "PopulationParams",
     "sample_population",
+    "SimulatorSpec",
+    "PRESETS",
+    "SimulatedPopulation",
+    "simulate_population",
+    "BruteForceRisk",
+    "brute_force_risk",
+    "ProbeInformation",
+    "probe_information_risk",
     "ModelSpec",
     "InferenceConfig",
     "fit",
@@ -65,4 +85,16 @@ __all__ = [
     "true_components",
     "true_risk",
     "heldout_metrics",
+    "point_metrics",
+    "r_squared",
+    "spearman",
+    "crps_gaussian_mixture",
+    "crps_ensemble",
+    "screening_outcome",
+    "threshold_rows",
+    "best_saving_at_recall",
+    "replay_outcome",
+    "Attribution",
+    "explain_posterior_mean",
+    "explain_gradient_boosted",
 ]

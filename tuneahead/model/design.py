@@ -43,6 +43,9 @@ class ModelSpec:
         Whether the mean curve amplitude depends linearly on the static features.
     shape_features
         Whether the curve's time scale depends log-linearly on the static features.
+    variance_features
+        Whether the spread of the trajectory latent, :math:`\sigma_{\delta,i}`, depends
+        log-linearly on the static features (some configs scatter their seeds more than others).
     max_points
         Most probe points kept per run and metric, at geometrically spaced positions (dense early,
         where curves move fast, sparse late; the first and last are always kept); ``None`` keeps
@@ -55,6 +58,7 @@ class ModelSpec:
     failure_gate: bool = True
     amplitude_features: bool = True
     shape_features: bool = False
+    variance_features: bool = False
     max_points: int | None = None
 
     def __post_init__(self) -> None:

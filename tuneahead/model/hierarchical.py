@@ -13,8 +13,10 @@ For run :math:`i` in group :math:`g` with standardized static basis :math:`x_i`,
 
 a ridge (shrinkage) prior on the coefficients of the standardized basis.
 
-**Trajectory.** A run-level latent :math:`\delta_i \sim \mathcal N(0, \sigma_\delta^2)` moves the run
-away from its static expectation, and a run-level amplitude
+**Trajectory.** A run-level latent :math:`\delta_i \sim \mathcal N(0, \sigma_{\delta,i}^2)` moves the
+run away from its static expectation, with :math:`\sigma_{\delta,i} = \sigma_\delta \exp(z_i^\top \omega)`
+when the spread of outcomes may depend on the config (``variance_features``; large steps on small
+batches scatter seeds more), and :math:`\omega = 0` otherwise, and a run-level amplitude
 :math:`B_{im} \sim \mathcal N(\mu_{B,m} + z_i^\top \gamma_m, \sigma_{B,m}^2)` sets how far the curve
 still is from its end. The curve is a saturating power law whose value at the full budget is tied to
 :math:`\mu_i + \delta_i` by the link :math:`(\lambda_{0m}, \lambda_{1m})`, with a time scale that
@@ -97,7 +99,7 @@ B_MAX = 4.0
 
 #: The population-level sites every consumer reads from a posterior draw.
 POPULATION_SITES = (
-    "a0", "tau_a", "a", "beta", "sigma_delta", "sigma_eps",
+    "a0", "tau_a", "a", "beta", "sigma_delta", "omega", "sigma_eps",
     "lam0", "lam1", "mu_B", "sigma_B", "gamma_B", "b_frac", "rate", "kappa", "sigma_y",
     "h0", "w", "r_fail", "s_fail", "y_fail", "s_yfail", "s_pre", "tau_div",
 )  # fmt: skip
@@ -175,8 +177,9 @@ def _healthy(p: Params, data: ModelData, mu, extra, amp, shape, with_outcome: bo
         noise = jnp.concatenate([noise, jnp.broadcast_to(p["sigma_eps"] ** 2, (n, 1))], axis=1)
         weight = jnp.concatenate([weight, data.r_mask[:, None]], axis=1)
     prior_mean = jnp.concatenate([jnp.zeros_like(mu)[:, None], amp], axis=-1)
+    delta_var = (p["sigma_delta"] * jnp.exp(data.x_linear @ p["omega"])) ** 2
     prior_var = jnp.concatenate(
-        [(p["sigma_delta"] ** 2 + extra)[:, None], jnp.broadcast_to(p["sigma_B"] ** 2, amp.shape)],
+        [(delta_var + extra)[:, None], jnp.broadcast_to(p["sigma_B"] ** 2, amp.shape)],
         axis=-1,
     )
     post = condition_latent(prior_mean, prior_var, loadings, residual, noise, weight)
@@ -257,6 +260,7 @@ def hierarchical_model(
     failure_gate: bool = True,
     amplitude_features: bool = True,
     shape_features: bool = True,
+    variance_features: bool = False,
 ):
     """The numpyro model; site names are the symbols of the module doc."""
     p_static = data.x_static.shape[1]
@@ -272,6 +276,8 @@ def hierarchical_model(
             s["a"] = numpyro.sample("a", dist.Normal(s["a0"], s["tau_a"]))
     s["beta"] = numpyro.sample("beta", dist.Normal(0.0, 0.5).expand([p_static]).to_event(1))
     s["sigma_delta"] = numpyro.sample("sigma_delta", dist.HalfNormal(1.0))
+    if variance_features:
+        s["omega"] = numpyro.sample("omega", dist.Normal(0.0, 0.3).expand([p_linear]).to_event(1))
     s["sigma_eps"] = numpyro.sample("sigma_eps", dist.HalfNormal(0.5))
     with numpyro.plate("metric", n_metrics):
         s["lam0"] = numpyro.sample("lam0", dist.Normal(0.0, 1.0))
@@ -309,7 +315,7 @@ def params_from_sites(sites: Params, n_linear_features: int) -> dict:
     """The parameter dict of one draw from its site values.
 
     ``gamma_B`` and ``kappa`` are stored per metric, ``(M, p)``; the likelihood reads them as
-    ``(p, M)``. Each is zero when the model does without it. The time scale is sampled as the
+    ``(p, M)``. Each, and ``omega``, is zero when the model does without it. The time scale is sampled as the
     initial rate :math:`b / t_0` (the curve's slope scale at t = 0), because the data pin that down
     while :math:`b` and :math:`t_0` alone drift together towards the exponential limit.
     """
@@ -322,6 +328,8 @@ def params_from_sites(sites: Params, n_linear_features: int) -> dict:
             params[name] = jnp.swapaxes(params[name], -1, -2)
         else:
             params[name] = jnp.zeros(params["lam0"].shape[:-1] + (n_linear_features, n_metrics))
+    if "omega" not in params:
+        params["omega"] = jnp.zeros(params["lam0"].shape[:-1] + (n_linear_features,))
     return params
 
 

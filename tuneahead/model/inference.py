@@ -97,6 +97,7 @@ def fit(table: RunTable, spec: ModelSpec, config: InferenceConfig) -> Posterior:
         failure_gate=spec.failure_gate,
         amplitude_features=spec.amplitude_features,
         shape_features=spec.shape_features,
+        variance_features=spec.variance_features,
     )
     if spec.failure_gate and not (np.asarray(data.gate) != 0).any():
         log.info("no training run diverged; the failure gate is learned from its prior and the healthy runs")
