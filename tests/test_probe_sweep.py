@@ -143,12 +143,42 @@ def test_a_killed_sweep_resumes_without_losing_or_repeating_runs(tmp_path):
     events = store.events()
     finished = [e["key"] for e in events if e["event"] == "finish"]
     assert sorted(finished) == sorted(store.keys()), "every run finished exactly once"
-    pids = sorted({e["pid"] for e in events})
-    assert len(pids) == 2
-    executed_second = [e["key"] for e in events if e["event"] == "finish" and e["pid"] == pids[-1]] \
-        if events[-1]["pid"] == pids[-1] else []  # fmt: skip
-    assert set(executed_second) == store.keys() - done_at_kill
+    assert len({e["pid"] for e in events}) == 2
+    second = events[-1]["pid"]  # the resumed process wrote the last event
+    executed_second = [e["key"] for e in events if e["event"] == "finish" and e["pid"] == second]
+    assert sorted(executed_second) == sorted(store.keys() - done_at_kill)
     started_twice = [k for k in set(e["key"] for e in events) if sum(x["key"] == k and x["event"] == "start" for x in events) > 1]
     assert len(started_twice) <= 1 and not set(started_twice) & done_at_kill, "only the run in flight is redone"
     for rec in store.records():
         assert json.loads(json.dumps(rec))["budget"] == 120
+
+
+def test_the_fit_config_reads_a_probe_store(tmp_path, tiny_base):
+    """The fit app's smollm2 experiment, pointed at a tiny store, loads it and encodes it for the model.
+
+    (Running the NUTS fit itself is the fit app's own test; here the store and config must fit it.)
+    """
+    from hydra import compose, initialize_config_dir
+    from hydra.utils import instantiate
+
+    from tuneahead.fit import _build, _split
+    from tuneahead.model.design import ModelDesign, ModelSpec
+
+    store = RunStore(tmp_path / "store")
+    # classification, so that the tiny model's exact match differs between runs (0 or 62.5 here)
+    cls = {"source": "procedural", "task": "classify", "size": 32, "heldout": 8}
+    datasets = {"cls": cls, "cls_noisy": {**cls, "seed": 1, "label_noise": 0.2}}
+    five = ["q_proj", "v_proj", "gate_proj", "up_proj", "down_proj"]
+    configs = expand_grid({"steps": 8, "lora_targets": five}, {"learning_rate": [1e-3, 3e-3, 1e-2, 3e-2]})
+    run_sweep(tiny_base, datasets, configs, ProbeConfig(steps=4, eval_every=4, eval_examples=8), store)
+    overrides = ["+experiment=smollm2", f"data.path={store.root}",
+                 "data.features=[log10_learning_rate,ref_perplexity_mean]"]  # fmt: skip
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        cfg = compose(config_name="config", overrides=overrides)
+    table = instantiate(cfg.data, _convert_="all")
+    assert len(table) == 8 and table.static_names == ("log10_learning_rate", "ref_perplexity_mean")
+    assert len(set(table.final)) > 1 and set(table.metrics) == {"train_loss", "grad_norm", "eval_loss"}
+    train, test = _split(table, cfg.split)
+    design = ModelDesign.fit(train, _build(ModelSpec, cfg.model, "model"))
+    data = design.encode(test.truncate(cfg.probe.budget))
+    assert np.asarray(data.mask).sum() > 0, "the probe budget must leave curve points to condition on"
