@@ -83,7 +83,8 @@ def run_sweep(
         pending = []
         for cfg in configs:
             key = run_key({"name": name, **spec, "model": base.name}, {**asdict(cfg), "probe": probe_dict, "full": full})
-            (pending.append((key, cfg)) if not store.has(key) else None)
+            if not store.has(key):
+                pending.append((key, cfg))
         skipped += len(configs) - len(pending)
         if not pending:
             continue
