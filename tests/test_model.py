@@ -70,6 +70,49 @@ def test_healthy_and_failed_likelihoods_match_dense_densities():
         assert float(comp.loglik[i]) == pytest.approx(expected, abs=2e-3), table.run_id[i]
 
 
+def test_random_walk_likelihood_and_prediction_match_dense_gaussians():
+    """The Kalman filter's per-run log-likelihood and predictive moments equal dense Gaussian algebra."""
+    pop = sample_population(PopulationParams(), PopulationDesign(n_groups=2, runs_per_group=3, budgets=(300.0, 500.0)), seed=4)
+    table = pop.table
+    p = pop.params
+    design = _identity_design(pop)
+    draw = _single_draw(pop)
+    draw["sigma_walk"] = np.float32(2.0)
+    healthy = table.select(table.diverged != 1)
+    full = outcome_components(draw, design.encode(healthy, with_outcome=True), with_outcome=True, failure_gate=False)
+    cut = healthy.truncate(200)
+    pred = outcome_components(draw, design.encode(cut), failure_gate=False)
+    curve, cut_curve = healthy.curve("eval_score"), cut.curve("eval_score")
+    mu = pop.truth_for(healthy, "mu")
+    x = healthy.static
+    for i in range(len(healthy)):
+        steps, values = curve.points(i)
+        T = healthy.budget[i]
+        t0 = p.t0 * np.exp(x[i] @ np.asarray(p.kappa))
+        phi = (1 + steps / t0) ** (-p.b) - (1 + T / t0) ** (-p.b)
+        tau = 1 - (1 + np.concatenate([steps, [T]]) / t0) ** (-p.b)  # the walk's clock, points then T
+        amp = p.mu_B + x[i] @ np.asarray(p.gamma_B)
+        k = steps.size
+        walk = p.sigma_delta**2 + 2.0**2 * np.minimum.outer(tau, tau)  # Cov X(tau_a), X(tau_b)
+        load = np.diag(np.concatenate([np.full(k, p.lam1), [1.0]]))
+        cov = load @ walk @ load + p.sigma_B**2 * np.outer(np.concatenate([-phi, [0.0]]), np.concatenate([-phi, [0.0]]))
+        cov += np.diag(np.concatenate([np.full(k, p.sigma_y**2), [p.sigma_eps**2]]))
+        mean = np.concatenate([p.lam0 + p.lam1 * mu[i] - amp * phi, [mu[i]]])
+        obs = np.concatenate([values, [healthy.final[i]]])
+        expected = multivariate_normal(mean, cov).logpdf(obs)
+        assert float(full.loglik[i]) == pytest.approx(expected, abs=2e-3), healthy.run_id[i]
+        # prediction of R from the points up to 200 steps: Gaussian conditioning of the same joint
+        seen = np.flatnonzero(steps <= 200)
+        assert seen.size == cut_curve.points(i)[0].size
+        rows = np.concatenate([seen, [k]])
+        sub_mean, sub_cov = mean[rows], cov[np.ix_(rows, rows)]
+        gain = sub_cov[-1, :-1] @ np.linalg.inv(sub_cov[:-1, :-1])
+        m = sub_mean[-1] + gain @ (values[seen] - sub_mean[:-1])
+        v = sub_cov[-1, -1] - gain @ sub_cov[:-1, -1]
+        assert float(pred.mean_ok[i]) == pytest.approx(m, abs=2e-3)
+        assert float(pred.var_ok[i]) == pytest.approx(v, rel=2e-3)
+
+
 def test_unknown_gate_is_marginalized():
     pop = sample_population(
         PopulationParams(h0=0.0), PopulationDesign(n_groups=1, runs_per_group=6, budgets=(300.0,)), seed=4

@@ -53,7 +53,7 @@ def test_formula_budget_reaches_the_brute_force_optimum_on_tiny_runs():
     row = result["rows"][0]
     assert 0 < row["c_star"] < TINY.steps
     # The claim is a gap within 5%; the brute-force estimates of both objectives carry sampling
-    # error (standard error over the branched runs), so allow three of its standard errors on top.
+    # error (the standard error of the per-run difference), so allow three of those on top.
     assert row["objective_gap"] <= 0.05 + 3 * row["gap_standard_error"], row
 
 

@@ -29,7 +29,7 @@ __all__ = ["ModelSpec", "ModelDesign", "ModelData"]
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """Choices of the hierarchical model that change its structure (set from ``conf/model``).
+    r"""Choices of the hierarchical model that change its structure (set from ``conf/model``).
 
     Attributes
     ----------
@@ -46,6 +46,10 @@ class ModelSpec:
     variance_features
         Whether the spread of the trajectory latent, :math:`\sigma_{\delta,i}`, depends
         log-linearly on the static features (some configs scatter their seeds more than others).
+    random_walk
+        Whether the trajectory latent wanders as the run trains: :math:`\delta_i` becomes the start
+        of a random walk whose future increments no probe can see (see
+        :mod:`tuneahead.model.walk`), instead of a constant that every curve point reveals.
     max_points
         Most probe points kept per run and metric, at geometrically spaced positions (dense early,
         where curves move fast, sparse late; the first and last are always kept); ``None`` keeps
@@ -59,6 +63,7 @@ class ModelSpec:
     amplitude_features: bool = True
     shape_features: bool = False
     variance_features: bool = False
+    random_walk: bool = False
     max_points: int | None = None
 
     def __post_init__(self) -> None:

@@ -32,6 +32,21 @@ rate or a long warm-up learns late):
 A longer probe sees points closer to :math:`T_i`, where the bracket vanishes, and so reveals more of
 :math:`\delta_i`.
 
+**Wandering trajectory** (``random_walk``). Real runs keep moving until they end: minibatch noise
+after the probe shifts the final score in ways no probe can see. Then :math:`\delta_i` is the start
+of a random walk :math:`X_i` in the run's learning progress
+:math:`\tau_i(t) = 1 - (1 + t/t_{0,i1})^{-b_1}`,
+
+.. math::
+
+    X_i(0) = \delta_i, \qquad X_i(\tau') - X_i(\tau) \sim \mathcal N(0, \sigma_{walk}^2 (\tau' - \tau)),
+
+the curve reads :math:`\mu_i + X_i(t_{ij})` in place of :math:`\mu_i + \delta_i`, and the outcome
+is :math:`R_i = \mu_i + X_i(T_i) + \varepsilon_i`. A probe cut at :math:`c` leaves at least
+:math:`\sigma_{walk}^2 (\tau_i(T_i) - \tau_i(c))` unrevealed, the first metric's bracket at :math:`c`
+times :math:`\sigma_{walk}^2`. The latents are integrated out exactly by a Kalman filter over the
+run's points (:func:`tuneahead.model.walk.condition_walk`).
+
 **Outcome.** :math:`R_i = \mu_i + \delta_i + \varepsilon_i`, :math:`\varepsilon_i \sim \mathcal N(0, \sigma_\varepsilon^2)`.
 
 **Failure gate.** With probability :math:`\pi_i = \operatorname{sigmoid}(h_0 + x_i^\top w)` the run
@@ -79,6 +94,7 @@ from numpyro.infer.reparam import LocScaleReparam
 
 from .design import ModelData
 from .gaussian import condition_latent
+from .walk import condition_walk
 
 __all__ = [
     "hierarchical_model",
@@ -99,7 +115,7 @@ B_MAX = 4.0
 
 #: The population-level sites every consumer reads from a posterior draw.
 POPULATION_SITES = (
-    "a0", "tau_a", "a", "beta", "sigma_delta", "omega", "sigma_eps",
+    "a0", "tau_a", "a", "beta", "sigma_delta", "omega", "sigma_walk", "sigma_eps",
     "lam0", "lam1", "mu_B", "sigma_B", "gamma_B", "b_frac", "rate", "kappa", "sigma_y",
     "h0", "w", "r_fail", "s_fail", "y_fail", "s_yfail", "s_pre", "tau_div",
 )  # fmt: skip
@@ -160,31 +176,62 @@ def curve_shape(p: Params, data: ModelData) -> jnp.ndarray:
     return jnp.exp(-b * jnp.log1p(data.t / t0)) - jnp.exp(-b * jnp.log1p(data.budget[:, None] / t0))
 
 
+def walk_time(p: Params, data: ModelData, t: jnp.ndarray) -> jnp.ndarray:
+    """Operational time of the trajectory walk, :math:`\tau_i(t) = 1 - (1 + t/t_{0,i1})^{-b_1}`:
+    the learning progress of the first metric's curve, so the walk slows as the run settles and
+    :math:`\tau_i(T_i) - \tau_i(c)` is that curve's bracket at :math:`c`."""
+    t0 = p["t0"][..., 0] * jnp.exp(data.x_linear @ p["kappa"][..., 0])  # (n,)
+    t0 = t0.reshape(t0.shape + (1,) * (t.ndim - 1))
+    return -jnp.expm1(-p["b"][..., 0] * jnp.log1p(t / t0))
+
+
 def _healthy(p: Params, data: ModelData, mu, extra, amp, shape, with_outcome: bool):
     n_metrics = p["lam0"].shape[-1]
     lam0 = per_point(p["lam0"], data)
     lam1 = per_point(p["lam1"], data)
     onehot = _metric_onehot(data, n_metrics)
-    loadings = jnp.concatenate([lam1[..., None], -shape[..., None] * onehot], axis=-1)  # (n, P, 1 + M)
+    walk = "sigma_walk" in p
+    if walk:
+        loadings = -shape[..., None] * onehot
+        prior_mean, delta_index = amp, None
+    else:
+        loadings = jnp.concatenate([lam1[..., None], -shape[..., None] * onehot], axis=-1)  # (n, P, 1 + M)
+        prior_mean, delta_index = jnp.concatenate([jnp.zeros_like(mu)[:, None], amp], axis=-1), 0
     residual = data.y - (lam0 + lam1 * mu[:, None])
     noise = per_point(p["sigma_y"], data) ** 2
     weight = data.mask
+    n = mu.shape[0]
+    delta_var = (p["sigma_delta"] * jnp.exp(data.x_linear @ p["omega"])) ** 2 + extra
+    if walk:
+        # delta is the walk's start, X(0) = delta ~ N(0, sigma_delta_i^2); R reads X(T)
+        tau = walk_time(p, data, data.t)
+        tau_T = walk_time(p, data, data.budget)
+        walk_loading = lam1
+        if with_outcome:
+            loadings = jnp.concatenate([loadings, jnp.zeros((n, 1, n_metrics), loadings.dtype)], axis=1)
+            walk_loading = jnp.concatenate([walk_loading, jnp.ones((n, 1), loadings.dtype)], axis=1)
+            tau = jnp.concatenate([tau, tau_T[:, None]], axis=1)
+            residual = jnp.concatenate([residual, (data.r - mu)[:, None]], axis=1)
+            noise = jnp.concatenate([noise, jnp.broadcast_to(p["sigma_eps"] ** 2, (n, 1))], axis=1)
+            weight = jnp.concatenate([weight, data.r_mask[:, None]], axis=1)
+        q = jnp.broadcast_to(p["sigma_walk"] ** 2, (n,))
+        post = condition_walk(
+            prior_mean, jnp.broadcast_to(p["sigma_B"] ** 2, amp.shape), q, jnp.zeros(n, mu.dtype),
+            tau, loadings, walk_loading, residual, noise, weight, walk_start_var=delta_var,
+        )  # fmt: skip
+        mean_ok = mu + post.mean[:, -1]
+        var_ok = post.cov[:, -1, -1] + q * jnp.maximum(tau_T - post.time, 0.0) + p["sigma_eps"] ** 2
+        return post.loglik, mean_ok, var_ok
     if with_outcome:
-        n = mu.shape[0]
         e1 = jnp.zeros((n, 1, 1 + n_metrics), loadings.dtype).at[..., 0].set(1.0)
         loadings = jnp.concatenate([loadings, e1], axis=1)
         residual = jnp.concatenate([residual, (data.r - mu)[:, None]], axis=1)
         noise = jnp.concatenate([noise, jnp.broadcast_to(p["sigma_eps"] ** 2, (n, 1))], axis=1)
         weight = jnp.concatenate([weight, data.r_mask[:, None]], axis=1)
-    prior_mean = jnp.concatenate([jnp.zeros_like(mu)[:, None], amp], axis=-1)
-    delta_var = (p["sigma_delta"] * jnp.exp(data.x_linear @ p["omega"])) ** 2
-    prior_var = jnp.concatenate(
-        [(delta_var + extra)[:, None], jnp.broadcast_to(p["sigma_B"] ** 2, amp.shape)],
-        axis=-1,
-    )
+    prior_var = jnp.concatenate([delta_var[:, None], jnp.broadcast_to(p["sigma_B"] ** 2, amp.shape)], axis=-1)
     post = condition_latent(prior_mean, prior_var, loadings, residual, noise, weight)
-    mean_ok = mu + post.mean[:, 0]
-    var_ok = post.cov[:, 0, 0] + p["sigma_eps"] ** 2
+    mean_ok = mu + post.mean[:, delta_index]
+    var_ok = post.cov[:, delta_index, delta_index] + p["sigma_eps"] ** 2
     return post.loglik, mean_ok, var_ok
 
 
@@ -261,6 +308,7 @@ def hierarchical_model(
     amplitude_features: bool = True,
     shape_features: bool = True,
     variance_features: bool = False,
+    random_walk: bool = False,
 ):
     """The numpyro model; site names are the symbols of the module doc."""
     p_static = data.x_static.shape[1]
@@ -279,6 +327,8 @@ def hierarchical_model(
     if variance_features:
         s["omega"] = numpyro.sample("omega", dist.Normal(0.0, 0.3).expand([p_linear]).to_event(1))
     s["sigma_eps"] = numpyro.sample("sigma_eps", dist.HalfNormal(0.5))
+    if random_walk:
+        s["sigma_walk"] = numpyro.sample("sigma_walk", dist.HalfNormal(1.0))
     with numpyro.plate("metric", n_metrics):
         s["lam0"] = numpyro.sample("lam0", dist.Normal(0.0, 1.0))
         s["lam1"] = numpyro.sample("lam1", dist.Normal(0.0, 1.5))

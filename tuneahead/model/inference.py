@@ -98,6 +98,7 @@ def fit(table: RunTable, spec: ModelSpec, config: InferenceConfig) -> Posterior:
         amplitude_features=spec.amplitude_features,
         shape_features=spec.shape_features,
         variance_features=spec.variance_features,
+        random_walk=spec.random_walk,
     )
     if spec.failure_gate and not (np.asarray(data.gate) != 0).any():
         log.info("no training run diverged; the failure gate is learned from its prior and the healthy runs")
@@ -254,7 +255,9 @@ def _diagnose(idata, config: InferenceConfig, run_info: dict, seconds: float) ->
         e = np.asarray(ess[name].values, dtype=float).ravel()
         if r.size == 0:
             continue
-        per[name] = {"max_rhat": float(np.nanmax(r)), "min_ess_bulk": float(np.nanmin(e))}
+        # r_hat needs two chains; with one it is NaN everywhere and only the ESS is reported
+        per[name] = {"max_rhat": float(np.nanmax(r)) if np.isfinite(r).any() else float("nan"),
+                     "min_ess_bulk": float(np.nanmin(e)) if np.isfinite(e).any() else float("nan")}  # fmt: skip
     max_rhat = max(v["max_rhat"] for v in per.values())
     min_ess = min(v["min_ess_bulk"] for v in per.values())
     divergences = int(np.asarray(idata.sample_stats["diverging"]).sum())

@@ -111,6 +111,8 @@ class Posterior:
             "sigma_delta": d.r_sd * s["sigma_delta"],
             "tau_a": d.r_sd * s["tau_a"],
         }
+        if "sigma_walk" in s:
+            out["sigma_walk"] = d.r_sd * s["sigma_walk"]
         lam1 = s["lam1"] * y_sd / d.r_sd
         out["lam1"] = lam1
         out["lam0"] = y_mean + y_sd * s["lam0"] - lam1 * d.r_mean
