@@ -1,9 +1,15 @@
-"""Shared test set-up: CPU only, few threads, a seeded RNG per test."""
+"""Shared test set-up: CPU only, one thread per test worker, a seeded RNG per test.
+
+The suite runs on two pytest-xdist workers, one test file each at a time (``--dist loadfile``, so a
+file's shared fixtures are built once); each worker keeps to one thread so the two share the
+machine's cores instead of fighting over them.
+"""
 
 import os
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
-os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false")
+os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402

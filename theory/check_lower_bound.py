@@ -16,7 +16,11 @@ import time
 
 import numpy as np
 
-from tuneahead.data.simulator import SimulatorSpec, brute_force_risk, simulate_population
+from tuneahead.data.simulator import (
+    SimulatorSpec,
+    brute_force_risk,
+    simulate_population,
+)
 from tuneahead.risk import fit_power_law
 
 ALPHA_GRID = np.linspace(0.005, 2.5, 500)

@@ -18,9 +18,20 @@ import time
 
 import numpy as np
 
-from tuneahead.data.simulator import PRESETS, SimulatorSpec, brute_force_risk, simulate_population
+from tuneahead.data.simulator import (
+    PRESETS,
+    SimulatorSpec,
+    brute_force_risk,
+    simulate_population,
+)
 from tuneahead.model import InferenceConfig, ModelSpec, fit
-from tuneahead.risk import REGIMES, call_regime, classify_regime, fit_power_law, posterior_risk
+from tuneahead.risk import (
+    REGIMES,
+    call_regime,
+    classify_regime,
+    fit_power_law,
+    posterior_risk,
+)
 
 PRESET_REGIME = {"static_sufficient": REGIMES[0], "dynamic_critical": REGIMES[1], "noise_dominant": REGIMES[2]}
 

@@ -9,9 +9,11 @@ from .data import (
     Population,
     PopulationDesign,
     PopulationParams,
+    RunStore,
     RunTable,
     RunTableError,
     load_opda,
+    load_runstore,
     read_runtable,
     sample_population,
     write_runtable,
@@ -27,7 +29,14 @@ from .data.simulator import (
     simulate_population,
 )
 from .explain import Attribution, explain_gradient_boosted, explain_posterior_mean
-from .metrics import crps_ensemble, crps_gaussian_mixture, heldout_metrics, point_metrics, r_squared, spearman
+from .metrics import (
+    crps_ensemble,
+    crps_gaussian_mixture,
+    heldout_metrics,
+    point_metrics,
+    r_squared,
+    spearman,
+)
 from .model import InferenceConfig, ModelSpec, Posterior, fit
 from .predict import Prediction, PredictiveComponents, predict, predictive_components
 from .risk import (
@@ -41,7 +50,12 @@ from .risk import (
     optimal_budget,
     posterior_risk,
 )
-from .screen import best_saving_at_recall, replay_outcome, screening_outcome, threshold_rows
+from .screen import (
+    best_saving_at_recall,
+    replay_outcome,
+    screening_outcome,
+    threshold_rows,
+)
 from .truth import true_components, true_risk
 
 __version__ = "0.1.0"
@@ -53,6 +67,8 @@ __all__ = [
     "read_runtable",
     "write_runtable",
     "load_opda",
+    "RunStore",
+    "load_runstore",
     "Population",
     "PopulationDesign",
     "PopulationParams",

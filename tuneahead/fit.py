@@ -29,7 +29,11 @@ from omegaconf import DictConfig, OmegaConf
 from .artifacts import atomic_path, write_json
 from .data.runtable import RunTable, RunTableError
 from .data.sampler import Population
-from .data.simulator import SimulatedPopulation, brute_force_risk, probe_information_risk
+from .data.simulator import (
+    SimulatedPopulation,
+    brute_force_risk,
+    probe_information_risk,
+)
 from .metrics import heldout_metrics
 from .model.design import ModelSpec
 from .model.inference import InferenceConfig, fit

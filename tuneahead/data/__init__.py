@@ -2,6 +2,7 @@
 
 from .files import read_runtable, runtable_to_frame, write_runtable
 from .opda import load_opda
+from .runstore import RunStore, load_runstore, run_key
 from .runtable import Curve, RunTable, RunTableError
 from .sampler import (
     Population,
@@ -19,6 +20,9 @@ __all__ = [
     "write_runtable",
     "runtable_to_frame",
     "load_opda",
+    "RunStore",
+    "load_runstore",
+    "run_key",
     "Population",
     "PopulationDesign",
     "PopulationParams",

@@ -2,7 +2,12 @@
 
 from .design import ModelData, ModelDesign, ModelSpec
 from .gaussian import LatentPosterior, condition_latent
-from .hierarchical import hierarchical_model, outcome_components, reparameterized_model, run_loglik
+from .hierarchical import (
+    hierarchical_model,
+    outcome_components,
+    reparameterized_model,
+    run_loglik,
+)
 from .inference import InferenceConfig, fit
 from .posterior import Diagnostics, Posterior
 

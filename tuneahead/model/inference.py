@@ -16,10 +16,10 @@ from functools import partial
 
 import jax
 import numpy as np
+import optax
 from numpyro.infer import MCMC, NUTS, SVI, Predictive, Trace_ELBO
 from numpyro.infer.autoguide import AutoMultivariateNormal, AutoNormal
 from numpyro.infer.initialization import init_to_median
-import optax
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", FutureWarning)
@@ -149,7 +149,7 @@ def link_start(data: ModelData, n_metrics: int) -> dict[str, np.ndarray]:
     for m in range(n_metrics):
         present = mask & (metric == m)
         has = ok & present.any(axis=1)
-        if has.sum() < 3:
+        if has.sum() < 3 or np.ptp(r[has]) == 0:  # a constant final score leaves no slope to fit
             continue
         last = np.where(present, np.arange(mask.shape[1]), -1).max(axis=1)
         y_last = y[np.arange(len(y)), last][has]

@@ -8,8 +8,14 @@
 
 from .brute_force import BruteForceRisk, brute_force_risk
 from .mechanics import SimulatorSpec
+from .population import (
+    PRESETS,
+    Preset,
+    SimulatedPopulation,
+    simulate_population,
+    simulated_population,
+)
 from .probe_information import ProbeInformation, probe_information_risk
-from .population import PRESETS, Preset, SimulatedPopulation, simulate_population, simulated_population
 
 __all__ = [
     "SimulatorSpec",

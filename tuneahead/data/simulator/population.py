@@ -19,7 +19,16 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..runtable import Curve, RunTable, RunTableError
-from .mechanics import Backbone, RunKnobs, RunRecord, SimulatorSpec, TaskArrays, build_tasks, pretrain, simulate
+from .mechanics import (
+    Backbone,
+    RunKnobs,
+    RunRecord,
+    SimulatorSpec,
+    TaskArrays,
+    build_tasks,
+    pretrain,
+    simulate,
+)
 
 __all__ = ["Preset", "PRESETS", "SimulatedPopulation", "simulate_population", "simulated_population"]
 
