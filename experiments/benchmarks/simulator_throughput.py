@@ -18,7 +18,11 @@ os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_
 
 import numpy as np  # noqa: E402
 
-from tuneahead.data.simulator import SimulatorSpec, brute_force_risk, simulate_population  # noqa: E402
+from tuneahead.data.simulator import (  # noqa: E402
+    SimulatorSpec,
+    brute_force_risk,
+    simulate_population,
+)
 
 
 def main(argv=None) -> dict:
