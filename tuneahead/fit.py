@@ -323,7 +323,10 @@ def run_fit(cfg: DictConfig, out_dir: str | Path) -> dict:
 
     log.info("[5/5] writing figures and summary to %s", out_dir)
     plot_predicted_vs_true(prediction, test.final, out_dir / "predicted_vs_true.png", budget)
-    plot_risk_curve(risk, out_dir / "risk_curve.png", truth=true_curve, epsilon=cfg.risk.epsilon)
+    plot_risk_curve(
+        risk, out_dir / "risk_curve.png", truth=true_curve, epsilon=cfg.risk.epsilon,
+        truth_label="brute force" if simulated is not None else "truth",
+    )  # fmt: skip
     timing["total_seconds"] = time.perf_counter() - started
     summary["timing"] = timing
     write_json(summary, out_dir / "summary.json")

@@ -11,6 +11,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 
 from .artifacts import atomic_path  # noqa: E402
@@ -51,7 +52,10 @@ def plot_predicted_vs_true(
     return _save(fig, Path(path))
 
 
-def plot_risk_curve(risk: RiskCurve, path: str | Path, truth: RiskCurve | None = None, epsilon: float | None = None) -> Path:
+def plot_risk_curve(
+    risk: RiskCurve, path: str | Path, truth: RiskCurve | None = None, epsilon: float | None = None,
+    truth_label: str = "truth",
+) -> Path:
     """L(c) against budget with its 90% posterior band, L_int, and the true curve when known."""
     c = risk.budgets
     x = np.where(c > 0, c, np.nan)
@@ -61,18 +65,24 @@ def plot_risk_curve(risk: RiskCurve, path: str | Path, truth: RiskCurve | None =
     ax.plot(x, risk.total, "o-", color="tab:blue", label="L(c), posterior")
     ax.axhline(risk.intrinsic, color="tab:blue", ls=":", label=f"L_int, posterior ({risk.intrinsic:.3g})")
     if truth is not None:
-        ax.plot(np.where(truth.budgets > 0, truth.budgets, np.nan), truth.total, "s--", color="black", label="L(c), truth")
-        ax.axhline(truth.intrinsic, color="black", ls=":", label=f"L_int, truth ({truth.intrinsic:.3g})")
+        ax.plot(np.where(truth.budgets > 0, truth.budgets, np.nan), truth.total, "s--", color="black", label=f"L(c), {truth_label}")
+        ax.axhline(truth.intrinsic, color="black", ls=":", label=f"L_int, {truth_label} ({truth.intrinsic:.3g})")
     if epsilon is not None:
         ax.axhline(epsilon**2, color="tab:red", lw=1, label=f"tolerance eps^2 = {epsilon**2:g}")
     ax.set_xscale("log")
     ax.set_yscale("log")
+    # label the evaluated budgets and 1-2-5 risk levels plainly; a short log range's minor labels overlap
+    ax.set_xticks(c[c > 0])
+    ax.yaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+    for axis in (ax.xaxis, ax.yaxis):
+        axis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+        axis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.set_xlabel("probe budget c (steps)")
     ax.set_ylabel("prediction risk L(c) (points^2)")
     l0 = risk.at(0.0)
     title = f"Risk against probe budget (static only: L(0) = {l0:.3g})"
     if truth is not None:
-        title += f"; true L(0) = {truth.at(0.0):.3g}"
+        title += f"; {truth_label} L(0) = {truth.at(0.0):.3g}"
     ax.set_title(title, fontsize=9)
     ax.legend(fontsize=7)
     return _save(fig, Path(path))
