@@ -97,12 +97,14 @@ def check(
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--fast", action="store_true", help="a small, quick version")
+    parser.add_argument("--seeds", type=int, default=3, help="seeds per config (16 configs)")
+    parser.add_argument("--branches", type=int, default=12, help="branches per run and budget")
     parser.add_argument("--json", help="also write the results to this file")
     args = parser.parse_args(argv)
     if args.fast:
         result = check(budgets=(10, 20, 40, 80), steps=200, n_tasks=2, configs_per_task=2, seeds=2, branches=6)
     else:
-        result = check()
+        result = check(seeds=args.seeds, branches=args.branches)
     print(f"\nV_opt(c) = {result['K']:.3g} c^-{result['alpha']:.3f};  L_int = {result['L_int']:.3f};  "
           f"lambda = {result['lambda']:.3g} per step")  # fmt: skip
     print("   gamma      c*   argmin   F(c*)   min F   objective gap (se)   reducible gap")
