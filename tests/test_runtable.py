@@ -306,3 +306,19 @@ def test_curve_dataclass_helpers():
     np.testing.assert_array_equal(s, [1.0, 2.0])
     np.testing.assert_array_equal(v, [0.1, 0.2])
     assert c.points(1)[0].size == 0
+
+
+def _table_with_groups(sizes):
+    return table(*[rec(f"g{g}r{i}", group=f"g{g}", final=float(i)) for g, n in enumerate(sizes) for i in range(n)])
+
+
+def test_split_within_groups_keeps_two_training_runs_per_group():
+    t = _table_with_groups([2, 3, 8])
+    train, test = t.split_within_groups(0.5, seed=0)
+    assert len(train) + len(test) == len(t) and not set(train.run_id) & set(test.run_id)
+    _, train_counts = np.unique(train.group, return_counts=True)
+    assert train_counts.min() >= 2
+    _, test_counts = np.unique(test.group, return_counts=True)
+    assert dict(zip(np.unique(test.group), test_counts)) == {"g1": 1, "g2": 4}
+    with pytest.raises(RunTableError, match="holds out no run"):
+        _table_with_groups([2, 2]).split_within_groups(0.3, seed=0)

@@ -71,9 +71,11 @@ def _build(cls, cfg: DictConfig, group: str):
 def _split(table: RunTable, cfg: DictConfig) -> tuple[RunTable, RunTable]:
     if cfg.kind == "random":
         return table.split_random(cfg.test_fraction, cfg.seed)
+    if cfg.kind == "within_groups":
+        return table.split_within_groups(cfg.test_fraction, cfg.seed)
     if cfg.kind == "group":
         return table.split_by_group(cfg.test_fraction, cfg.seed, cfg.get("test_groups"))
-    raise ValueError(f"split.kind={cfg.kind!r}; use 'random' or 'group'")
+    raise ValueError(f"split.kind={cfg.kind!r}; use 'random', 'within_groups' or 'group'")
 
 
 def _risk_summary(risk: RiskCurve, cfg: DictConfig, cost_per_step: float) -> tuple[dict, dict]:

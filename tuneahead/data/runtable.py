@@ -297,6 +297,25 @@ class RunTable:
         train = np.sort(perm[n_test:])
         return self.select(train), self.select(test)
 
+    def split_within_groups(self, test_fraction: float, seed: int, min_train: int = 2) -> tuple["RunTable", "RunTable"]:
+        """Hold out ``test_fraction`` of each group's runs at random, keeping ``min_train`` of every
+        group in training (a group needs two training runs to tell its intercept from a run's own
+        deviation)."""
+        _check_fraction(test_fraction)
+        rng = np.random.default_rng(seed)
+        is_test = np.zeros(len(self), dtype=bool)
+        for g in self.groups:
+            rows = np.flatnonzero(self.group == g)
+            k = min(int(round(test_fraction * len(rows))), len(rows) - min_train)
+            if k > 0:
+                is_test[rng.choice(rows, size=k, replace=False)] = True
+        if not is_test.any():
+            raise RunTableError(
+                f"a test fraction of {test_fraction} holds out no run when every group keeps {min_train} "
+                "in training; use more runs per group or a larger fraction"
+            )
+        return self.select(~is_test), self.select(is_test)
+
     def split_by_group(
         self, test_fraction: float, seed: int, test_groups: Sequence[str] | None = None
     ) -> tuple["RunTable", "RunTable"]:
