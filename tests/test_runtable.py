@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from tuneahead.data.runtable import Curve, RunTable, RunTableError
+from tuneahead.data.runtable import Curve, RunTable, RunTableError, as_runtable
 
 
 def rec(run_id, group="g", budget=100.0, static=None, curves=None, final=50.0, diverged=0.0):
@@ -322,3 +322,17 @@ def test_split_within_groups_keeps_two_training_runs_per_group():
     assert dict(zip(np.unique(test.group), test_counts)) == {"g1": 1, "g2": 4}
     with pytest.raises(RunTableError, match="holds out no run"):
         _table_with_groups([2, 2]).split_within_groups(0.3, seed=0)
+
+
+def test_as_runtable_unwraps_populations_and_names_a_bad_source():
+    t = _many(4, 2)
+
+    class Carrier:
+        table = t
+
+    assert as_runtable(t, "here") is t and as_runtable(Carrier(), "here") is t
+    with pytest.raises(RunTableError, match="data source my.loader returned dict, not a RunTable"):
+        as_runtable({}, "my.loader")
+    np.testing.assert_array_equal(t.rows_of(t.select(np.array([3, 1]))), [3, 1])
+    with pytest.raises(RunTableError, match="run 'r1' is not part of the other table"):
+        t.select(np.array([0])).rows_of(t.select(np.array([1])), "the other table")

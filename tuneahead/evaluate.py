@@ -43,10 +43,13 @@ from .baselines import (
     make_pruner,
     replay_pruner,
 )
-from .data.runtable import RunTable, RunTableError
-from .data.sampler import Population
-from .data.simulator import SimulatedPopulation
-from .metrics import crps_ensemble, crps_gaussian_mixture, heldout_metrics, point_metrics
+from .data.runtable import RunTable, RunTableError, as_runtable
+from .metrics import (
+    crps_ensemble,
+    crps_gaussian_mixture,
+    heldout_metrics,
+    point_metrics,
+)
 from .model.design import ModelSpec
 from .model.inference import InferenceConfig, fit
 from .model.posterior import Posterior
@@ -248,9 +251,7 @@ def run_evaluation(cfg: DictConfig, out_dir: str | Path) -> dict:
 
     log.info("loading runs from %s", cfg.data.get("_target_"))
     source = instantiate(cfg.data, _convert_="all")
-    table = source.table if isinstance(source, (Population, SimulatedPopulation)) else source
-    if not isinstance(table, RunTable):
-        raise RunTableError(f"data source {cfg.data.get('_target_')} returned {type(table).__name__}, not a RunTable")
+    table = as_runtable(source, cfg.data.get("_target_"))
     metric = ev["metric"] or list(cfg.model.metrics)[0]
     table.curve(metric)
     log.info("%s; baselines read metric %r; budgets %s", table, metric, budgets)

@@ -27,7 +27,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from .artifacts import atomic_path, write_json
-from .data.runtable import RunTable, RunTableError
+from .data.runtable import RunTable, as_runtable
 from .data.sampler import Population
 from .data.simulator import (
     SimulatedPopulation,
@@ -247,9 +247,7 @@ def run_fit(cfg: DictConfig, out_dir: str | Path) -> dict:
     source = instantiate(cfg.data, _convert_="all")
     population = source if isinstance(source, Population) else None
     simulated = source if isinstance(source, SimulatedPopulation) else None
-    table = source.table if (population is not None or simulated is not None) else source
-    if not isinstance(table, RunTable):
-        raise RunTableError(f"data source {cfg.data.get('_target_')} returned {type(table).__name__}, not a RunTable")
+    table = as_runtable(source, cfg.data.get("_target_"))
     train, test = _split(table, cfg.split)
     test = test.select(test.has_final)
     log.info("%s; %d training runs, %d held-out runs", table, len(train), len(test))

@@ -259,6 +259,14 @@ class RunTable:
             diverged=self.diverged[idx],
         )
 
+    def rows_of(self, table: "RunTable", owner: str = "this table") -> np.ndarray:
+        """Row in this table of each of ``table``'s runs; a run it lacks is an error naming it."""
+        index = {r: i for i, r in enumerate(self.run_id)}
+        try:
+            return np.array([index[r] for r in table.run_id], dtype=int)
+        except KeyError as err:
+            raise RunTableError(f"run '{err.args[0]}' is not part of {owner}") from None
+
     def truncate(self, c: float) -> "RunTable":
         """The runs as seen after a probe of ``c`` steps.
 
@@ -343,6 +351,15 @@ class RunTable:
             f"RunTable({len(self)} runs, {len(self.groups)} groups, {len(self.static_names)} static "
             f"features, metrics={list(self.metrics)}, {n_cand} candidates)"
         )
+
+
+def as_runtable(source, origin: str) -> RunTable:
+    """The RunTable of a data source: the source itself, or the ``.table`` of a population that
+    carries its own truth (sampled or simulated); anything else is an error naming ``origin``."""
+    table = getattr(source, "table", source)
+    if not isinstance(table, RunTable):
+        raise RunTableError(f"data source {origin} returned {type(source).__name__}, not a RunTable")
+    return table
 
 
 # ---------------------------------------------------------------------- helpers

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from ..model.hierarchical import B_MAX
-from .runtable import RunTable, RunTableError
+from .runtable import RunTable
 
 __all__ = [
     "PopulationParams",
@@ -102,12 +102,7 @@ class Population:
 
     def truth_for(self, table: RunTable, name: str) -> np.ndarray:
         """Per-run latent ``name`` (``mu``, ``delta``, ``B``, ``gate_logit``, ``failed``) for ``table``'s runs."""
-        index = {r: i for i, r in enumerate(self.table.run_id)}
-        try:
-            rows = np.array([index[r] for r in table.run_id])
-        except KeyError as err:
-            raise RunTableError(f"run {err.args[0]!r} is not part of this population") from None
-        return self.latents[name][rows]
+        return self.latents[name][self.table.rows_of(table, "this population")]
 
     def site_values(self) -> dict[str, np.ndarray]:
         """The generating values as model sites on the natural scale (for an identity design)."""

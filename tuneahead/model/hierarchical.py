@@ -186,53 +186,45 @@ def walk_time(p: Params, data: ModelData, t: jnp.ndarray) -> jnp.ndarray:
 
 
 def _healthy(p: Params, data: ModelData, mu, extra, amp, shape, with_outcome: bool):
-    n_metrics = p["lam0"].shape[-1]
-    lam0 = per_point(p["lam0"], data)
+    """Healthy-branch log-likelihood and the predictive moments of :math:`R_i`.
+
+    The curve rows, and with ``with_outcome`` the final score as one more row, are conditioned on
+    in closed form: on the constant :math:`\delta_i` (:func:`condition_latent`), or, with a
+    ``sigma_walk`` draw, on the walk that :math:`\delta_i` starts (:func:`condition_walk`).
+    """
+    n, n_metrics = mu.shape[0], p["lam0"].shape[-1]
     lam1 = per_point(p["lam1"], data)
-    onehot = _metric_onehot(data, n_metrics)
-    walk = "sigma_walk" in p
-    if walk:
-        loadings = -shape[..., None] * onehot
-        prior_mean, delta_index = amp, None
-    else:
-        loadings = jnp.concatenate([lam1[..., None], -shape[..., None] * onehot], axis=-1)  # (n, P, 1 + M)
-        prior_mean, delta_index = jnp.concatenate([jnp.zeros_like(mu)[:, None], amp], axis=-1), 0
-    residual = data.y - (lam0 + lam1 * mu[:, None])
+    amplitude_loadings = -shape[..., None] * _metric_onehot(data, n_metrics)  # (n, P, M)
+    residual = data.y - (per_point(p["lam0"], data) + lam1 * mu[:, None])
     noise = per_point(p["sigma_y"], data) ** 2
     weight = data.mask
-    n = mu.shape[0]
+    if with_outcome:  # the final score: R_i - mu_i = delta_i (or X_i(T)) + eps_i
+        amplitude_loadings = jnp.concatenate([amplitude_loadings, jnp.zeros((n, 1, n_metrics), lam1.dtype)], axis=1)
+        residual = jnp.concatenate([residual, (data.r - mu)[:, None]], axis=1)
+        noise = jnp.concatenate([noise, jnp.broadcast_to(p["sigma_eps"] ** 2, (n, 1))], axis=1)
+        weight = jnp.concatenate([weight, data.r_mask[:, None]], axis=1)
+        lam1 = jnp.concatenate([lam1, jnp.ones((n, 1), lam1.dtype)], axis=1)  # delta's loading on every row
     delta_var = (p["sigma_delta"] * jnp.exp(data.x_linear @ p["omega"])) ** 2 + extra
-    if walk:
-        # delta is the walk's start, X(0) = delta ~ N(0, sigma_delta_i^2); R reads X(T)
-        tau = walk_time(p, data, data.t)
+    amplitude_var = jnp.broadcast_to(p["sigma_B"] ** 2, amp.shape)
+    if "sigma_walk" in p:
+        # delta is the walk's start, X(0) = delta; the curve reads X(t_ij) and R reads X(T)
         tau_T = walk_time(p, data, data.budget)
-        walk_loading = lam1
+        tau = walk_time(p, data, data.t)
         if with_outcome:
-            loadings = jnp.concatenate([loadings, jnp.zeros((n, 1, n_metrics), loadings.dtype)], axis=1)
-            walk_loading = jnp.concatenate([walk_loading, jnp.ones((n, 1), loadings.dtype)], axis=1)
             tau = jnp.concatenate([tau, tau_T[:, None]], axis=1)
-            residual = jnp.concatenate([residual, (data.r - mu)[:, None]], axis=1)
-            noise = jnp.concatenate([noise, jnp.broadcast_to(p["sigma_eps"] ** 2, (n, 1))], axis=1)
-            weight = jnp.concatenate([weight, data.r_mask[:, None]], axis=1)
         q = jnp.broadcast_to(p["sigma_walk"] ** 2, (n,))
         post = condition_walk(
-            prior_mean, jnp.broadcast_to(p["sigma_B"] ** 2, amp.shape), q, jnp.zeros(n, mu.dtype),
-            tau, loadings, walk_loading, residual, noise, weight, walk_start_var=delta_var,
+            amp, amplitude_var, q, jnp.zeros(n, mu.dtype), delta_var,
+            tau, amplitude_loadings, lam1, residual, noise, weight,
         )  # fmt: skip
         mean_ok = mu + post.mean[:, -1]
         var_ok = post.cov[:, -1, -1] + q * jnp.maximum(tau_T - post.time, 0.0) + p["sigma_eps"] ** 2
         return post.loglik, mean_ok, var_ok
-    if with_outcome:
-        e1 = jnp.zeros((n, 1, 1 + n_metrics), loadings.dtype).at[..., 0].set(1.0)
-        loadings = jnp.concatenate([loadings, e1], axis=1)
-        residual = jnp.concatenate([residual, (data.r - mu)[:, None]], axis=1)
-        noise = jnp.concatenate([noise, jnp.broadcast_to(p["sigma_eps"] ** 2, (n, 1))], axis=1)
-        weight = jnp.concatenate([weight, data.r_mask[:, None]], axis=1)
-    prior_var = jnp.concatenate([delta_var[:, None], jnp.broadcast_to(p["sigma_B"] ** 2, amp.shape)], axis=-1)
+    loadings = jnp.concatenate([lam1[..., None], amplitude_loadings], axis=-1)  # (n, P, 1 + M)
+    prior_mean = jnp.concatenate([jnp.zeros_like(mu)[:, None], amp], axis=-1)
+    prior_var = jnp.concatenate([delta_var[:, None], amplitude_var], axis=-1)
     post = condition_latent(prior_mean, prior_var, loadings, residual, noise, weight)
-    mean_ok = mu + post.mean[:, delta_index]
-    var_ok = post.cov[:, delta_index, delta_index] + p["sigma_eps"] ** 2
-    return post.loglik, mean_ok, var_ok
+    return post.loglik, mu + post.mean[:, 0], post.cov[:, 0, 0] + p["sigma_eps"] ** 2
 
 
 def _failed(p: Params, data: ModelData, mu, amp, shape, with_outcome: bool) -> jnp.ndarray:

@@ -59,23 +59,23 @@ def condition_walk(
     prior_var: jnp.ndarray,
     walk_var: jnp.ndarray,
     start_time: jnp.ndarray,
+    walk_start_var: jnp.ndarray,
     time: jnp.ndarray,
     loadings: jnp.ndarray,
     walk_loading: jnp.ndarray,
     residual: jnp.ndarray,
     noise_var: jnp.ndarray,
     weight: jnp.ndarray,
-    walk_start_var: jnp.ndarray | None = None,
 ) -> WalkPosterior:
     """Filter every run's rows (see module doc).
 
-    Shapes: ``prior_mean``, ``prior_var`` ``(n, K)``; ``walk_var`` (q) and ``start_time`` ``(n,)``;
-    ``time``, ``walk_loading``, ``residual`` (:math:`z_j`), ``noise_var`` and ``weight`` ``(n, P)``;
-    ``loadings`` ``(n, P, K)``; ``walk_start_var`` (:math:`v_X`, default 0) ``(n,)``. Rows must be
+    Shapes: ``prior_mean``, ``prior_var`` ``(n, K)``; ``walk_var`` (q), ``start_time`` and
+    ``walk_start_var`` (:math:`v_X`) ``(n,)``; ``time``, ``walk_loading``, ``residual``
+    (:math:`z_j`), ``noise_var`` and ``weight`` ``(n, P)``; ``loadings`` ``(n, P, K)``. Rows must be
     sorted by ``time`` among those with weight 1.
     """
     n, K = prior_mean.shape
-    start = jnp.zeros((n, 1), prior_var.dtype) if walk_start_var is None else walk_start_var[:, None]
+    start = walk_start_var[:, None]
     mean = jnp.concatenate([prior_mean, jnp.zeros((n, 1), prior_mean.dtype)], axis=1)
     cov = jax.vmap(jnp.diag)(jnp.concatenate([prior_var, start], axis=1))
     walk_axis = jnp.zeros(K + 1, prior_mean.dtype).at[K].set(1.0)

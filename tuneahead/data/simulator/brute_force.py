@@ -32,6 +32,7 @@ from typing import Callable, Sequence
 import jax
 import numpy as np
 
+from ...risk import RiskCurve
 from ..runtable import RunTable
 from .population import SimulatedPopulation
 
@@ -77,8 +78,6 @@ class BruteForceRisk:
 
     def as_risk_curve(self, n_boot: int = 400, seed: int = 0):
         """The same numbers as a :class:`tuneahead.risk.RiskCurve`, with bootstrap draws over runs."""
-        from ...risk import RiskCurve
-
         intrinsic_draws, draws = self.bootstrap(n_boot, seed)
         return RiskCurve(
             budgets=self.budgets.astype(float), total=self.total, draws=draws,

@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..runtable import Curve, RunTable, RunTableError
+from ..runtable import Curve, RunTable
 from .mechanics import (
     Backbone,
     RunKnobs,
@@ -104,11 +104,7 @@ class SimulatedPopulation:
 
     def rows(self, table: RunTable) -> np.ndarray:
         """Row of each of ``table``'s runs in this population."""
-        index = {r: i for i, r in enumerate(self.table.run_id)}
-        try:
-            return np.array([index[r] for r in table.run_id], dtype=int)
-        except KeyError as err:
-            raise RunTableError(f"run '{err.args[0]}' is not part of this simulated population") from None
+        return self.table.rows_of(table, "this simulated population")
 
     def intrinsic_risk_per_run(self, table: RunTable | None = None) -> np.ndarray:
         """:math:`\\operatorname{Var}(R_i \\mid \\text{whole trajectory}) = 10^4 p_i (1 - p_i) / n_{test,i}`."""
