@@ -14,7 +14,12 @@ predictions are pooled over folds before scoring. The Hydra run folder receives:
   the replayed Optuna pruners, and the headline: compute saved while keeping a target share of
   the top-quartile runs (:mod:`tuneahead.screen`);
 - ``shap_ours.png``, ``shap_tuneahead.png`` and ``explanations.csv`` (:mod:`tuneahead.explain`);
-- ``predictions.csv`` (every method's prediction for every held-out run) and ``results.json``.
+- ``predictions.csv``: every method's prediction for every held-out run, with the run's total
+  budget ``total_steps``; for ours also ``pit``, the predictive CDF at the true score, and
+  ``p_top``, the probability of reaching the headline's top-quartile cut;
+- ``results.json``, whose ``calibration`` block gives, per split, budget and method with a
+  calibrated predictive (ours and the split-conformal LightGBM variants), the coverage of central
+  intervals at the nominal levels :data:`CALIBRATION_LEVELS`.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ from .baselines import (
     LossDecayRegression,
     MethodPrediction,
     ProxyRegression,
+    conformal_quantile,
     make_pruner,
     replay_pruner,
 )
@@ -56,7 +62,10 @@ from .model.posterior import Posterior
 from .predict import predictive_components
 from .screen import best_saving_at_recall, replay_outcome, threshold_rows
 
-__all__ = ["run_evaluation", "make_splits", "check_evaluation_config", "main", "METHODS"]
+__all__ = [
+    "run_evaluation", "make_splits", "check_evaluation_config", "main", "METHODS", "CALIBRATION_LEVELS",
+    "coverage_from_pit", "conformal_coverage",
+]
 
 log = logging.getLogger("tuneahead.evaluate")
 
@@ -75,6 +84,8 @@ _KNOWN = {
     "evaluation.screen": {"taus", "tau_quantiles", "p", "top_quantile", "recall", "resume_from_probe", "pruners"},
     "evaluation.explain": {"enabled", "budget", "candidates", "background", "permutations", "max_draws"},
 }
+# nominal levels of the central intervals whose coverage the calibration block reports
+CALIBRATION_LEVELS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
 _SPLIT_KEYS = {"random": {"kind", "test_fraction", "seed"},
                "group": {"kind", "by", "test_fraction", "seed", "test_values"},
                "kfold": {"kind", "folds", "seed"}}  # fmt: skip
@@ -222,6 +233,29 @@ def _predict_ours(posterior: Posterior, test: RunTable, budget: float, level: fl
     return pred, crps, comp
 
 
+# ---------------------------------------------------------------------- calibration
+def coverage_from_pit(pit: np.ndarray, levels=CALIBRATION_LEVELS) -> np.ndarray:
+    """Whether each truth lies in the central interval at each level, from its PIT value ``F(R)``.
+
+    The central interval at level :math:`\\ell` is :math:`[F^{-1}((1-\\ell)/2), F^{-1}((1+\\ell)/2)]`,
+    which holds :math:`R` exactly when :math:`|F(R) - 1/2| \\le \\ell/2`. Returns ``(n, len(levels))``.
+    """
+    pit = np.asarray(pit, dtype=float)
+    return np.abs(pit[:, None] - 0.5) <= np.asarray(levels, dtype=float)[None, :] / 2
+
+
+def conformal_coverage(mean, truth, residuals, levels=CALIBRATION_LEVELS) -> np.ndarray:
+    """Whether each truth lies in the split-conformal interval ``mean +- q_level`` at each level.
+
+    ``q_level`` is :func:`~tuneahead.baselines.conformal_quantile` of the calibration runs' absolute
+    ``residuals``, as :class:`~tuneahead.baselines.SplitConformal` uses at its own level.
+    Returns ``(n, len(levels))``.
+    """
+    half = np.array([conformal_quantile(np.abs(residuals), float(lv)) for lv in levels])
+    error = np.abs(np.asarray(truth, dtype=float) - np.asarray(mean, dtype=float))
+    return error[:, None] <= half[None, :]
+
+
 # ---------------------------------------------------------------------- the job
 def _score(preds: list[MethodPrediction], crps: list, truth: np.ndarray, level: float) -> dict:
     mean = np.concatenate([p.mean for p in preds])
@@ -257,12 +291,14 @@ def run_evaluation(cfg: DictConfig, out_dir: str | Path) -> dict:
     log.info("%s; baselines read metric %r; budgets %s", table, metric, budgets)
 
     rows, pred_frames, screening, headline, pruner_rows, diagnostics = [], [], [], [], [], {}
+    calibration = []
     explain_inputs = None
     for split_name, split in ev["splits"].items():
         folds = make_splits(table, split_name, split)
         log.info("split %r (%s): %d fold(s), %d held-out runs", split_name, split["kind"], len(folds),
                  sum(len(te) for _, te in folds))  # fmt: skip
-        store = {(m, b): {"preds": [], "crps": [], "fit": 0.0, "predict": 0.0, "p_success": []} for m in methods for b in budgets}
+        store = {(m, b): {"preds": [], "crps": [], "fit": 0.0, "predict": 0.0, "p_success": [], "covered": [], "pit": []}
+                 for m in methods for b in budgets}  # fmt: skip
         truth = np.concatenate([te.final for _, te in folds])
         total = np.concatenate([te.budget for _, te in folds])
         taus = ev["screen"]["taus"]
@@ -285,6 +321,8 @@ def run_evaluation(cfg: DictConfig, out_dir: str | Path) -> dict:
                     entry["preds"].append(pred)
                     entry["crps"].append(crps)
                     entry["p_success"].append({tau: 1 - comp.cdf(np.full(len(test), tau)) for tau in [*taus, top_tau]})
+                    entry["pit"].append(comp.cdf(test.final))
+                    entry["covered"].append(coverage_from_pit(entry["pit"][-1]))
                 if explain_inputs is None:
                     explain_inputs = {"posterior": posterior, "train": train, "test": test}
             for m in [m for m in methods if m != "ours"]:
@@ -299,6 +337,10 @@ def run_evaluation(cfg: DictConfig, out_dir: str | Path) -> dict:
                     entry["predict"] += time.perf_counter() - t1
                     entry["preds"].append(pred)
                     entry["crps"].append(None if pred.ensemble is None else crps_ensemble(pred.ensemble, test.final))
+                    conformal = getattr(est, "conformal_", None)
+                    entry["covered"].append(
+                        None if conformal is None else conformal_coverage(pred.mean, test.final, conformal.residuals_)
+                    )
                     if m == "tuneahead" and explain_inputs is not None and "tuneahead" not in explain_inputs \
                             and b == float(ev["explain"]["budget"] or cfg.probe.budget):  # fmt: skip
                         explain_inputs["tuneahead"] = est
@@ -312,12 +354,21 @@ def run_evaluation(cfg: DictConfig, out_dir: str | Path) -> dict:
                 scores["fit_seconds"], scores["predict_seconds"] = entry["fit"], entry["predict"]
                 row.update({f"{int(b)}/{k}": v for k, v in scores.items()})
                 run_ids = np.concatenate([te.run_id for _, te in folds])
-                pred_frames.append(pd.DataFrame({
-                    "split": split_name, "method": m, "budget": b, "run_id": run_ids, "final": truth,
+                frame = pd.DataFrame({
+                    "split": split_name, "method": m, "budget": b, "run_id": run_ids, "final": truth, "total_steps": total,
                     "mean": np.concatenate([p.mean for p in entry["preds"]]),
                     "lower": np.concatenate([p.lower if p.has_interval else np.full(len(p.mean), np.nan) for p in entry["preds"]]),
                     "upper": np.concatenate([p.upper if p.has_interval else np.full(len(p.mean), np.nan) for p in entry["preds"]]),
-                }))  # fmt: skip
+                })  # fmt: skip
+                if entry["pit"]:
+                    frame["pit"] = np.concatenate(entry["pit"])
+                    frame["p_top"] = np.concatenate([d[top_tau] for d in entry["p_success"]])
+                pred_frames.append(frame)
+                if entry["covered"] and all(c is not None for c in entry["covered"]):
+                    covered = np.concatenate(entry["covered"])
+                    calibration.append({"split": split_name, "budget": b, "method": m, "label": _LABELS[m],
+                                        "n": len(covered), "levels": list(CALIBRATION_LEVELS),
+                                        "coverage": covered.mean(axis=0)})  # fmt: skip
             rows.append(row)
 
         # go/no-go screening at every budget
@@ -360,6 +411,7 @@ def run_evaluation(cfg: DictConfig, out_dir: str | Path) -> dict:
         "screening": screening,
         "headline": headline,
         "pruners": pruner_rows,
+        "calibration": calibration,
         "diagnostics": diagnostics,
     }
     _write_tables(out_dir, rows, budgets, tag)
