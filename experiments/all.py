@@ -118,10 +118,14 @@ def main(argv=None) -> int:
             continue
         timings["figures"][f.NAME] = time.perf_counter() - t0
         print(f"  {f.NAME}: {', '.join(p.name for p in paths)} ({_fmt(timings['figures'][f.NAME])})")
-    timings["total_seconds"] = time.perf_counter() - started
+    timings["last_run_seconds"] = time.perf_counter() - started
     logs.mkdir(parents=True, exist_ok=True)
-    (logs / "timings.json").write_text(json.dumps(timings, indent=2) + "\n")
-    print(f"\nall done in {_fmt(timings['total_seconds'])}" + (f"; FAILED: {failed}" if failed else ""))
+    # artifacts kept from earlier runs keep the times they were made in
+    path = logs / "timings.json"
+    earlier = json.loads(path.read_text()).get("artifacts", {}) if path.exists() else {}
+    timings["artifacts"] = {**earlier, **timings["artifacts"]}
+    path.write_text(json.dumps(timings, indent=2) + "\n")
+    print(f"\nall done in {_fmt(timings['last_run_seconds'])}" + (f"; FAILED: {failed}" if failed else ""))
     return 1 if failed else 0
 
 
