@@ -20,7 +20,7 @@ from omegaconf import OmegaConf
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import experiments.all as driver  # noqa: E402
-from experiments.artifacts import ARTIFACTS, ArtifactMissing  # noqa: E402
+from experiments.artifacts import ARTIFACTS, Artifact, ArtifactMissing  # noqa: E402
 from experiments.figures import FIGURES  # noqa: E402
 from experiments.figures.fig1_phase_diagram import alpha_min  # noqa: E402
 from experiments.figures.fig6_screening import tradeoff  # noqa: E402
@@ -212,3 +212,15 @@ def test_driver_plan_lists_the_commands_of_missing_artifacts(tmp_path, capsys):
     assert "python -m theory.check_lower_bound --json" in out
     assert "python -m experiments.lower_bound_posterior --json" in out
     assert "tuneahead.fit" not in out  # figure 2 reads no fit
+
+
+def test_driver_runs_a_command_into_a_new_folder_and_logs_it(tmp_path, capsys):
+    script = "import json, sys; json.dump({'ok': 1}, open(sys.argv[1], 'w')); print('wrote it')"
+    made = Artifact("probe_artifact", "new/deeper", ("x.json",), ("python", "-c", script, "{folder}/x.json"),
+                    ("python", "-c", script, "{folder}/x.json"), 0.1, "a test artifact", (("x.json", "ok"),))  # fmt: skip
+    seconds = driver.make_artifact(made, tmp_path, False, tmp_path / "logs")
+    assert seconds > 0 and made.problems(tmp_path) == []
+    assert "wrote it" in capsys.readouterr().out and "wrote it" in (tmp_path / "logs" / "probe_artifact.log").read_text()
+    broken = Artifact("broken", "b", ("y.json",), ("python", "-c", "raise SystemExit(3)"), ("python",), 0.1, "fails")
+    with pytest.raises(RuntimeError, match="exit code 3"):
+        driver.make_artifact(broken, tmp_path, False, tmp_path / "logs")
