@@ -38,7 +38,8 @@ def test_healthy_and_failed_likelihoods_match_dense_densities():
     data = _identity_design(pop).encode(table, with_outcome=True)
     draw = _single_draw(pop)
     omega = np.array([0.2, -0.1, 0.0, 0.3], np.float32)  # config-dependent spread of delta
-    draw["omega"] = omega
+    nu = np.array([0.0, 0.4, -0.3, 0.0], np.float32)  # config-dependent time of divergence
+    draw["omega"], draw["nu"] = omega, nu
     comp = outcome_components(draw, data, with_outcome=True)
     curve = table.curve("eval_score")
     mu = pop.truth_for(table, "mu")
@@ -58,11 +59,15 @@ def test_healthy_and_failed_likelihoods_match_dense_densities():
                + np.diag(np.concatenate([np.full(steps.size, p.sigma_y**2), [p.sigma_eps**2]])))  # fmt: skip
         obs = np.concatenate([values, [table.final[i]]])
         ll_ok = multivariate_normal(mean, cov).logpdf(obs)
-        # failure: divergence time tau ~ Exp(tau_div); points before it healthy-looking, after it at chance
-        pre = norm(p.lam0 + p.lam1 * mu[i] - amp * phi, p.s_pre).logpdf(values)
+        # failure: divergence time tau ~ Exp(tau_div_i); the points before it are a healthy run's
+        # (the first k rows of the joint above), the points after it at chance
+        tau_div = p.tau_div * np.exp(x[i] @ nu)
+        healthy_prefix = [0.0] + [
+            multivariate_normal(mean[:k], cov[:k, :k]).logpdf(values[:k]) for k in range(1, steps.size + 1)
+        ]
         chance = norm(p.y_fail, p.s_yfail).logpdf(values)
-        cdf = np.concatenate([[0.0], 1 - np.exp(-steps / p.tau_div), [1.0]])
-        splits = [np.log(cdf[k + 1] - cdf[k]) + pre[:k].sum() + chance[k:].sum() for k in range(steps.size + 1)]
+        cdf = np.concatenate([[0.0], 1 - np.exp(-steps / tau_div), [1.0]])
+        splits = [np.log(cdf[k + 1] - cdf[k]) + healthy_prefix[k] + chance[k:].sum() for k in range(steps.size + 1)]
         ll_fail = logsumexp(splits) + norm(p.r_fail, p.s_fail).logpdf(table.final[i])
         pi = expit(p.h0 + x[i] @ np.asarray(p.w))
         expected = np.log(pi) + ll_fail if table.diverged[i] == 1 else np.log1p(-pi) + ll_ok
@@ -128,6 +133,42 @@ def test_unknown_gate_is_marginalized():
     # the curves tell the branches apart: the gate's posterior picks the true branch
     failed = pop.truth_for(pop.table, "failed")
     assert np.all((np.asarray(both.p_fail) > 0.5) == failed)
+
+
+def test_run_healthy_through_its_probe_keeps_prior_odds_of_diverging_later():
+    """A probe of healthy points cannot rule out a later divergence: the posterior odds are the
+    prior odds times the chance of diverging after the last point, whatever the curve looks like."""
+    pop = sample_population(
+        PopulationParams(h0=-0.5, w=(1.0, 0.5, 0.0, 0.0)),
+        PopulationDesign(n_groups=1, runs_per_group=12, budgets=(400.0,)),
+        seed=5,
+    )
+    healthy = pop.table.select(pop.table.diverged == 0)
+    cut = healthy.truncate(150)
+    design = _identity_design(pop)
+    draw = _single_draw(pop)
+    nu = np.array([0.3, -0.2, 0.0, 0.1], np.float32)
+    draw["nu"] = nu
+    comp = outcome_components(draw, design.encode(cut, with_outcome=False))
+    x = cut.static
+    pi = expit(pop.params.h0 + x @ np.asarray(pop.params.w))
+    last = np.array([cut.curve("eval_score").points(i)[0].max() for i in range(len(cut))])
+    later = np.exp(-last / (pop.params.tau_div * np.exp(x @ nu)))  # 1 - F_i(last point)
+    odds = np.asarray(comp.p_fail) / (1 - np.asarray(comp.p_fail))
+    # the points sit > 8 noise sd above chance, so the branches' other splits weigh < 1e-10
+    np.testing.assert_allclose(odds, pi * later / (1 - pi), rtol=1e-3)
+
+
+def test_gate_basis_selects_the_gate_features():
+    pop = sample_population(PopulationParams(), PopulationDesign(n_groups=2, runs_per_group=4), seed=6)
+    for basis, width in (("static", 14), ("linear", 4)):
+        spec = ModelSpec(static_basis="quadratic", gate_basis=basis)
+        data = ModelDesign.fit(pop.table, spec).encode(pop.table)
+        assert data.x_gate.shape == (len(pop.table), width)
+        assert data.x_static.shape[1] == 14  # 4 features, 10 products
+    np.testing.assert_array_equal(np.asarray(data.x_gate), np.asarray(data.x_linear))
+    with pytest.raises(Exception, match="gate_basis"):
+        ModelSpec(gate_basis="cubic")
 
 
 # ---------------------------------------------------------------------- one shared fit

@@ -55,7 +55,6 @@ class PopulationParams:
     s_fail: float = 1.5
     y_fail: float = 33.0
     s_yfail: float = 2.0
-    s_pre: float = 5.0
     tau_div: float = 400.0
 
     def __post_init__(self) -> None:
@@ -68,7 +67,7 @@ class PopulationParams:
         if not 0 < self.b < B_MAX:
             raise ValueError(f"population parameter b must lie in (0, {B_MAX}), got {self.b}")
         for name in ("tau_a", "sigma_delta", "sigma_eps", "sigma_B", "b", "t0", "sigma_y", "s_fail", "s_yfail",
-                     "s_pre", "tau_div"):
+                     "tau_div"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"population parameter {name} must be positive, got {getattr(self, name)}")
 
@@ -117,8 +116,7 @@ class Population:
             "tau_div": np.float32(p.tau_div),
         }  # fmt: skip
         per_metric = {"lam0": p.lam0, "lam1": p.lam1, "mu_B": p.mu_B, "sigma_B": p.sigma_B, "b_frac": p.b / B_MAX,
-                      "rate": p.b / p.t0, "sigma_y": p.sigma_y, "y_fail": p.y_fail, "s_yfail": p.s_yfail,
-                      "s_pre": p.s_pre}  # fmt: skip
+                      "rate": p.b / p.t0, "sigma_y": p.sigma_y, "y_fail": p.y_fail, "s_yfail": p.s_yfail}  # fmt: skip
         sites.update({k: np.array([v], np.float32) for k, v in per_metric.items()})
         sites["gamma_B"] = np.asarray(p.gamma_B, np.float32)[None, :]
         sites["kappa"] = np.asarray(p.kappa, np.float32)[None, :]
@@ -161,21 +159,18 @@ def sample_population(
     for i in range(n):
         steps = np.arange(design.eval_every, budget[i] + 1e-9, design.eval_every)
         shape = (1 + steps / run_t0[i]) ** (-params.b) - (1 + budget[i] / run_t0[i]) ** (-params.b)
+        healthy = (
+            params.lam0
+            + params.lam1 * (mu[i] + delta[i])
+            - B[i] * shape
+            + rng.normal(0.0, params.sigma_y, steps.size)
+        )
         if failed[i]:
-            # healthy-looking around the population curve until it diverges, then at chance
-            typical = params.lam0 + params.lam1 * mu[i] - amp_mean[i] * shape
-            values = np.where(
-                steps < divergence_time[i],
-                rng.normal(typical, params.s_pre),
-                params.y_fail + params.s_yfail * rng.standard_t(3.0, steps.size),
-            )
+            # a healthy run until it diverges, then at chance
+            chance = params.y_fail + params.s_yfail * rng.standard_t(3.0, steps.size)
+            values = np.where(steps < divergence_time[i], healthy, chance)
         else:
-            values = (
-                params.lam0
-                + params.lam1 * (mu[i] + delta[i])
-                - B[i] * shape
-                + rng.normal(0.0, params.sigma_y, steps.size)
-            )
+            values = healthy
         records.append(
             {
                 "run_id": f"run-{i:05d}",

@@ -46,6 +46,13 @@ class ModelSpec:
     variance_features
         Whether the spread of the trajectory latent, :math:`\sigma_{\delta,i}`, depends
         log-linearly on the static features (some configs scatter their seeds more than others).
+    gate_basis
+        ``"static"``: the failure gate's log-odds are linear in the static basis; ``"linear"``: in
+        the standardized static features themselves, so the divergence risk is monotone in each
+        feature (a quadratic gate can turn back up outside the range it was fitted on).
+    divergence_features
+        Whether the time scale of divergence depends log-linearly on the static features (a long
+        warm-up reaches its peak learning rate late, and diverges late).
     random_walk
         Whether the trajectory latent wanders as the run trains: :math:`\delta_i` becomes the start
         of a random walk whose future increments no probe can see (see
@@ -63,6 +70,8 @@ class ModelSpec:
     amplitude_features: bool = True
     shape_features: bool = False
     variance_features: bool = False
+    gate_basis: str = "static"
+    divergence_features: bool = False
     random_walk: bool = False
     max_points: int | None = None
 
@@ -76,6 +85,8 @@ class ModelSpec:
             raise RunTableError(
                 f"model.static_basis={self.static_basis!r}; use 'linear' or 'quadratic'"
             )
+        if self.gate_basis not in ("static", "linear"):
+            raise RunTableError(f"model.gate_basis={self.gate_basis!r}; use 'static' or 'linear'")
 
 
 class ModelData(NamedTuple):
@@ -83,6 +94,7 @@ class ModelData(NamedTuple):
 
     x_static: jnp.ndarray  # (n, p_f) basis of f(x)
     x_linear: jnp.ndarray  # (n, p) standardized static features: amplitude mean and time scale
+    x_gate: jnp.ndarray  # (n, p_g) the failure gate's basis: x_static or x_linear
     group: jnp.ndarray  # (n,) int, -1 for a group not seen in training
     t: jnp.ndarray  # (n, P) steps / time unit
     y: jnp.ndarray  # (n, P) standardized curve values, 0 where masked
@@ -229,9 +241,12 @@ class ModelDesign:
         # divergence time over the gaps between consecutive points
         order = np.argsort(np.where(mask, t, np.inf), axis=1, kind="stable")
         t, y, metric, mask = (np.take_along_axis(a, order, axis=1) for a in (t, y, metric, mask))
+        x_static = jnp.asarray(basis.reshape(n, -1), dtype=jnp.float32)
+        x_linear = jnp.asarray(z.reshape(n, p), dtype=jnp.float32)
         return ModelData(
-            x_static=jnp.asarray(basis.reshape(n, -1), dtype=jnp.float32),
-            x_linear=jnp.asarray(z.reshape(n, p), dtype=jnp.float32),
+            x_static=x_static,
+            x_linear=x_linear,
+            x_gate=x_linear if self.spec.gate_basis == "linear" else x_static,
             group=jnp.asarray(group),
             t=jnp.asarray(t),
             y=jnp.asarray(y),

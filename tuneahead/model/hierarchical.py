@@ -49,23 +49,39 @@ run's points (:func:`tuneahead.model.walk.condition_walk`).
 
 **Outcome.** :math:`R_i = \mu_i + \delta_i + \varepsilon_i`, :math:`\varepsilon_i \sim \mathcal N(0, \sigma_\varepsilon^2)`.
 
-**Failure gate.** With probability :math:`\pi_i = \operatorname{sigmoid}(h_0 + x_i^\top w)` the run
-diverges: its score is :math:`R_i \sim \mathcal N(r_{\mathrm{fail}}, s_{\mathrm{fail}}^2)` (near chance).
-It diverges at a time :math:`\tau_i \sim \operatorname{Exponential}(1/\tau_{div})`; its curve points
-before :math:`\tau_i` look healthy, :math:`\mathcal N(\bar y_{ij}, s_{pre,m}^2)` around the population
-curve :math:`\bar y_{ij} = \lambda_{0m} + \lambda_{1m}\mu_i - \bar B_{im}[\ldots]`, and the points after
-it sit at chance, :math:`\mathcal N(y_{\mathrm{fail},m}, s_{yfail,m}^2)`. With the points of a run sorted by
-step, :math:`\tau_i` is summed out exactly over the gaps between points:
+**Failure gate.** With probability :math:`\pi_i = \operatorname{sigmoid}(h_0 + g_i^\top w)` the run
+diverges, where :math:`g_i` is the static basis :math:`x_i` or, with ``gate_basis: linear``, the
+standardized features :math:`z_i` themselves (a gate monotone in the learning rate extrapolates
+safely to configs outside the training range). A diverged run's score is
+:math:`R_i \sim \mathcal N(r_{\mathrm{fail}}, s_{\mathrm{fail}}^2)` (near chance). It diverges at a
+time :math:`\tau_i` with :math:`F_i(t) = P(\tau_i \le t) = 1 - \exp(-(t/\tau_{div,i})^{k_{div}})`. By default
+the law is exponential (:math:`k_{div} = 1`) with one scale :math:`\tau_{div,i} = \tau_{div}`. With
+``divergence_features`` the scale depends on the config and on the run's length, and the shape is
+free:
 
 .. math::
 
-    p_{\mathrm{fail}}(y_i) = \sum_{k=0}^{P_i} \big[F(t_{k}) - F(t_{k-1})\big]
-        \prod_{j < k} p_{pre}(y_{ij}) \prod_{j \ge k} p_{chance}(y_{ij}),
-    \qquad F(t) = 1 - e^{-t/\tau_{div}},
+    \tau_{div,i} = \tau_{div} \exp(z_i^\top \nu)\, T_i^{\nu_T}, \qquad k_{div} \sim \operatorname{LogNormal}(0, 0.5),
 
-with :math:`F(t_{-1}) = 0` and :math:`F(t_{P_i}) = 1`. A run that diverges after the probe therefore
-keeps healthy-looking probe points, and only its static risk :math:`\pi_i` can warn of it. The gate
-is marginalized:
+since a long warm-up, a fraction of a long run, reaches its dangerous peak learning rate late, and
+a hazard that falls once the peak is past (:math:`k_{div} < 1`) leaves runs that survived it safe. Until :math:`\tau_i` the run *is* a healthy run: its points before
+:math:`\tau_i` follow the healthy curve, latents included, and the points after it sit at chance,
+:math:`\mathcal N(y_{\mathrm{fail},m}, s_{yfail,m}^2)`. With the points of a run sorted by step,
+:math:`\tau_i` is summed out exactly over the gaps between points:
+
+.. math::
+
+    p_{\mathrm{fail}}(y_i) = \sum_{k=0}^{P_i} \big[F_i(t_{k}) - F_i(t_{k-1})\big]\,
+        p_{ok}(y_{i,<k}) \prod_{j \ge k} p_{chance}(y_{ij}),
+
+
+with :math:`F_i(t_{-1}) = 0`, :math:`F_i(t_{P_i}) = 1`, and :math:`p_{ok}(y_{i,<k})` the healthy
+branch's marginal likelihood of the first :math:`k` points (:func:`tuneahead.model.prefix.prefix_loglik`).
+A run that diverges after the probe therefore looks exactly like a healthy run, and the curves
+tell the branches apart only through the prior odds: the posterior odds of divergence are
+:math:`\pi_i (1 - F_i(c)) / (1 - \pi_i)` for a run healthy up to :math:`c`, as they should be,
+however unusual its healthy curve. (With the wandering trajectory the points before divergence
+are scored without the walk's increments.) The gate is marginalized:
 
 .. math::
 
@@ -94,6 +110,7 @@ from numpyro.infer.reparam import LocScaleReparam
 
 from .design import ModelData
 from .gaussian import condition_latent
+from .prefix import prefix_loglik
 from .walk import condition_walk
 
 __all__ = [
@@ -117,7 +134,7 @@ B_MAX = 4.0
 POPULATION_SITES = (
     "a0", "tau_a", "a", "beta", "sigma_delta", "omega", "sigma_walk", "sigma_eps",
     "lam0", "lam1", "mu_B", "sigma_B", "gamma_B", "b_frac", "rate", "kappa", "sigma_y",
-    "h0", "w", "r_fail", "s_fail", "y_fail", "s_yfail", "s_pre", "tau_div",
+    "h0", "w", "r_fail", "s_fail", "y_fail", "s_yfail", "tau_div", "nu", "nu_T", "k_div",
 )  # fmt: skip
 
 
@@ -162,8 +179,15 @@ def static_mean(p: Params, data: ModelData) -> tuple[jnp.ndarray, jnp.ndarray]:
 
 
 def gate_logit(p: Params, data: ModelData) -> jnp.ndarray:
-    """:math:`h_0 + x_i^\\top w`, the log-odds that run ``i`` diverges (on the static basis)."""
-    return p["h0"] + data.x_static @ p["w"]
+    """:math:`h_0 + g_i^\\top w`, the log-odds that run ``i`` diverges (on the gate's basis)."""
+    return p["h0"] + data.x_gate @ p["w"]
+
+
+def divergence_cdf(p: Params, data: ModelData) -> jnp.ndarray:
+    """:math:`F_i(t_{ij}) = 1 - \\exp(-(t_{ij}/\\tau_{div,i})^{k_{div}})` at every probe point, ``(n, P)``."""
+    log_scale = jnp.log(p["tau_div"]) + data.x_linear @ p["nu"] + p["nu_T"] * jnp.log(data.budget)
+    t = jnp.maximum(data.t, 1e-12)  # masked points sit at 0; keep the gradient in k finite there
+    return -jnp.expm1(-jnp.exp(p["k_div"] * (jnp.log(t) - log_scale[..., None])))
 
 
 def curve_shape(p: Params, data: ModelData) -> jnp.ndarray:
@@ -177,7 +201,7 @@ def curve_shape(p: Params, data: ModelData) -> jnp.ndarray:
 
 
 def walk_time(p: Params, data: ModelData, t: jnp.ndarray) -> jnp.ndarray:
-    """Operational time of the trajectory walk, :math:`\tau_i(t) = 1 - (1 + t/t_{0,i1})^{-b_1}`:
+    r"""Operational time of the trajectory walk, :math:`\tau_i(t) = 1 - (1 + t/t_{0,i1})^{-b_1}`:
     the learning progress of the first metric's curve, so the walk slows as the run settles and
     :math:`\tau_i(T_i) - \tau_i(c)` is that curve's bracket at :math:`c`."""
     t0 = p["t0"][..., 0] * jnp.exp(data.x_linear @ p["kappa"][..., 0])  # (n,)
@@ -185,27 +209,57 @@ def walk_time(p: Params, data: ModelData, t: jnp.ndarray) -> jnp.ndarray:
     return -jnp.expm1(-p["b"][..., 0] * jnp.log1p(t / t0))
 
 
-def _healthy(p: Params, data: ModelData, mu, extra, amp, shape, with_outcome: bool):
-    """Healthy-branch log-likelihood and the predictive moments of :math:`R_i`.
+class CurveRows(NamedTuple):
+    r"""The healthy branch's curve rows as a linear-Gaussian system in :math:`u_i = (\delta_i, B_{i\cdot})`."""
+
+    delta_loading: jnp.ndarray  # (n, P): lam1 at each point
+    amplitude_loadings: jnp.ndarray  # (n, P, M): -bracket on the point's own metric
+    residual: jnp.ndarray  # (n, P): y - lam0 - lam1 mu
+    noise: jnp.ndarray  # (n, P): sigma_y^2
+    weight: jnp.ndarray  # (n, P): the mask
+    delta_var: jnp.ndarray  # (n,)
+    amplitude_mean: jnp.ndarray  # (n, M)
+    amplitude_var: jnp.ndarray  # (n, M)
+
+    def constant_latent(self) -> tuple[jnp.ndarray, ...]:
+        r"""Prior mean, prior variance and loadings of :math:`u_i` when :math:`\delta_i` is constant."""
+        loadings = jnp.concatenate([self.delta_loading[..., None], self.amplitude_loadings], axis=-1)
+        prior_mean = jnp.concatenate([jnp.zeros_like(self.delta_var)[:, None], self.amplitude_mean], axis=-1)
+        prior_var = jnp.concatenate([self.delta_var[:, None], self.amplitude_var], axis=-1)
+        return prior_mean, prior_var, loadings
+
+
+def curve_rows(p: Params, data: ModelData, mu, extra, amp, shape) -> CurveRows:
+    """The curve points of every run, as rows seen through the healthy latents."""
+    n_metrics = p["lam0"].shape[-1]
+    return CurveRows(
+        delta_loading=per_point(p["lam1"], data),
+        amplitude_loadings=-shape[..., None] * _metric_onehot(data, n_metrics),
+        residual=data.y - (per_point(p["lam0"], data) + per_point(p["lam1"], data) * mu[:, None]),
+        noise=per_point(p["sigma_y"], data) ** 2,
+        weight=data.mask,
+        delta_var=(p["sigma_delta"] * jnp.exp(data.x_linear @ p["omega"])) ** 2 + extra,
+        amplitude_mean=amp,
+        amplitude_var=jnp.broadcast_to(p["sigma_B"] ** 2, amp.shape),
+    )
+
+
+def _healthy(p: Params, data: ModelData, mu, rows: CurveRows, with_outcome: bool):
+    r"""Healthy-branch log-likelihood and the predictive moments of :math:`R_i`.
 
     The curve rows, and with ``with_outcome`` the final score as one more row, are conditioned on
     in closed form: on the constant :math:`\delta_i` (:func:`condition_latent`), or, with a
     ``sigma_walk`` draw, on the walk that :math:`\delta_i` starts (:func:`condition_walk`).
     """
-    n, n_metrics = mu.shape[0], p["lam0"].shape[-1]
-    lam1 = per_point(p["lam1"], data)
-    amplitude_loadings = -shape[..., None] * _metric_onehot(data, n_metrics)  # (n, P, M)
-    residual = data.y - (per_point(p["lam0"], data) + lam1 * mu[:, None])
-    noise = per_point(p["sigma_y"], data) ** 2
-    weight = data.mask
+    n, n_metrics = mu.shape[0], rows.amplitude_mean.shape[-1]
+    lam1, amplitude_loadings = rows.delta_loading, rows.amplitude_loadings
+    residual, noise, weight = rows.residual, rows.noise, rows.weight
     if with_outcome:  # the final score: R_i - mu_i = delta_i (or X_i(T)) + eps_i
         amplitude_loadings = jnp.concatenate([amplitude_loadings, jnp.zeros((n, 1, n_metrics), lam1.dtype)], axis=1)
         residual = jnp.concatenate([residual, (data.r - mu)[:, None]], axis=1)
         noise = jnp.concatenate([noise, jnp.broadcast_to(p["sigma_eps"] ** 2, (n, 1))], axis=1)
         weight = jnp.concatenate([weight, data.r_mask[:, None]], axis=1)
         lam1 = jnp.concatenate([lam1, jnp.ones((n, 1), lam1.dtype)], axis=1)  # delta's loading on every row
-    delta_var = (p["sigma_delta"] * jnp.exp(data.x_linear @ p["omega"])) ** 2 + extra
-    amplitude_var = jnp.broadcast_to(p["sigma_B"] ** 2, amp.shape)
     if "sigma_walk" in p:
         # delta is the walk's start, X(0) = delta; the curve reads X(t_ij) and R reads X(T)
         tau_T = walk_time(p, data, data.budget)
@@ -214,36 +268,31 @@ def _healthy(p: Params, data: ModelData, mu, extra, amp, shape, with_outcome: bo
             tau = jnp.concatenate([tau, tau_T[:, None]], axis=1)
         q = jnp.broadcast_to(p["sigma_walk"] ** 2, (n,))
         post = condition_walk(
-            amp, amplitude_var, q, jnp.zeros(n, mu.dtype), delta_var,
+            rows.amplitude_mean, rows.amplitude_var, q, jnp.zeros(n, mu.dtype), rows.delta_var,
             tau, amplitude_loadings, lam1, residual, noise, weight,
         )  # fmt: skip
         mean_ok = mu + post.mean[:, -1]
         var_ok = post.cov[:, -1, -1] + q * jnp.maximum(tau_T - post.time, 0.0) + p["sigma_eps"] ** 2
         return post.loglik, mean_ok, var_ok
+    prior_mean, prior_var, _ = rows.constant_latent()
     loadings = jnp.concatenate([lam1[..., None], amplitude_loadings], axis=-1)  # (n, P, 1 + M)
-    prior_mean = jnp.concatenate([jnp.zeros_like(mu)[:, None], amp], axis=-1)
-    prior_var = jnp.concatenate([delta_var[:, None], amplitude_var], axis=-1)
     post = condition_latent(prior_mean, prior_var, loadings, residual, noise, weight)
     return post.loglik, mu + post.mean[:, 0], post.cov[:, 0, 0] + p["sigma_eps"] ** 2
 
 
-def _failed(p: Params, data: ModelData, mu, amp, shape, with_outcome: bool) -> jnp.ndarray:
+def _failed(p: Params, data: ModelData, rows: CurveRows, with_outcome: bool) -> jnp.ndarray:
     """Failure-branch log-likelihood, the divergence time summed out (see module doc)."""
-    onehot = _metric_onehot(data, p["lam0"].shape[-1])
-    typical = per_point(p["lam0"], data) + per_point(p["lam1"], data) * mu[:, None]
-    typical = typical - jnp.einsum("npm,nm->np", onehot, amp) * shape
-    pre = dist.Normal(typical, per_point(p["s_pre"], data)).log_prob(data.y)
+    prior_mean, prior_var, loadings = rows.constant_latent()
+    healthy_before = prefix_loglik(prior_mean, prior_var, loadings, rows.residual, rows.noise, rows.weight)
     chance = dist.Normal(per_point(p["y_fail"], data), per_point(p["s_yfail"], data)).log_prob(data.y)
-    pre = jnp.where(data.mask, pre, 0.0)
     chance = jnp.where(data.mask, chance, 0.0)
     # F(t_j) at present points, carried over masked ones, so masked gaps hold no probability
-    cdf = jax.lax.cummax(jnp.where(data.mask, -jnp.expm1(-data.t / p["tau_div"]), 0.0), axis=1)
-    zero = jnp.zeros_like(mu)[:, None]
+    cdf = jax.lax.cummax(jnp.where(data.mask, divergence_cdf(p, data), 0.0), axis=1)
+    zero = jnp.zeros_like(healthy_before[:, :1])
     edges = jnp.concatenate([zero, cdf, jnp.ones_like(zero)], axis=1)
     weight = jnp.diff(edges, axis=1)  # (n, P + 1): tau_i falls before point k
-    pre_before = jnp.concatenate([zero, jnp.cumsum(pre, axis=1)], axis=1)
     chance_before = jnp.concatenate([zero, jnp.cumsum(chance, axis=1)], axis=1)
-    split = pre_before + (chance_before[:, -1:] - chance_before)
+    split = healthy_before + (chance_before[:, -1:] - chance_before)
     ll = jax.nn.logsumexp(split, b=weight, axis=1)
     if with_outcome:
         ll = ll + jnp.where(data.r_mask, dist.Normal(p["r_fail"], p["s_fail"]).log_prob(data.r), 0.0)
@@ -261,12 +310,12 @@ def outcome_components(
     """
     mu, extra = static_mean(p, data)
     amp = p["mu_B"] + data.x_linear @ p["gamma_B"]  # (n, M)
-    shape = curve_shape(p, data)
-    ll_ok, mean_ok, var_ok = _healthy(p, data, mu, extra, amp, shape, with_outcome)
+    rows = curve_rows(p, data, mu, extra, amp, curve_shape(p, data))
+    ll_ok, mean_ok, var_ok = _healthy(p, data, mu, rows, with_outcome)
     if not failure_gate:
         zeros = jnp.zeros_like(mean_ok)
         return OutcomeComponents(zeros, mean_ok, var_ok, zeros, jnp.ones_like(var_ok), ll_ok)
-    ll_fail = _failed(p, data, mu, amp, shape, with_outcome)
+    ll_fail = _failed(p, data, rows, with_outcome)
     logit = gate_logit(p, data)
     log_fail = jax.nn.log_sigmoid(logit) + ll_fail
     log_ok = jax.nn.log_sigmoid(-logit) + ll_ok
@@ -301,10 +350,12 @@ def hierarchical_model(
     shape_features: bool = True,
     variance_features: bool = False,
     random_walk: bool = False,
+    divergence_features: bool = False,
 ):
     """The numpyro model; site names are the symbols of the module doc."""
     p_static = data.x_static.shape[1]
     p_linear = data.x_linear.shape[1]
+    p_gate = data.x_gate.shape[1]
     s = {}
     s["a0"] = numpyro.sample("a0", dist.Normal(0.0, 1.0))
     s["tau_a"] = numpyro.sample("tau_a", dist.HalfNormal(1.0))
@@ -339,16 +390,17 @@ def hierarchical_model(
             s["kappa"] = numpyro.sample("kappa", dist.Normal(0.0, 0.5).expand([p_linear]).to_event(1))
     if failure_gate:
         s["h0"] = numpyro.sample("h0", dist.Normal(-2.0, 1.5))
-        s["w"] = numpyro.sample("w", dist.Normal(0.0, 1.5).expand([p_static]).to_event(1))
+        s["w"] = numpyro.sample("w", dist.Normal(0.0, 1.5).expand([p_gate]).to_event(1))
         s["r_fail"] = numpyro.sample("r_fail", dist.Normal(0.0, 3.0))
         s["s_fail"] = numpyro.sample("s_fail", dist.HalfNormal(0.5))
         s["tau_div"] = numpyro.sample("tau_div", dist.LogNormal(jnp.log(0.2), 1.5))
+        if divergence_features:
+            s["nu"] = numpyro.sample("nu", dist.Normal(0.0, 0.5).expand([p_linear]).to_event(1))
+            s["nu_T"] = numpyro.sample("nu_T", dist.Normal(0.0, 1.0))
+            s["k_div"] = numpyro.sample("k_div", dist.LogNormal(0.0, 0.5))
         with numpyro.plate("metric", n_metrics):
             s["y_fail"] = numpyro.sample("y_fail", dist.Normal(0.0, 3.0))
-            # both scales are a fraction of the standardized spread; broad priors let the few
-            # failed runs trade pre-divergence points for chance-level ones between chains
             s["s_yfail"] = numpyro.sample("s_yfail", dist.HalfNormal(0.5))
-            s["s_pre"] = numpyro.sample("s_pre", dist.HalfNormal(0.5))
     params = params_from_sites(s, p_linear)
     numpyro.factor("runs", jnp.sum(run_loglik(params, data, failure_gate)))
 
@@ -357,7 +409,8 @@ def params_from_sites(sites: Params, n_linear_features: int) -> dict:
     """The parameter dict of one draw from its site values.
 
     ``gamma_B`` and ``kappa`` are stored per metric, ``(M, p)``; the likelihood reads them as
-    ``(p, M)``. Each, and ``omega``, is zero when the model does without it. The time scale is sampled as the
+    ``(p, M)``. Each, and ``omega``, ``nu`` and ``nu_T``, is zero when the model does without it
+    (and the divergence law's shape ``k_div`` is one). The time scale is sampled as the
     initial rate :math:`b / t_0` (the curve's slope scale at t = 0), because the data pin that down
     while :math:`b` and :math:`t_0` alone drift together towards the exponential limit.
     """
@@ -370,8 +423,12 @@ def params_from_sites(sites: Params, n_linear_features: int) -> dict:
             params[name] = jnp.swapaxes(params[name], -1, -2)
         else:
             params[name] = jnp.zeros(params["lam0"].shape[:-1] + (n_linear_features, n_metrics))
-    if "omega" not in params:
-        params["omega"] = jnp.zeros(params["lam0"].shape[:-1] + (n_linear_features,))
+    for name in ("omega", "nu"):
+        if name not in params:
+            params[name] = jnp.zeros(params["lam0"].shape[:-1] + (n_linear_features,))
+    if "tau_div" in params and "k_div" not in params:  # the exponential law of the default model
+        params["nu_T"] = jnp.zeros_like(params["tau_div"])
+        params["k_div"] = jnp.ones_like(params["tau_div"])
     return params
 
 

@@ -1,0 +1,73 @@
+r"""Marginal log-likelihoods of every prefix of a run's rows, under a Gaussian latent.
+
+With the latent :math:`u \sim \mathcal N(m_0, \operatorname{diag}(s_0))` seen through rows
+:math:`z_j = c_j + A_j^\top u + e_j` (as in :mod:`tuneahead.model.gaussian`), the first :math:`k`
+rows have the marginal log-likelihood
+
+.. math::
+
+    \ell_k = -\tfrac12 \Big[ n_k \log 2\pi + \sum_{j<k} w_j \log v_j + \sum_l \log s_{0l}
+             + \log|\Lambda_k| + q_k - h_k^\top \Lambda_k^{-1} h_k \Big],
+
+    \Lambda_k = \operatorname{diag}(s_0)^{-1} + \sum_{j<k} \frac{w_j}{v_j} A_j A_j^\top, \qquad
+    h_k = \sum_{j<k} \frac{w_j}{v_j} \rho_j A_j, \qquad q_k = \sum_{j<k} \frac{w_j}{v_j} \rho_j^2,
+
+with :math:`\rho_j = z_j - c_j - A_j^\top m_0`. All the sums are cumulative sums over the rows, so
+the :math:`P + 1` prefixes of a run cost one pass plus :math:`P + 1` small :math:`K \times K`
+factorizations (unrolled, as in :mod:`tuneahead.model.gaussian`). :math:`\ell_0 = 0`, and
+:math:`\ell_P` is the log-likelihood of all rows.
+
+The failure branch of :mod:`tuneahead.model.hierarchical` uses them: a run that diverges between
+its :math:`k`-th and :math:`(k+1)`-th points was a healthy run until then.
+"""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+
+from .gaussian import _LOG_2PI, _cho_solve, _cholesky
+
+__all__ = ["prefix_loglik"]
+
+
+def _with_empty_prefix(x: jnp.ndarray, axis: int) -> jnp.ndarray:
+    """Cumulative sum along ``axis`` with a leading zero: entry k sums the first k rows."""
+    total = jnp.cumsum(x, axis=axis)
+    pad = [(0, 0)] * x.ndim
+    pad[axis] = (1, 0)
+    return jnp.pad(total, pad)
+
+
+def prefix_loglik(
+    prior_mean: jnp.ndarray,
+    prior_var: jnp.ndarray,
+    loadings: jnp.ndarray,
+    residual: jnp.ndarray,
+    noise_var: jnp.ndarray,
+    weight: jnp.ndarray,
+) -> jnp.ndarray:
+    """:math:`(\\ell_0, \\dots, \\ell_P)` for every run, ``(..., P + 1)``.
+
+    Arguments as for :func:`tuneahead.model.gaussian.condition_latent`: ``prior_mean`` and
+    ``prior_var`` ``(..., K)``, ``loadings`` ``(..., P, K)``, ``residual``, ``noise_var`` and
+    ``weight`` ``(..., P)``. Masked rows (weight 0) add nothing, so the prefixes that end on them
+    repeat the last observed value.
+    """
+    weight = weight.astype(loadings.dtype)
+    prec = weight / noise_var
+    rho = jnp.where(weight > 0, residual - jnp.einsum("...pk,...k->...p", loadings, prior_mean), 0.0)
+    axis = residual.ndim - 1
+    lam = _with_empty_prefix(jnp.einsum("...pk,...p,...pl->...pkl", loadings, prec, loadings), axis)
+    lam = lam + (jnp.eye(prior_var.shape[-1], dtype=lam.dtype) / prior_var[..., None, :])[..., None, :, :]
+    h = _with_empty_prefix(loadings * (prec * rho)[..., None], axis)
+    quad = _with_empty_prefix(prec * rho**2, axis)
+    log_noise = _with_empty_prefix(weight * jnp.log(noise_var), axis)
+    count = _with_empty_prefix(weight, axis)
+    chol = _cholesky(lam)
+    alpha = _cho_solve(chol, h)
+    logdet = (
+        log_noise
+        + jnp.sum(jnp.log(prior_var), axis=-1)[..., None]
+        + 2.0 * sum(jnp.log(chol[k][k]) for k in range(len(chol)))
+    )
+    return -0.5 * (count * _LOG_2PI + logdet + quad - jnp.sum(h * alpha, axis=-1))
