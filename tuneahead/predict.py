@@ -76,14 +76,23 @@ class PredictiveComponents:
         fail = ndtr((x - self.mean_fail) / np.sqrt(self.var_fail))
         return ((1 - q) * ok + q * fail).mean(axis=0)
 
-    def quantile(self, level: float, iterations: int = 60) -> np.ndarray:
-        """Predictive quantile at ``level`` for each candidate, by bisection on :meth:`cdf`."""
+    def quantile(self, level: float, iterations: int = 60, tolerance: float = 1e-9) -> np.ndarray:
+        """Predictive quantile at ``level`` for each candidate, by bisection on :meth:`cdf`.
+
+        Bisection stops once every bracket is narrower than ``tolerance`` times the smallest
+        branch sd of its candidate, or after ``iterations`` halvings.
+        """
+        q = self.p_fail
         sd_ok, sd_fail = np.sqrt(self.var_ok), np.sqrt(self.var_fail)
         lo = np.minimum(self.mean_ok - 10 * sd_ok, self.mean_fail - 10 * sd_fail).min(axis=0)
         hi = np.maximum(self.mean_ok + 10 * sd_ok, self.mean_fail + 10 * sd_fail).max(axis=0)
+        width = tolerance * np.minimum(sd_ok.min(axis=0), sd_fail.min(axis=0))
         for _ in range(iterations):
+            if np.all(hi - lo <= width):
+                break
             mid = 0.5 * (lo + hi)
-            below = self.cdf(mid) < level
+            cdf = ((1 - q) * ndtr((mid - self.mean_ok) / sd_ok) + q * ndtr((mid - self.mean_fail) / sd_fail)).mean(axis=0)
+            below = cdf < level
             lo = np.where(below, mid, lo)
             hi = np.where(below, hi, mid)
         return 0.5 * (lo + hi)

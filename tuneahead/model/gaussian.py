@@ -73,10 +73,18 @@ def condition_latent(
     """
     weight = weight.astype(loadings.dtype)
     prec = weight / noise_var
-    rho = jnp.where(weight > 0, residual - jnp.einsum("...pk,...k->...p", loadings, prior_mean), 0.0)
-    lam = jnp.einsum("...pk,...p,...pl->...kl", loadings, prec, loadings)
-    lam = lam + jnp.eye(prior_var.shape[-1], dtype=lam.dtype) / prior_var[..., None, :]
-    h = jnp.einsum("...pk,...p->...k", loadings, prec * rho)
+    # the contractions over rows are written out per latent dimension: as einsums they become
+    # batched matrix products of K-wide blocks, one small product per run, which the CPU runs slowly
+    k_dim = prior_var.shape[-1]
+    cols = [loadings[..., k] for k in range(k_dim)]  # (..., P) each
+    rho = jnp.where(weight > 0, residual - sum(cols[k] * prior_mean[..., k, None] for k in range(k_dim)), 0.0)
+    weighted = [prec * col for col in cols]
+    lam = [[None] * k_dim for _ in range(k_dim)]
+    for k in range(k_dim):
+        for j in range(k + 1):
+            lam[k][j] = lam[j][k] = jnp.sum(weighted[k] * cols[j], axis=-1) + (1.0 / prior_var[..., k] if j == k else 0.0)
+    lam = jnp.stack([jnp.stack(row, axis=-1) for row in lam], axis=-2)
+    h = jnp.stack([jnp.sum(w * rho, axis=-1) for w in weighted], axis=-1)
     chol = _cholesky(lam)
     alpha = _cho_solve(chol, h)
     cov = _cho_inverse(chol)

@@ -1,6 +1,9 @@
 """Fitting the hierarchical model: NUTS for small and medium tables, SVI (optax) for large ones.
 
-Both return a :class:`~tuneahead.model.posterior.Posterior`. NUTS diagnostics follow Vehtari et
+Both return a :class:`~tuneahead.model.posterior.Posterior`. Every step that runs the model is
+compiled as one program, never run op by op: numpyro's own set-up runs the model (and for SVI its
+gradient too) eagerly, and eager JAX compiles each operation of the likelihood on its own, which
+for a thousand runs costs more than compiling the whole program. NUTS diagnostics follow Vehtari et
 al. (2021): a parameter is flagged when its rank-normalized split :math:`\\hat R > 1.01` or its bulk
 ESS is under 100 per chain; any divergent transition is flagged too. Flags are logged as warnings
 and kept in the posterior's diagnostics, never dropped.
@@ -20,6 +23,7 @@ import optax
 from numpyro.infer import MCMC, NUTS, SVI, Predictive, Trace_ELBO
 from numpyro.infer.autoguide import AutoMultivariateNormal, AutoNormal
 from numpyro.infer.initialization import init_to_median
+from numpyro.infer.util import initialize_model
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", FutureWarning)
@@ -185,14 +189,45 @@ def start_strategy(values: dict[str, np.ndarray]):
     return partial(_start_at, values=values)
 
 
+def _initialize(rng_keys, model, model_kwargs, init_strategy):
+    """numpyro's model initialization, traced and compiled in one piece.
+
+    Returns the starting point (unconstrained values with their potential energy and gradient,
+    one per key when ``rng_keys`` is a batch), the potential energy function of the data in
+    ``model_kwargs`` and the function from unconstrained values to the model's sites. The values
+    are those :class:`numpyro.infer.MCMC` would start from with the same keys.
+    """
+    found = {}
+
+    def init(keys):
+        info = initialize_model(
+            keys, model, model_kwargs=model_kwargs, dynamic_args=True, init_strategy=init_strategy
+        )
+        found["potential"], found["sites"] = info.potential_fn, info.postprocess_fn
+        return info.param_info
+
+    param_info = jax.jit(init)(rng_keys)
+    if not np.all(np.isfinite(np.asarray(param_info.potential_energy))):
+        raise RuntimeError(
+            "no valid starting point: the log density or its gradient is not finite at the start; "
+            "check the data for extreme values"
+        )
+    return param_info, found["potential"](**model_kwargs), found["sites"](**model_kwargs)
+
+
 def _run_nuts(rng, model, model_kwargs, config: InferenceConfig):
     start = link_start(model_kwargs["data"], model_kwargs["n_metrics"])
+    # the keys MCMC splits off to start each chain, so the draws are those of MCMC(model)
+    if config.num_chains > 1:
+        init_keys = jax.vmap(jax.random.split)(jax.random.split(rng, config.num_chains))[:, 1]
+    else:
+        init_keys = jax.random.split(rng)[1]
+    param_info, potential, to_sites = _initialize(init_keys, model, model_kwargs, start_strategy(start))
     kernel = NUTS(
-        model,
+        potential_fn=potential,
         target_accept_prob=config.target_accept,
         max_tree_depth=config.max_tree_depth,
         dense_mass=config.dense_mass,
-        init_strategy=start_strategy(start),
     )
     mcmc = MCMC(
         kernel,
@@ -202,8 +237,10 @@ def _run_nuts(rng, model, model_kwargs, config: InferenceConfig):
         chain_method=config.chain_method,
         progress_bar=config.progress,
     )
-    mcmc.run(rng, extra_fields=("diverging", "num_steps"), **model_kwargs)
-    samples = {k: np.asarray(v) for k, v in mcmc.get_samples(group_by_chain=True).items()}
+    mcmc.run(rng, init_params=param_info, extra_fields=("diverging", "num_steps"))
+    unconstrained = mcmc.get_samples(group_by_chain=True)
+    sites = jax.jit(jax.vmap(jax.vmap(to_sites)))(unconstrained)
+    samples = {k: np.asarray(v) for k, v in sites.items()}
     extra = mcmc.get_extra_fields(group_by_chain=True)
     stats = {"diverging": np.asarray(extra["diverging"]), "num_steps": np.asarray(extra["num_steps"])}
     return samples, {"sample_stats": stats}
@@ -212,16 +249,23 @@ def _run_nuts(rng, model, model_kwargs, config: InferenceConfig):
 def _run_svi(rng, model, model_kwargs, config: InferenceConfig):
     guide_cls = AutoNormal if config.svi_guide == "normal" else AutoMultivariateNormal
     start = link_start(model_kwargs["data"], model_kwargs["n_metrics"])
-    guide = guide_cls(model, init_loc_fn=start_strategy(start))
-    svi = SVI(model, guide, optax.adam(config.svi_learning_rate), Trace_ELBO())
-    fit_rng, draw_rng = jax.random.split(rng)
-    result = svi.run(fit_rng, config.svi_steps, progress_bar=config.progress, **model_kwargs)
-    losses = np.asarray(result.losses)
-    predictive = Predictive(
-        model, guide=guide, params=result.params, num_samples=config.svi_draws,
-        return_sites=list(POPULATION_SITES),
-    )  # fmt: skip
-    draws = predictive(draw_rng, **model_kwargs)
+
+    def run(rng):
+        # guide set-up, optimization and draws in one compiled program (see module doc)
+        guide = guide_cls(model, init_loc_fn=start_strategy(start))
+        svi = SVI(model, guide, optax.adam(config.svi_learning_rate), Trace_ELBO())
+        fit_rng, draw_rng = jax.random.split(rng)
+        result = svi.run(fit_rng, config.svi_steps, progress_bar=False, **model_kwargs)
+        predictive = Predictive(
+            model, guide=guide, params=result.params, num_samples=config.svi_draws,
+            return_sites=list(POPULATION_SITES), parallel=True,
+        )  # fmt: skip
+        return result.losses, predictive(draw_rng, **model_kwargs)
+
+    if config.progress:
+        log.info("SVI: %d steps, compiled as one program", config.svi_steps)
+    losses, draws = jax.jit(run)(rng)
+    losses = np.asarray(losses)
     samples = {k: np.asarray(v)[None] for k, v in draws.items() if k != "runs"}
     tail = losses[-max(1, len(losses) // 10):]
     head = losses[-2 * len(tail): -len(tail)] if len(losses) >= 2 * len(tail) else tail

@@ -1,0 +1,104 @@
+"""Predict latency: the predictive distribution of 1,000 candidates at a probe budget, beside LightGBM.
+
+    python experiments/benchmarks/predict_latency.py                       # SVI fit, 1,000 candidates
+    python experiments/benchmarks/predict_latency.py --fit nuts --candidates 3000 --json predict.json
+
+A posterior is fitted once (SVI by default, ``--fit nuts`` for a short NUTS run) on ``--runs``
+training runs of 30 curve points drawn from the model itself; the candidates are fresh runs of the
+same population, cut at ``--budget`` steps. :func:`tuneahead.predict.predict` is then timed: the
+first call (which compiles) and ``--repeats`` warm calls, split into encoding the candidates, the
+JAX predictive branches over the posterior draws, and the intervals (mixture quantiles). The
+LightGBM baseline (TuneAhead's settings) is fitted on the same training runs at the same budget
+and its ``predict`` timed the same way. Each row carries the one-minute load average.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from _common import inference_config, load, recovery_table, timed  # noqa: E402
+
+from tuneahead.artifacts import write_json  # noqa: E402
+from tuneahead.baselines.gradient_boosting import GradientBoosted  # noqa: E402
+from tuneahead.model.design import ModelSpec  # noqa: E402
+from tuneahead.model.inference import fit  # noqa: E402
+from tuneahead.predict import predict, predictive_components  # noqa: E402
+
+
+def _repeat(fn, repeats: int) -> dict:
+    walls, cpus = [], []
+    for _ in range(repeats):
+        start, cpu = time.perf_counter(), time.process_time()
+        fn()
+        walls.append(time.perf_counter() - start)
+        cpus.append(time.process_time() - cpu)
+    return {"median": statistics.median(walls), "min": min(walls), "cpu_median": statistics.median(cpus),
+            "load": load()}  # fmt: skip
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--fit", choices=["svi", "nuts"], default="svi")
+    parser.add_argument("--runs", type=int, default=300, help="training runs (30 points each)")
+    parser.add_argument("--candidates", type=int, default=1000)
+    parser.add_argument("--budget", type=float, default=1000.0, help="probe budget of the candidates (steps)")
+    parser.add_argument("--max-draws", type=int, default=400, help="posterior draws per prediction")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--json", default=None, help="write the figures to this JSON file (atomically)")
+    args = parser.parse_args(argv)
+
+    train = recovery_table(args.runs, 30, seed=0)
+    candidates = recovery_table(args.candidates, 30, seed=1).truncate(args.budget)
+    spec = ModelSpec()
+    overrides = {"num_warmup": 200, "num_samples": 200} if args.fit == "nuts" else {}
+    with timed() as t_fit:
+        posterior = fit(train, spec, inference_config(args.fit, **overrides))
+    print(f"fit ({args.fit}, {len(train)} runs): {t_fit['wall']:.1f} s, load {t_fit['load']:.2f}", flush=True)
+
+    run = lambda: predict(posterior, candidates, max_draws=args.max_draws)  # noqa: E731
+    with timed() as first:
+        run()
+    warm = _repeat(run, args.repeats)
+    encode = _repeat(lambda: posterior.design.encode(candidates, with_outcome=False), args.repeats)
+    comp = predictive_components(posterior, candidates, args.max_draws)
+    branches = _repeat(lambda: predictive_components(posterior, candidates, args.max_draws), args.repeats)
+    intervals = _repeat(lambda: (comp.moments(), comp.quantile(0.05), comp.quantile(0.95)), args.repeats)
+
+    lgbm = GradientBoosted(spec.metrics, features="both", seed=0)
+    with timed() as lgbm_fit:
+        lgbm.fit(train, budget=args.budget)
+    lgbm_warm = _repeat(lambda: lgbm.predict(candidates), args.repeats)
+
+    n, draws = len(candidates), min(args.max_draws, posterior.num_draws)
+    print(f"\n{n} candidates at a {args.budget:g}-step probe, {draws} posterior draws, {args.repeats} warm repeats")
+    print("| what | first call s | warm median s | warm min s | warm CPU s | ms per candidate | load |")
+    print("|---|---|---|---|---|---|---|")
+    rows = [
+        ("predict (all)", first["wall"], warm),
+        ("  encode candidates", None, encode),
+        ("  predictive branches (JAX)", None, branches),
+        ("  moments and 90% interval", None, intervals),
+        ("LightGBM predict", None, lgbm_warm),
+    ]
+    for name, cold, r in rows:
+        cold_s = "-" if cold is None else f"{cold:.2f}"
+        print(f"| {name} | {cold_s} | {r['median']:.3f} | {r['min']:.3f} | {r['cpu_median']:.3f} "
+              f"| {1e3 * r['median'] / n:.3f} | {r['load']:.2f} |")  # fmt: skip
+    print(f"first call compile (JAX tracing and compiling): {first['compile']:.2f} s; "
+          f"predict / LightGBM (warm medians): {warm['median'] / lgbm_warm['median']:.0f} x")
+    result = {"candidates": n, "budget": args.budget, "draws": draws, "fit": {args.fit: t_fit},
+              "first_call": first, "warm": warm, "encode": encode, "branches": branches,
+              "intervals": intervals, "lgbm_fit": lgbm_fit, "lgbm_predict": lgbm_warm}  # fmt: skip
+    if args.json:
+        write_json(result, args.json)
+    return result
+
+
+if __name__ == "__main__":
+    main()
