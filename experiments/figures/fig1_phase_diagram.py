@@ -115,7 +115,7 @@ def plot(outputs, folder) -> list:
         strip.scatter([t["brute_L_int"] for t in b], np.full(len(b), list(PRESET_MARKERS).index(preset)), marker=marker,
                       s=22, color=[REGIME_COLORS[t["brute"]] for t in b], edgecolor="white", lw=0.5)  # fmt: skip
 
-    # the 320-run preset populations: brute force and posterior on the same runs
+    # the preset populations of the fit experiments: brute force and posterior on the same runs
     for preset, summary in fits.items():
         truth = summary["truth"]
         bx, by, bxq, byq = _point(truth["risk"])
@@ -125,9 +125,10 @@ def plot(outputs, folder) -> list:
         _cross(ax, bx, by, bxq, byq, color, marker=PRESET_MARKERS[preset], ms=9, mfc="white", mec=color, mew=1.8)
         _cross(ax, px, py, pxq, pyq, color, marker=PRESET_MARKERS[preset], ms=9, mfc=color, mec="k", mew=0.8)
     ax.plot([], [], ls="none", marker="o", ms=8, mfc="white", mec="0.3", mew=1.8,
-            label="320-run preset population: brute force, 90% bootstrap interval")
+            label=f"{fits['dynamic_critical']['data']['n_runs']}-run preset population: brute force on "
+                  f"{fits['dynamic_critical']['truth']['n_runs']} held-out runs, 90% interval")
     ax.plot([], [], ls="none", marker="o", ms=8, mfc="0.5", mec="k", mew=0.8,
-            label="same runs: posterior, 90% interval (arrow from brute force)")
+            label="the same runs by the posterior, 90% interval (arrow from brute force)")
     ax.plot([], [], color="0.3", lw=1.1, label="segments: 90% interval; $\\alpha$'s is over per-draw fits")
 
     # DeBERTa by the posterior

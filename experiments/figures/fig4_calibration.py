@@ -61,7 +61,7 @@ def plot(outputs, folder) -> list:
         ax.set_ylim(0, 1.02)
         ax.set_aspect("equal")
         ax.set_title(f"{title}\n{split} split, {n} held-out runs", fontsize=8.5)
-        ax.set_xlabel("nominal level of the central interval (fraction)")
+        ax.set_xlabel("nominal level of the interval (fraction)")
     axes[0][0].set_ylabel("empirical coverage on held-out runs (fraction)")
     handles = [plt.Line2D([], [], color=METHOD_STYLE[m][1], lw=METHOD_STYLE[m][2] * 0.75, marker="o", ms=2.5)
                for m in METHODS]  # fmt: skip

@@ -2,8 +2,9 @@
 
 Ours (the hierarchical posterior), on the random split of the DeBERTa evaluation: the predictive
 mean with its central interval (90% unless the evaluation chose another level), blue where the
-interval covers the true score and red where it misses. By default the smallest and the largest
-evaluated budget; ``--budgets`` picks others.
+interval covers the true score and red where it misses. When diverged runs end far below the
+healthy ones, a second row zooms on the healthy runs (the grey square of the first row). By
+default the smallest and the largest evaluated budget; ``--budgets`` picks others.
 
     python -m experiments.figures.fig5_predicted_vs_true [--outputs outputs] [--budgets 1000 4000] [--split random]
 """
@@ -51,40 +52,39 @@ def plot(outputs, folder, budgets=None, split: str = "random", method: str = "ou
     lo_all = float(np.nanmin([preds.final.min(), preds["lower"].min()]))
     hi_all = float(np.nanmax([preds.final.max(), preds["upper"].max()]))
     pad = 0.03 * (hi_all - lo_all)
-    fig, axes = plt.subplots(1, len(budgets), figsize=(3.5 * len(budgets), 3.7), sharey=True, squeeze=False)
-    for ax, b in zip(axes[0], budgets):
+    zooms = [_upper_cluster(preds[preds.budget == b].final.to_numpy()) for b in budgets]
+    zooms = [z for z in zooms if z is not None]
+    zoom = (min(z[0] for z in zooms), max(z[1] for z in zooms)) if zooms else None
+    rows = 2 if zoom is not None else 1
+    fig, axes = plt.subplots(rows, len(budgets), figsize=(3.6 * len(budgets), 3.7 * rows), squeeze=False)
+    for j, b in enumerate(budgets):
         p = preds[preds.budget == b]
         truth, mean = p.final.to_numpy(), p["mean"].to_numpy()
         lower, upper = p["lower"].to_numpy(), p["upper"].to_numpy()
         inside = (truth >= lower) & (truth <= upper)
         rmse = float(np.sqrt(np.mean((mean - truth) ** 2)))
-        ax.set_title(f"probe {b:g} steps\nRMSE {rmse:.2f} points, {100 * level:g}% coverage {inside.mean():.2f}", fontsize=8.5)
-        zoom = _upper_cluster(truth)
-        panels = [ax]
-        if zoom is not None:
-            up = truth >= zoom[0]
-            zoom = (min(zoom[0], float(mean[up].min()) - 0.5), max(zoom[1], float(mean[up].max()) + 0.5))
-            inset = ax.inset_axes([0.52, 0.07, 0.45, 0.45])
-            inset.set_xlim(*zoom)
-            inset.set_ylim(*zoom)
-            inset.tick_params(labelsize=6)
-            inset.set_title("zoom on the healthy runs", fontsize=6.5)
-            ax.indicate_inset_zoom(inset, edgecolor="0.5")
-            panels.append(inset)
-        for target in panels:
+        axes[0][j].set_title(f"probe {b:g} steps\nRMSE {rmse:.2f} points, {100 * level:g}% coverage {inside.mean():.2f}",
+                             fontsize=8.5)  # fmt: skip
+        for i in range(rows):
+            ax = axes[i][j]
             for mask, color, label in ((inside, "#1f77b4", "interval covers the truth"), (~inside, "#d62728", "interval misses")):
-                target.errorbar(truth[mask], mean[mask], yerr=[mean[mask] - lower[mask], upper[mask] - mean[mask]],
-                                fmt="o", ms=2.5 if target is ax else 2, color=color, ecolor=color, elinewidth=0.5,
-                                alpha=0.6, label=f"{label} ({mask.sum()})")  # fmt: skip
-            target.plot([lo_all - pad, hi_all + pad], [lo_all - pad, hi_all + pad], color="k", lw=0.8, label="predicted = true")
-        ax.set_xlim(lo_all - pad, hi_all + pad)
-        ax.set_ylim(lo_all - pad, hi_all + pad)
-        ax.set_aspect("equal")
-        ax.set_xlabel("true final accuracy, MultiNLI matched (%)")
-        handles, labels = ax.get_legend_handles_labels()
-        ax.legend(handles[-3:] if zoom is None else handles[:3], labels[-3:] if zoom is None else labels[:3],
-                  loc="upper left", frameon=False)  # fmt: skip
-    axes[0][0].set_ylabel(f"predicted final accuracy, mean and {100 * level:g}% interval (%)")
+                ax.errorbar(truth[mask], mean[mask], yerr=[mean[mask] - lower[mask], upper[mask] - mean[mask]],
+                            fmt="o", ms=2.5, color=color, ecolor=color, elinewidth=0.5, alpha=0.6,
+                            label=f"{label} ({mask.sum()})")  # fmt: skip
+            ax.plot([lo_all - pad, hi_all + pad], [lo_all - pad, hi_all + pad], color="k", lw=0.8, label="predicted = true")
+            lim = (lo_all - pad, hi_all + pad) if i == 0 else zoom
+            ax.set_xlim(*lim)
+            ax.set_ylim(*lim)
+            ax.set_aspect("equal")
+            ax.set_xlabel("true final accuracy, MultiNLI matched (%)")
+            if i == 0:
+                ax.legend(loc="upper left", frameon=False)
+            else:
+                ax.set_title(f"zoom on the grey square: healthy runs ({(truth >= zoom[0]).sum()})", fontsize=8)
+                axes[0][j].add_patch(plt.matplotlib.patches.Rectangle((zoom[0], zoom[0]), zoom[1] - zoom[0], zoom[1] - zoom[0],
+                                                                      fill=False, edgecolor="0.5", lw=0.8, zorder=5))  # fmt: skip
+    for i in range(rows):
+        axes[i][0].set_ylabel(f"predicted final accuracy,\nmean and {100 * level:g}% interval (%)")
     fig.suptitle(f"DeBERTa-base, {len(p)} held-out runs ({split} split): ours", y=1.0)
     fig.tight_layout()
     return save(fig, folder, NAME)

@@ -42,7 +42,8 @@ def plot(outputs, folder, top: int = 10) -> list:
         raise ArtifactMissing("explanations.csv holds no attributions of ours or the TuneAhead baseline")
     rng = np.random.default_rng(0)
     n_feat = [min(top, frame[frame.method == m].feature.nunique()) for m in methods]
-    fig, axes = plt.subplots(1, len(methods), figsize=(4.3 * len(methods) + 0.6, 0.32 * max(n_feat) + 1.4), squeeze=False)
+    fig, axes = plt.subplots(1, len(methods), figsize=(4.6 * len(methods) + 0.8, 0.32 * max(n_feat) + 1.6), squeeze=False,
+                             layout="constrained")
     for ax, m in zip(axes[0], methods):
         part = frame[frame.method == m]
         importance = part.groupby("feature").attribution.apply(lambda a: np.abs(a).mean()).sort_values(ascending=False)
@@ -66,10 +67,10 @@ def plot(outputs, folder, top: int = 10) -> list:
         n_runs = part.run_id.nunique()
         ax.set_title(f"{label}: {n_runs} runs, probe {budget:g} steps", fontsize=8.5)
         ax.set_xlabel("SHAP attribution to the predicted final accuracy (points)")
-    cbar = fig.colorbar(sc, ax=list(axes[0]), fraction=0.025, pad=0.02, ticks=[0, 1])
+    cbar = fig.colorbar(sc, ax=list(axes[0]), fraction=0.025, pad=0.01, ticks=[0, 1])
     cbar.ax.set_yticklabels(["low", "high"])
     cbar.set_label("feature value (rank among the explained runs)", fontsize=7.5)
-    fig.suptitle("What drives the predicted final score (DeBERTa-base, held-out runs)", y=1.0 + 0.35 / fig.get_figheight())
+    fig.suptitle("What drives the predicted final score (DeBERTa-base, held-out runs)")
     return save(fig, folder, NAME)
 
 
