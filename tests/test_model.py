@@ -159,6 +159,27 @@ def test_run_healthy_through_its_probe_keeps_prior_odds_of_diverging_later():
     np.testing.assert_allclose(odds, pi * later / (1 - pi), rtol=1e-3)
 
 
+def test_runs_of_known_fate_scored_apart_give_the_same_log_density():
+    """The fit scores healthy and diverged training runs on their own branch alone: same density."""
+    from numpyro.infer.util import log_density
+
+    from tuneahead.model.hierarchical import hierarchical_model
+
+    pop = sample_population(
+        PopulationParams(h0=-0.5), PopulationDesign(n_groups=2, runs_per_group=6, budgets=(300.0, 500.0)), seed=7
+    )
+    data = _identity_design(pop).encode(pop.table, with_outcome=True)
+    data = data._replace(gate=np.where(np.arange(len(pop.table)) % 5 == 0, -1, np.asarray(data.gate)))
+    unknown, healthy, diverged = data.by_fate()
+    assert len(unknown.gate) and len(healthy.gate) and len(diverged.gate)
+    kwargs = dict(n_groups=2, n_metrics=1, shape_features=True)
+    sites = pop.site_values()
+    whole, _ = log_density(hierarchical_model, (data,), kwargs, sites)
+    apart, _ = log_density(hierarchical_model, (unknown,), {**kwargs, "healthy": healthy, "diverged": diverged}, sites)
+    # float32 sums of ~100 terms of size ~10: a few 1e-4 relative
+    assert float(apart) == pytest.approx(float(whole), rel=1e-5)
+
+
 def test_gate_basis_selects_the_gate_features():
     pop = sample_population(PopulationParams(), PopulationDesign(n_groups=2, runs_per_group=4), seed=6)
     for basis, width in (("static", 14), ("linear", 4)):

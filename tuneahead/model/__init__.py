@@ -4,12 +4,14 @@ from .design import ModelData, ModelDesign, ModelSpec
 from .gaussian import LatentPosterior, condition_latent
 from .hierarchical import (
     hierarchical_model,
+    known_branch_loglik,
     outcome_components,
     reparameterized_model,
     run_loglik,
 )
 from .inference import InferenceConfig, fit
 from .posterior import Diagnostics, Posterior
+from .prefix import prefix_loglik
 
 __all__ = [
     "ModelSpec",
@@ -21,6 +23,8 @@ __all__ = [
     "reparameterized_model",
     "outcome_components",
     "run_loglik",
+    "known_branch_loglik",
+    "prefix_loglik",
     "InferenceConfig",
     "fit",
     "Diagnostics",

@@ -105,6 +105,15 @@ class ModelData(NamedTuple):
     r_mask: jnp.ndarray  # (n,) bool
     gate: jnp.ndarray  # (n,) int: 1 diverged, 0 healthy, -1 unknown
 
+    def select(self, rows: np.ndarray) -> "ModelData":
+        """The runs at the integer positions ``rows``."""
+        return ModelData(*(jnp.asarray(np.asarray(a)[rows]) for a in self))
+
+    def by_fate(self) -> tuple["ModelData", "ModelData", "ModelData"]:
+        """The runs of unknown fate, those known healthy and those known diverged."""
+        gate = np.asarray(self.gate)
+        return tuple(self.select(np.flatnonzero(gate == g)) for g in (-1, 0, 1))
+
 
 def _basis(z: np.ndarray, names: tuple[str, ...], kind: str) -> tuple[np.ndarray, list[str]]:
     if kind == "linear" or z.shape[1] == 0:

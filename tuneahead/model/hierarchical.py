@@ -121,6 +121,7 @@ __all__ = [
     "static_mean",
     "gate_logit",
     "run_loglik",
+    "known_branch_loglik",
     "params_from_sites",
     "POPULATION_SITES",
 ]
@@ -340,6 +341,22 @@ def run_loglik(p: Params, data: ModelData, failure_gate: bool = True) -> jnp.nda
     return outcome_components(p, data, with_outcome=True, failure_gate=failure_gate).loglik
 
 
+def known_branch_loglik(p: Params, data: ModelData, diverged: bool) -> jnp.ndarray:
+    """:func:`run_loglik` of runs whose branch is known, computing that branch alone.
+
+    Training runs mostly have a known fate, and a healthy run's failure branch (its prefix sums) or a
+    diverged run's healthy branch would only be computed to be discarded.
+    """
+    mu, extra = static_mean(p, data)
+    amp = p["mu_B"] + data.x_linear @ p["gamma_B"]
+    rows = curve_rows(p, data, mu, extra, amp, curve_shape(p, data))
+    logit = gate_logit(p, data)
+    if diverged:
+        return jax.nn.log_sigmoid(logit) + _failed(p, data, rows, with_outcome=True)
+    ll_ok, _, _ = _healthy(p, data, mu, rows, with_outcome=True)
+    return jax.nn.log_sigmoid(-logit) + ll_ok
+
+
 # ---------------------------------------------------------------------- the numpyro model
 def hierarchical_model(
     data: ModelData,
@@ -351,8 +368,15 @@ def hierarchical_model(
     variance_features: bool = False,
     random_walk: bool = False,
     divergence_features: bool = False,
+    healthy: ModelData | None = None,
+    diverged: ModelData | None = None,
 ):
-    """The numpyro model; site names are the symbols of the module doc."""
+    """The numpyro model; site names are the symbols of the module doc.
+
+    ``data`` holds the runs whose fate the likelihood marginalizes; with the failure gate, runs
+    known to be healthy or diverged may come apart as ``healthy`` and ``diverged`` (same columns),
+    whose log-likelihood is then computed from their own branch alone (same value, less work).
+    """
     p_static = data.x_static.shape[1]
     p_linear = data.x_linear.shape[1]
     p_gate = data.x_gate.shape[1]
@@ -402,7 +426,13 @@ def hierarchical_model(
             s["y_fail"] = numpyro.sample("y_fail", dist.Normal(0.0, 3.0))
             s["s_yfail"] = numpyro.sample("s_yfail", dist.HalfNormal(0.5))
     params = params_from_sites(s, p_linear)
-    numpyro.factor("runs", jnp.sum(run_loglik(params, data, failure_gate)))
+    total = jnp.sum(run_loglik(params, data, failure_gate))
+    for known, fate in ((healthy, False), (diverged, True)):
+        if known is not None:
+            if not failure_gate:
+                raise ValueError("runs of known fate come apart only with the failure gate")
+            total = total + jnp.sum(known_branch_loglik(params, known, fate))
+    numpyro.factor("runs", total)
 
 
 def params_from_sites(sites: Params, n_linear_features: int) -> dict:

@@ -12,6 +12,7 @@ and kept in the posterior's diagnostics, never dropped.
 from __future__ import annotations
 
 import logging
+import os
 import time
 import warnings
 from dataclasses import dataclass
@@ -62,6 +63,7 @@ class InferenceConfig:
     svi_draws: int = 1000
     progress: bool = True
     seed: int = 0
+    compilation_cache: str | None = None
 
     def __post_init__(self) -> None:
         if self.method not in ("nuts", "svi"):
@@ -103,26 +105,33 @@ def fit(table: RunTable, spec: ModelSpec, config: InferenceConfig) -> Posterior:
         shape_features=spec.shape_features,
         variance_features=spec.variance_features,
         random_walk=spec.random_walk,
+        divergence_features=spec.divergence_features,
     )
+    if spec.failure_gate:  # runs of known fate are scored on their own branch alone
+        model_kwargs["data"], model_kwargs["healthy"], model_kwargs["diverged"] = data.by_fate()
+    start_values = link_start(data, len(spec.metrics))
     if spec.failure_gate and not (np.asarray(data.gate) != 0).any():
         log.info("no training run diverged; the failure gate is learned from its prior and the healthy runs")
     log.info(
         "fitting %d runs in %d groups with %s (%d curve points)",
         len(table), len(design.groups), config.method.upper(), int(np.asarray(data.mask).sum()),
     )
+    if config.compilation_cache:
+        use_compilation_cache(config.compilation_cache)
     start = time.perf_counter()
     rng = jax.random.PRNGKey(config.seed)
     model = _parameterization(table, config)
     if config.method == "nuts":
-        samples, diagnostics = _run_nuts(rng, model, model_kwargs, config)
+        samples, diagnostics = _run_nuts(rng, model, model_kwargs, config, start_values)
     else:
-        samples, diagnostics = _run_svi(rng, model, model_kwargs, config)
+        samples, diagnostics = _run_svi(rng, model, model_kwargs, config, start_values)
     seconds = time.perf_counter() - start
     coords = {"group": list(design.groups), "feature": list(design.basis_names),
               "linear_feature": list(design.static_names), "metric": list(spec.metrics)}  # fmt: skip
-    dims = {"a": ["group"], "beta": ["feature"], "w": ["feature"],
+    gate_dim = "linear_feature" if spec.gate_basis == "linear" else "feature"
+    dims = {"a": ["group"], "beta": ["feature"], "w": [gate_dim], "nu": ["linear_feature"], "omega": ["linear_feature"],
             "gamma_B": ["metric", "linear_feature"], "kappa": ["metric", "linear_feature"]}  # fmt: skip
-    for name in ("lam0", "lam1", "mu_B", "sigma_B", "b_frac", "rate", "sigma_y", "y_fail", "s_yfail", "s_pre"):
+    for name in ("lam0", "lam1", "mu_B", "sigma_B", "b_frac", "rate", "sigma_y", "y_fail", "s_yfail"):
         dims[name] = ["metric"]
     posterior = {k: v for k, v in samples.items() if k in POPULATION_SITES}
     idata = az.from_dict(
@@ -136,6 +145,17 @@ def fit(table: RunTable, spec: ModelSpec, config: InferenceConfig) -> Posterior:
         log.warning(message)
     log.info("fit took %.1f s", seconds)
     return Posterior(idata, design, diag)
+
+
+def use_compilation_cache(folder: str) -> None:
+    """Keep JAX's compiled programs in ``folder`` (``~`` expanded), so that a later fit of tables of
+    the same shapes, in any process, loads them instead of compiling again; only programs that
+    took over a second to compile are kept."""
+    path = os.path.expanduser(folder)
+    if jax.config.jax_compilation_cache_dir != path:
+        os.makedirs(path, exist_ok=True)
+        jax.config.update("jax_compilation_cache_dir", path)
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
 
 
 def link_start(data: ModelData, n_metrics: int) -> dict[str, np.ndarray]:
@@ -215,8 +235,7 @@ def _initialize(rng_keys, model, model_kwargs, init_strategy):
     return param_info, found["potential"](**model_kwargs), found["sites"](**model_kwargs)
 
 
-def _run_nuts(rng, model, model_kwargs, config: InferenceConfig):
-    start = link_start(model_kwargs["data"], model_kwargs["n_metrics"])
+def _run_nuts(rng, model, model_kwargs, config: InferenceConfig, start: dict):
     # the keys MCMC splits off to start each chain, so the draws are those of MCMC(model)
     if config.num_chains > 1:
         init_keys = jax.vmap(jax.random.split)(jax.random.split(rng, config.num_chains))[:, 1]
@@ -246,9 +265,8 @@ def _run_nuts(rng, model, model_kwargs, config: InferenceConfig):
     return samples, {"sample_stats": stats}
 
 
-def _run_svi(rng, model, model_kwargs, config: InferenceConfig):
+def _run_svi(rng, model, model_kwargs, config: InferenceConfig, start: dict):
     guide_cls = AutoNormal if config.svi_guide == "normal" else AutoMultivariateNormal
-    start = link_start(model_kwargs["data"], model_kwargs["n_metrics"])
 
     def run(rng):
         # guide set-up, optimization and draws in one compiled program (see module doc)

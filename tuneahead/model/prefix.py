@@ -31,11 +31,11 @@ __all__ = ["prefix_loglik"]
 
 
 def _with_empty_prefix(x: jnp.ndarray, axis: int) -> jnp.ndarray:
-    """Cumulative sum along ``axis`` with a leading zero: entry k sums the first k rows."""
-    total = jnp.cumsum(x, axis=axis)
-    pad = [(0, 0)] * x.ndim
-    pad[axis] = (1, 0)
-    return jnp.pad(total, pad)
+    """Sums of the first k rows along ``axis``, for k = 0..P: a product with a constant
+    lower-triangular matrix (XLA builds a cumulative sum on the CPU as a windowed sum of P^2 terms)."""
+    n_rows = x.shape[axis]
+    before = jnp.tril(jnp.ones((n_rows + 1, n_rows), x.dtype), k=-1)  # before[k, j] = 1 for j < k
+    return jnp.moveaxis(jnp.tensordot(before, jnp.moveaxis(x, axis, 0), axes=1), 0, axis)
 
 
 def prefix_loglik(
