@@ -51,29 +51,30 @@ run's points (:func:`tuneahead.model.walk.condition_walk`).
 
 **Failure gate.** With probability :math:`\pi_i = \operatorname{sigmoid}(h_0 + g_i^\top w)` the run
 diverges, where :math:`g_i` is the static basis :math:`x_i` or, with ``gate_basis: linear``, the
-standardized features :math:`z_i` themselves (a gate monotone in the learning rate extrapolates
-safely to configs outside the training range). A diverged run's score is
+standardized features :math:`z_i` themselves (then monotone in each feature, so it cannot turn back
+up outside the range it was fitted on). A diverged run's score is
 :math:`R_i \sim \mathcal N(r_{\mathrm{fail}}, s_{\mathrm{fail}}^2)` (near chance). It diverges at a
-time :math:`\tau_i` with :math:`F_i(t) = P(\tau_i \le t) = 1 - \exp(-(t/\tau_{div,i})^{k_{div}})`. By default
-the law is exponential (:math:`k_{div} = 1`) with one scale :math:`\tau_{div,i} = \tau_{div}`. With
-``divergence_features`` the scale depends on the config and on the run's length, and the shape is
-free:
+time :math:`\tau_i` with :math:`F_i(t) = P(\tau_i \le t) = 1 - \exp(-(t/\tau_{div,i})^{k_{div}})`.
+By default the law is exponential (:math:`k_{div} = 1`) with one scale
+:math:`\tau_{div,i} = \tau_{div}`. With ``divergence_features`` the scale depends on the config and
+on the run's length, and the shape is free:
 
 .. math::
 
     \tau_{div,i} = \tau_{div} \exp(z_i^\top \nu)\, T_i^{\nu_T}, \qquad k_{div} \sim \operatorname{LogNormal}(0, 0.5),
 
 since a long warm-up, a fraction of a long run, reaches its dangerous peak learning rate late, and
-a hazard that falls once the peak is past (:math:`k_{div} < 1`) leaves runs that survived it safe. Until :math:`\tau_i` the run *is* a healthy run: its points before
-:math:`\tau_i` follow the healthy curve, latents included, and the points after it sit at chance,
-:math:`\mathcal N(y_{\mathrm{fail},m}, s_{yfail,m}^2)`. With the points of a run sorted by step,
+a hazard that falls once the peak is past (:math:`k_{div} < 1`) leaves runs that survived it safe
+(:math:`T_i` in units of the median budget).
+
+Until :math:`\tau_i` the run *is* a healthy run: its points before :math:`\tau_i` follow the healthy
+curve, latents included, and the points after it sit at chance, :math:`\mathcal N(y_{\mathrm{fail},m}, s_{yfail,m}^2)`. With the points of a run sorted by step,
 :math:`\tau_i` is summed out exactly over the gaps between points:
 
 .. math::
 
     p_{\mathrm{fail}}(y_i) = \sum_{k=0}^{P_i} \big[F_i(t_{k}) - F_i(t_{k-1})\big]\,
         p_{ok}(y_{i,<k}) \prod_{j \ge k} p_{chance}(y_{ij}),
-
 
 with :math:`F_i(t_{-1}) = 0`, :math:`F_i(t_{P_i}) = 1`, and :math:`p_{ok}(y_{i,<k})` the healthy
 branch's marginal likelihood of the first :math:`k` points (:func:`tuneahead.model.prefix.prefix_loglik`).
