@@ -91,7 +91,7 @@ def main(argv=None) -> int:
         why = "forced" if a in todo and not a.problems(outputs) else "; ".join(a.problems(outputs)[:1])
         print(f"  {state} {a.name:28s} {'(' + why + ')' if state == 'make' else ''}")
     est = sum(a.minutes for a in todo) * (0.25 if args.fast else 1.0)
-    print(f"{len(todo)} artifact(s) to make (roughly {est:.0f} min on two idle cores), then {len(figures)} figure(s)")
+    print(f"{len(todo)} artifact(s) to make (roughly {est:.0f} min on two cores), then {len(figures)} figure(s)")
     if args.plan:
         for a in todo:
             print(f"  $ {a.shell(outputs, args.fast)}")

@@ -49,7 +49,7 @@ class Artifact:
     argv, fast_argv
         The command (``{folder}`` stands for the folder's path) at full and at ``--fast`` settings.
     minutes
-        Typical wall time of the full command on two idle CPU cores.
+        Typical wall time of the full command on two CPU cores.
     needs
         ``(file, field)`` pairs: a JSON key or CSV column that must be present, so that an artifact
         from an older version of a command counts as stale.
@@ -121,19 +121,19 @@ ARTIFACTS: dict[str, Artifact] = {
             ("python", "-m", "experiments.lower_bound_posterior", "--json", "{folder}/lower_bound_posterior.json"),
             ("python", "-m", "experiments.lower_bound_posterior", "--fast", "--json",
              "{folder}/lower_bound_posterior.json"),
-            4.0, "the posterior's V_opt(c) on the lower-bound check's runs, for the same rho",
+            1.5, "the posterior's V_opt(c) on the lower-bound check's runs, for the same rho",
         ),  # fmt: skip
         Artifact(
             "budget", "theory", ("budget.json",),
             ("python", "-m", "theory.check_budget", "--json", "{folder}/budget.json"),
             ("python", "-m", "theory.check_budget", "--fast", "--json", "{folder}/budget.json"),
-            1.5, "brute-force L(c), the power-law fit and c* against the grid argmin (claim 3)",
+            2.0, "brute-force L(c), the power-law fit and c* against the grid argmin (claim 3)",
         ),
         Artifact(
             "phase_diagram", "theory", ("phase_diagram.json",),
             ("python", "-m", "theory.check_phase_diagram", "--json", "{folder}/phase_diagram.json"),
             ("python", "-m", "theory.check_phase_diagram", "--fast", "--json", "{folder}/phase_diagram.json"),
-            18.0, "10 seeded tasks per preset placed by brute force and by the posterior (claim 4)",
+            17.0, "10 seeded tasks per preset placed by brute force and by the posterior (claim 4)",
         ),
         _fit("synthetic_final", "dynamic_critical"),
         _fit("synthetic_static_sufficient", "static_sufficient"),
@@ -154,7 +154,7 @@ ARTIFACTS: dict[str, Artifact] = {
              "~evaluation.splits.grouped", "evaluation.explain.enabled=false", "hydra.run.dir={folder}",
              "inference.progress=false", *[a for a in _FAST_FIT if not a.startswith(("truth.", "risk.", "probe."))],
              "evaluation.screen.pruners=[{kind: median, percentile: 50}]"),
-            4.0, "every method on held-out simulated runs (dynamic_critical) at probe budgets 25, 100, 400",
+            2.0, "every method on held-out simulated runs (dynamic_critical) at probe budgets 25, 100, 400",
             (("results.json", "calibration"),),
         ),  # fmt: skip
         Artifact(
@@ -165,7 +165,7 @@ ARTIFACTS: dict[str, Artifact] = {
              "inference.progress=false", "evaluation.posterior_cache={folder}/../posteriors", *_FAST_DEBERTA,
              "evaluation.budgets=[1000,4000]", "evaluation.explain.budget=1000", "evaluation.explain.candidates=4",
              "evaluation.explain.background=8", "evaluation.explain.permutations=1", "evaluation.explain.max_draws=20"),
-            25.0, "every method on held-out DeBERTa runs at probe budgets 1000, 2000, 4000 (two NUTS fits, cached)",
+            15.0, "every method on held-out DeBERTa runs at probe budgets 1000, 2000, 4000 (two NUTS fits, cached)",
             (("results.json", "calibration"), ("predictions.csv", "p_top"), ("predictions.csv", "total_steps")),
         ),  # fmt: skip
     ]
