@@ -97,6 +97,12 @@ class Artifact:
         return out
 
 
+def _check(name: str, module: str, minutes: float, what: str) -> Artifact:
+    """A theory check (or its posterior companion) that writes ``theory/NAME.json`` with ``--json``."""
+    argv = ("python", "-m", module, "--json", f"{{folder}}/{name}.json")
+    return Artifact(name, "theory", (f"{name}.json",), argv, argv[:3] + ("--fast",) + argv[3:], minutes, what)
+
+
 def _fit(name: str, preset: str) -> Artifact:
     base = ("python", "-m", "tuneahead.fit", "+experiment=synthetic", f"data.preset={preset}",
             "hydra.run.dir={folder}", "inference.progress=false")  # fmt: skip
@@ -110,31 +116,14 @@ def _fit(name: str, preset: str) -> Artifact:
 ARTIFACTS: dict[str, Artifact] = {
     a.name: a
     for a in [
-        Artifact(
-            "lower_bound", "theory", ("lower_bound.json",),
-            ("python", "-m", "theory.check_lower_bound", "--json", "{folder}/lower_bound.json"),
-            ("python", "-m", "theory.check_lower_bound", "--fast", "--json", "{folder}/lower_bound.json"),
-            3.0, "brute-force V_opt(c) for step-size exponents rho = 0.6, 0.75, 0.9, 1 (claim 2)",
-        ),
-        Artifact(
-            "lower_bound_posterior", "theory", ("lower_bound_posterior.json",),
-            ("python", "-m", "experiments.lower_bound_posterior", "--json", "{folder}/lower_bound_posterior.json"),
-            ("python", "-m", "experiments.lower_bound_posterior", "--fast", "--json",
-             "{folder}/lower_bound_posterior.json"),
-            1.5, "the posterior's V_opt(c) on the lower-bound check's runs, for the same rho",
-        ),  # fmt: skip
-        Artifact(
-            "budget", "theory", ("budget.json",),
-            ("python", "-m", "theory.check_budget", "--json", "{folder}/budget.json"),
-            ("python", "-m", "theory.check_budget", "--fast", "--json", "{folder}/budget.json"),
-            2.0, "brute-force L(c), the power-law fit and c* against the grid argmin (claim 3)",
-        ),
-        Artifact(
-            "phase_diagram", "theory", ("phase_diagram.json",),
-            ("python", "-m", "theory.check_phase_diagram", "--json", "{folder}/phase_diagram.json"),
-            ("python", "-m", "theory.check_phase_diagram", "--fast", "--json", "{folder}/phase_diagram.json"),
-            17.0, "10 seeded tasks per preset placed by brute force and by the posterior (claim 4)",
-        ),
+        _check("lower_bound", "theory.check_lower_bound", 3.0,
+               "brute-force V_opt(c) for step-size exponents rho = 0.6, 0.75, 0.9, 1 (claim 2)"),
+        _check("lower_bound_posterior", "experiments.lower_bound_posterior", 1.5,
+               "the posterior's V_opt(c) on the lower-bound check's runs, for the same rho"),
+        _check("budget", "theory.check_budget", 2.0,
+               "brute-force L(c), the power-law fit and c* against the grid argmin (claim 3)"),
+        _check("phase_diagram", "theory.check_phase_diagram", 17.0,
+               "10 seeded tasks per preset placed by brute force and by the posterior (claim 4)"),
         _fit("synthetic_final", "dynamic_critical"),
         _fit("synthetic_static_sufficient", "static_sufficient"),
         _fit("synthetic_noise_dominant", "noise_dominant"),

@@ -71,9 +71,12 @@ class PredictiveComponents:
 
     def cdf(self, x: np.ndarray) -> np.ndarray:
         """Predictive CDF at ``x`` (shape ``(n,)``)."""
+        return self._cdf(x, np.sqrt(self.var_ok), np.sqrt(self.var_fail))
+
+    def _cdf(self, x: np.ndarray, sd_ok: np.ndarray, sd_fail: np.ndarray) -> np.ndarray:
         q = self.p_fail
-        ok = ndtr((x - self.mean_ok) / np.sqrt(self.var_ok))
-        fail = ndtr((x - self.mean_fail) / np.sqrt(self.var_fail))
+        ok = ndtr((x - self.mean_ok) / sd_ok)
+        fail = ndtr((x - self.mean_fail) / sd_fail)
         return ((1 - q) * ok + q * fail).mean(axis=0)
 
     def quantile(self, level: float, iterations: int = 60, tolerance: float = 1e-9) -> np.ndarray:
@@ -82,8 +85,7 @@ class PredictiveComponents:
         Bisection stops once every bracket is narrower than ``tolerance`` times the smallest
         branch sd of its candidate, or after ``iterations`` halvings.
         """
-        q = self.p_fail
-        sd_ok, sd_fail = np.sqrt(self.var_ok), np.sqrt(self.var_fail)
+        sd_ok, sd_fail = np.sqrt(self.var_ok), np.sqrt(self.var_fail)  # once, not per halving
         lo = np.minimum(self.mean_ok - 10 * sd_ok, self.mean_fail - 10 * sd_fail).min(axis=0)
         hi = np.maximum(self.mean_ok + 10 * sd_ok, self.mean_fail + 10 * sd_fail).max(axis=0)
         width = tolerance * np.minimum(sd_ok.min(axis=0), sd_fail.min(axis=0))
@@ -91,8 +93,7 @@ class PredictiveComponents:
             if np.all(hi - lo <= width):
                 break
             mid = 0.5 * (lo + hi)
-            cdf = ((1 - q) * ndtr((mid - self.mean_ok) / sd_ok) + q * ndtr((mid - self.mean_fail) / sd_fail)).mean(axis=0)
-            below = cdf < level
+            below = self._cdf(mid, sd_ok, sd_fail) < level
             lo = np.where(below, mid, lo)
             hi = np.where(below, hi, mid)
         return 0.5 * (lo + hi)

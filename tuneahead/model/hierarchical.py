@@ -111,7 +111,7 @@ from numpyro.infer.reparam import LocScaleReparam
 
 from .design import ModelData
 from .gaussian import condition_latent
-from .prefix import prefix_loglik
+from .prefix import prefix_loglik, sums_before
 from .walk import condition_walk
 
 __all__ = [
@@ -293,12 +293,19 @@ def _failed(p: Params, data: ModelData, rows: CurveRows, with_outcome: bool) -> 
     zero = jnp.zeros_like(healthy_before[:, :1])
     edges = jnp.concatenate([zero, cdf, jnp.ones_like(zero)], axis=1)
     weight = jnp.diff(edges, axis=1)  # (n, P + 1): tau_i falls before point k
-    chance_before = jnp.concatenate([zero, jnp.cumsum(chance, axis=1)], axis=1)
+    chance_before = sums_before(chance, axis=1)
     split = healthy_before + (chance_before[:, -1:] - chance_before)
     ll = jax.nn.logsumexp(split, b=weight, axis=1)
     if with_outcome:
         ll = ll + jnp.where(data.r_mask, dist.Normal(p["r_fail"], p["s_fail"]).log_prob(data.r), 0.0)
     return ll
+
+
+def _curve_system(p: Params, data: ModelData) -> tuple[jnp.ndarray, CurveRows]:
+    """:math:`\\mu_i` and the curve rows of every run under one draw."""
+    mu, extra = static_mean(p, data)
+    amp = p["mu_B"] + data.x_linear @ p["gamma_B"]  # (n, M)
+    return mu, curve_rows(p, data, mu, extra, amp, curve_shape(p, data))
 
 
 def outcome_components(
@@ -310,9 +317,7 @@ def outcome_components(
     ``p_fail`` is the gate's posterior :math:`\\pi_i p_{fail} / (\\pi_i p_{fail} + (1-\\pi_i) p_{ok})`
     unless the run's divergence is known.
     """
-    mu, extra = static_mean(p, data)
-    amp = p["mu_B"] + data.x_linear @ p["gamma_B"]  # (n, M)
-    rows = curve_rows(p, data, mu, extra, amp, curve_shape(p, data))
+    mu, rows = _curve_system(p, data)
     ll_ok, mean_ok, var_ok = _healthy(p, data, mu, rows, with_outcome)
     if not failure_gate:
         zeros = jnp.zeros_like(mean_ok)
@@ -348,9 +353,7 @@ def known_branch_loglik(p: Params, data: ModelData, diverged: bool) -> jnp.ndarr
     Training runs mostly have a known fate, and a healthy run's failure branch (its prefix sums) or a
     diverged run's healthy branch would only be computed to be discarded.
     """
-    mu, extra = static_mean(p, data)
-    amp = p["mu_B"] + data.x_linear @ p["gamma_B"]
-    rows = curve_rows(p, data, mu, extra, amp, curve_shape(p, data))
+    mu, rows = _curve_system(p, data)
     logit = gate_logit(p, data)
     if diverged:
         return jax.nn.log_sigmoid(logit) + _failed(p, data, rows, with_outcome=True)

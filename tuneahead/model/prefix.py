@@ -27,10 +27,10 @@ import jax.numpy as jnp
 
 from .gaussian import _LOG_2PI, _cho_solve, _cholesky
 
-__all__ = ["prefix_loglik"]
+__all__ = ["prefix_loglik", "sums_before"]
 
 
-def _with_empty_prefix(x: jnp.ndarray, axis: int) -> jnp.ndarray:
+def sums_before(x: jnp.ndarray, axis: int) -> jnp.ndarray:
     """Sums of the first k rows along ``axis``, for k = 0..P: a product with a constant
     lower-triangular matrix (XLA builds a cumulative sum on the CPU as a windowed sum of P^2 terms)."""
     n_rows = x.shape[axis]
@@ -57,12 +57,12 @@ def prefix_loglik(
     prec = weight / noise_var
     rho = jnp.where(weight > 0, residual - jnp.einsum("...pk,...k->...p", loadings, prior_mean), 0.0)
     axis = residual.ndim - 1
-    lam = _with_empty_prefix(jnp.einsum("...pk,...p,...pl->...pkl", loadings, prec, loadings), axis)
+    lam = sums_before(jnp.einsum("...pk,...p,...pl->...pkl", loadings, prec, loadings), axis)
     lam = lam + (jnp.eye(prior_var.shape[-1], dtype=lam.dtype) / prior_var[..., None, :])[..., None, :, :]
-    h = _with_empty_prefix(loadings * (prec * rho)[..., None], axis)
-    quad = _with_empty_prefix(prec * rho**2, axis)
-    log_noise = _with_empty_prefix(weight * jnp.log(noise_var), axis)
-    count = _with_empty_prefix(weight, axis)
+    h = sums_before(loadings * (prec * rho)[..., None], axis)
+    quad = sums_before(prec * rho**2, axis)
+    log_noise = sums_before(weight * jnp.log(noise_var), axis)
+    count = sums_before(weight, axis)
     chol = _cholesky(lam)
     alpha = _cho_solve(chol, h)
     logdet = (
