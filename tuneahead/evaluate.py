@@ -57,7 +57,7 @@ from .metrics import (
     point_metrics,
 )
 from .model.design import ModelSpec
-from .model.inference import InferenceConfig, fit
+from .model.inference import InferenceConfig, fit, use_host_devices
 from .model.posterior import Posterior
 from .predict import predictive_components
 from .screen import best_saving_at_recall, replay_outcome, threshold_rows
@@ -513,6 +513,7 @@ def _write_screening(out_dir: Path, screening, headline, pruners, sc) -> None:
 @hydra.main(config_path="../conf", config_name="evaluate", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     """Hydra entry point."""
+    use_host_devices(cfg.inference.get("num_chains", 1))
     run_evaluation(cfg, HydraConfig.get().runtime.output_dir)
 
 

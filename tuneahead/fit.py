@@ -36,7 +36,7 @@ from .data.simulator import (
 )
 from .metrics import heldout_metrics
 from .model.design import ModelSpec
-from .model.inference import InferenceConfig, fit
+from .model.inference import InferenceConfig, fit, use_host_devices
 from .model.posterior import Posterior
 from .plots import plot_predicted_vs_true, plot_risk_curve
 from .predict import predict
@@ -337,6 +337,7 @@ def run_fit(cfg: DictConfig, out_dir: str | Path) -> dict:
 @hydra.main(config_path="../conf", config_name="config", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     """Hydra entry point."""
+    use_host_devices(cfg.inference.get("num_chains", 1))
     run_fit(cfg, HydraConfig.get().runtime.output_dir)
 
 

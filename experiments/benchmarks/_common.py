@@ -1,8 +1,9 @@
 """Shared pieces of the fit and predict benchmarks: thread settings, tables, configs, timers.
 
-Importing this module first pins JAX and BLAS to one thread per process (unless the caller set
-``XLA_FLAGS``/``OMP_NUM_THREADS`` already), so that timings on a shared 2-core machine are not
-skewed by thread oversubscription. Every timing is recorded with ``os.getloadavg()`` beside it:
+Importing this module first pins JAX's linear algebra and BLAS to one thread per device (unless
+the caller set ``XLA_FLAGS``/``OMP_NUM_THREADS`` already), so that timings on a shared 2-core
+machine are not skewed by thread oversubscription, and gives JAX one CPU device per NUTS chain,
+as the command-line entry points do. Every timing is recorded with ``os.getloadavg()`` beside it:
 a one-minute load well above the cores in use means other jobs shared the machine.
 """
 
@@ -12,7 +13,7 @@ import os
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
-os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
+os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false")
 
 import time  # noqa: E402
 from contextlib import contextmanager  # noqa: E402
@@ -25,9 +26,11 @@ import yaml  # noqa: E402
 
 from tuneahead.data.runtable import RunTable  # noqa: E402
 from tuneahead.data.sampler import PopulationDesign, PopulationParams, sample_population  # noqa: E402
-from tuneahead.model.inference import InferenceConfig  # noqa: E402
+from tuneahead.model.inference import InferenceConfig, use_host_devices  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
+# one CPU device per NUTS chain (up to the cores), as the command-line entry points set up
+use_host_devices(yaml.safe_load((ROOT / "conf" / "inference" / "nuts.yaml").read_text())["num_chains"])
 EVAL_EVERY = 100.0
 
 _COMPILE_EVENTS = (

@@ -9,7 +9,7 @@ from .hierarchical import (
     reparameterized_model,
     run_loglik,
 )
-from .inference import InferenceConfig, fit
+from .inference import InferenceConfig, fit, use_host_devices
 from .posterior import Diagnostics, Posterior
 from .prefix import prefix_loglik
 
@@ -27,6 +27,7 @@ __all__ = [
     "prefix_loglik",
     "InferenceConfig",
     "fit",
+    "use_host_devices",
     "Diagnostics",
     "Posterior",
 ]

@@ -1,30 +1,45 @@
 """Fitting the hierarchical model: NUTS for small and medium tables, SVI (optax) for large ones.
 
 Both return a :class:`~tuneahead.model.posterior.Posterior`. Every step that runs the model is
-compiled as one program, never run op by op: numpyro's own set-up runs the model (and for SVI its
-gradient too) eagerly, and eager JAX compiles each operation of the likelihood on its own, which
-for a thousand runs costs more than compiling the whole program. NUTS diagnostics follow Vehtari et
-al. (2021): a parameter is flagged when its rank-normalized split :math:`\\hat R > 1.01` or its bulk
-ESS is under 100 per chain; any divergent transition is flagged too. Flags are logged as warnings
-and kept in the posterior's diagnostics, never dropped.
+compiled as one program, never run op by op: eager JAX compiles each operation of the likelihood
+on its own, which for a thousand runs costs more than compiling the whole program. Each fit compiles
+the likelihood's gradient once:
+
+- **set-up**: numpyro finds the sites, their transforms and the starting point by running the model;
+  that runs on the priors alone (no runs, so no likelihood), compiled in one small program;
+- **NUTS**: each chain is one scan of numpyro's NUTS kernel over warm-up and draws (the kernel
+  adapts while the iteration is in the warm-up); with ``chain_method: parallel`` and a CPU device
+  per chain (:func:`use_host_devices`) the chains run side by side, one per core;
+- **SVI**: the optimization is one scan of the optimizer's update, its ELBO summed in a fixed order
+  (:class:`OrderedELBO`), so that the persistent compilation cache serves it to later processes.
+
+NUTS diagnostics follow Vehtari et al. (2021): a parameter is flagged when its rank-normalized
+split :math:`\\hat R > 1.01` or its bulk ESS is under 100 per chain; any divergent transition is
+flagged too. Flags are logged as warnings and kept in the posterior's diagnostics, never dropped.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 import warnings
 from dataclasses import dataclass
 from functools import partial
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import optax
-from numpyro.infer import MCMC, NUTS, SVI, Predictive, Trace_ELBO
+from jax.flatten_util import ravel_pytree
+from numpyro.infer import SVI, Predictive, Trace_ELBO
 from numpyro.infer.autoguide import AutoMultivariateNormal, AutoNormal
-from numpyro.infer.initialization import init_to_median
-from numpyro.infer.util import initialize_model
+from numpyro.infer.hmc import hmc
+from numpyro.infer.initialization import init_to_mean
+from numpyro.handlers import replay, seed
+from numpyro.infer.util import initialize_model, log_density
+from tqdm.auto import tqdm
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", FutureWarning)
@@ -35,7 +50,7 @@ from .design import ModelData, ModelDesign, ModelSpec
 from .hierarchical import POPULATION_SITES, hierarchical_model, reparameterized_model
 from .posterior import Diagnostics, Posterior
 
-__all__ = ["InferenceConfig", "fit"]
+__all__ = ["InferenceConfig", "fit", "use_host_devices"]
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +67,7 @@ class InferenceConfig:
     num_warmup: int = 500
     num_samples: int = 500
     num_chains: int = 2
-    chain_method: str = "vectorized"
+    chain_method: str = "parallel"
     target_accept: float = 0.85
     max_tree_depth: int = 8
     dense_mass: bool = True
@@ -70,6 +85,10 @@ class InferenceConfig:
             raise ValueError(f"inference.method={self.method!r}; use 'nuts' or 'svi'")
         if self.centered_groups not in ("auto", True, False):
             raise ValueError(f"inference.centered_groups={self.centered_groups!r}; use auto, true or false")
+        if self.chain_method not in ("parallel", "sequential", "vectorized"):
+            raise ValueError(
+                f"inference.chain_method={self.chain_method!r}; use parallel, sequential or vectorized"
+            )
         if self.svi_guide not in ("normal", "mvn"):
             raise ValueError(f"inference.svi_guide={self.svi_guide!r}; use 'normal' or 'mvn'")
 
@@ -158,6 +177,21 @@ def use_compilation_cache(folder: str) -> None:
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
 
 
+def use_host_devices(count: int) -> None:
+    """Let JAX see ``count`` CPU devices (at most one per core), so that ``chain_method: parallel``
+    runs each chain on its own core.
+
+    JAX reads the setting once, before it first computes anything: call this at the start of a
+    program. Later, or where ``JAX_NUM_CPU_DEVICES`` is set already, it changes nothing.
+    """
+    count = max(1, min(int(count), os.cpu_count() or 1))
+    if jax.config.jax_num_cpu_devices == -1:
+        try:
+            jax.config.update("jax_num_cpu_devices", count)
+        except RuntimeError:  # JAX has computed already; its devices stay as they are
+            log.debug("JAX has started already: %d CPU device(s)", jax.local_device_count())
+
+
 def link_start(data: ModelData, n_metrics: int) -> dict[str, np.ndarray]:
     """Starting values of the curve link from the data, by least squares.
 
@@ -197,93 +231,211 @@ def _start_at(site=None, values=None):
         return partial(_start_at, values=values)
     if site["type"] == "sample" and not site["is_observed"] and site["name"] in values:
         return values[site["name"]]
-    return init_to_median(site, num_samples=15)
+    return init_to_mean(site)
 
 
 def start_strategy(values: dict[str, np.ndarray]):
-    """Start ``values`` where given (the link), prior medians elsewhere.
+    """Start ``values`` where given (the link), prior means elsewhere.
 
     Uniform starts on the unconstrained scale can put a chain at a wide sigma_delta with group
-    intercepts far off, where the deltas absorb everything and the intercepts barely move.
+    intercepts far off, where the deltas absorb everything and the intercepts barely move. The
+    means are closed-form for every prior of the model, so no prior draws are compiled into the
+    set-up (drawing 15 of each, for a median, cost about 10 s of compiling).
     """
     return partial(_start_at, values=values)
 
 
-def _initialize(rng_keys, model, model_kwargs, init_strategy):
-    """numpyro's model initialization, traced and compiled in one piece.
+def _without_runs(model_kwargs: dict) -> dict:
+    """``model_kwargs`` with every :class:`ModelData` emptied of runs (its columns kept).
 
-    Returns the starting point (unconstrained values with their potential energy and gradient,
-    one per key when ``rng_keys`` is a batch), the potential energy function of the data in
-    ``model_kwargs`` and the function from unconstrained values to the model's sites. The values
-    are those :class:`numpyro.infer.MCMC` would start from with the same keys.
+    The model's sites, their transforms and the guide's draws do not depend on the runs, but
+    numpyro finds them by running the model, likelihood included; without runs the likelihood is
+    left out, and the compiled set-up holds the priors alone.
+    """
+    return {k: v.select(np.arange(0)) if isinstance(v, ModelData) else v for k, v in model_kwargs.items()}
+
+
+def _initialize(rng_key, model, model_kwargs, init_strategy):
+    """The starting point on the unconstrained scale, the potential energy function of the data in
+    ``model_kwargs`` and the function from unconstrained values to the model's sites.
+
+    numpyro's initialization runs on the priors alone (:func:`_without_runs`), compiled in one
+    piece; whether the start is valid on the data is checked where the chains begin.
     """
     found = {}
 
-    def init(keys):
+    def init(key):
         info = initialize_model(
-            keys, model, model_kwargs=model_kwargs, dynamic_args=True, init_strategy=init_strategy
+            key, model, model_kwargs=_without_runs(model_kwargs), dynamic_args=True, init_strategy=init_strategy
         )
         found["potential"], found["sites"] = info.potential_fn, info.postprocess_fn
-        return info.param_info
+        return info.param_info.z
 
-    param_info = jax.jit(init)(rng_keys)
-    if not np.all(np.isfinite(np.asarray(param_info.potential_energy))):
-        raise RuntimeError(
-            "no valid starting point: the log density or its gradient is not finite at the start; "
-            "check the data for extreme values"
-        )
-    return param_info, found["potential"](**model_kwargs), found["sites"](**model_kwargs)
+    z = jax.jit(init)(rng_key)
+    return z, found["potential"](**model_kwargs), found["sites"](**_without_runs(model_kwargs))
+
+
+#: Standard deviation, on the unconstrained scale, of the offsets that start the chains apart.
+START_SPREAD = 0.3
+
+
+def chain_method(config: InferenceConfig) -> str:
+    """The way chains run: ``parallel`` needs a device per chain (on the CPU, see
+    :func:`use_host_devices`) and falls back to ``sequential`` without."""
+    method = config.chain_method
+    if method == "parallel" and config.num_chains > 1 and jax.local_device_count() < config.num_chains:
+        log.info(
+            "%d chains but %d device(s): the chains run one after another (one CPU device per "
+            "chain: JAX_NUM_CPU_DEVICES=%d)", config.num_chains, jax.local_device_count(), config.num_chains,
+        )  # fmt: skip
+        return "sequential"
+    return "sequential" if config.num_chains == 1 else method
+
+
+class _Progress:
+    """A progress bar fed from inside a compiled loop, through :func:`jax.debug.callback`."""
+
+    def __init__(self, total: int, desc: str):
+        self.total, self.desc, self.bar = total, desc, None  # the bar starts with the loop, after compiling
+        self.lock, self.done = threading.Lock(), 0
+
+    def __call__(self, iteration) -> None:
+        with self.lock:  # with several chains, the furthest one's iteration
+            if self.bar is None:
+                self.bar = tqdm(total=self.total, desc=self.desc, unit="it", mininterval=1.0)
+            reached = int(np.max(iteration)) + 1
+            if reached > self.done:
+                self.bar.update(reached - self.done)
+                self.done = reached
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _nuts_chain(potential, config: InferenceConfig, progress=None):
+    """One NUTS chain, warm-up and draws in one scan of numpyro's own kernel.
+
+    The kernel adapts its step size and mass matrix while the iteration is below ``num_warmup``
+    (the same windowed adaptation as :class:`numpyro.infer.NUTS`), so one loop body serves both
+    phases and the program holds a single copy of the gradient.
+    """
+    total = config.num_warmup + config.num_samples
+    every = max(1, total // 100)
+
+    def run(z, key):
+        init_kernel, sample_kernel = hmc(potential_fn=potential, algo="NUTS")
+        state = init_kernel(
+            z, num_warmup=config.num_warmup, dense_mass=config.dense_mass,
+            target_accept_prob=config.target_accept, max_tree_depth=config.max_tree_depth, rng_key=key,
+        )  # fmt: skip
+
+        def step(state, i):
+            state = sample_kernel(state)
+            if progress is not None:
+                jax.lax.cond(i % every == every - 1, lambda: jax.debug.callback(progress, i), lambda: None)
+            return state, (state.z, state.diverging, state.num_steps)
+
+        start_energy = state.potential_energy
+        _, (draws, diverging, num_steps) = jax.lax.scan(step, state, jnp.arange(total))
+        kept = slice(config.num_warmup, None)
+        return jax.tree.map(lambda a: a[kept], draws), diverging[kept], num_steps[kept], start_energy
+
+    return run
 
 
 def _run_nuts(rng, model, model_kwargs, config: InferenceConfig, start: dict):
-    # the keys MCMC splits off to start each chain, so the draws are those of MCMC(model)
-    if config.num_chains > 1:
-        init_keys = jax.vmap(jax.random.split)(jax.random.split(rng, config.num_chains))[:, 1]
-    else:
-        init_keys = jax.random.split(rng)[1]
-    param_info, potential, to_sites = _initialize(init_keys, model, model_kwargs, start_strategy(start))
-    kernel = NUTS(
-        potential_fn=potential,
-        target_accept_prob=config.target_accept,
-        max_tree_depth=config.max_tree_depth,
-        dense_mass=config.dense_mass,
-    )
-    mcmc = MCMC(
-        kernel,
-        num_warmup=config.num_warmup,
-        num_samples=config.num_samples,
-        num_chains=config.num_chains,
-        chain_method=config.chain_method,
-        progress_bar=config.progress,
-    )
-    mcmc.run(rng, init_params=param_info, extra_fields=("diverging", "num_steps"))
-    unconstrained = mcmc.get_samples(group_by_chain=True)
-    sites = jax.jit(jax.vmap(jax.vmap(to_sites)))(unconstrained)
+    init_key, jitter_key, chain_key = jax.random.split(rng, 3)
+    z, potential, to_sites = _initialize(init_key, model, model_kwargs, start_strategy(start))
+    chains = config.num_chains
+    flat, unravel = ravel_pytree(z)
+    offsets = jax.random.normal(jitter_key, (chains, flat.size), flat.dtype) * START_SPREAD
+    z = jax.vmap(unravel)(flat + offsets)
+    keys = jax.random.split(chain_key, chains)
+    method = chain_method(config)
+    total = config.num_warmup + config.num_samples
+    progress = _Progress(total, f"NUTS ({chains} chains, {method})") if config.progress else None
+    run = _nuts_chain(potential, config, progress)
+    try:
+        if method == "parallel":
+            out = jax.pmap(run)(z, keys)
+        elif method == "vectorized":
+            out = jax.jit(jax.vmap(run))(z, keys)
+        else:
+            one = jax.jit(run)
+            per = [one(jax.tree.map(lambda a: a[c], z), keys[c]) for c in range(chains)]
+            out = jax.tree.map(lambda *a: jnp.stack(a), *per)
+        draws, diverging, num_steps, start_energy = jax.block_until_ready(out)
+    finally:
+        if progress is not None:
+            progress.close()
+    if not np.all(np.isfinite(np.asarray(start_energy))):
+        raise RuntimeError(
+            "no valid starting point: the log density is not finite where the chains start; "
+            "check the data for extreme values"
+        )
+    sites = jax.jit(jax.vmap(jax.vmap(to_sites)))(draws)
     samples = {k: np.asarray(v) for k, v in sites.items()}
-    extra = mcmc.get_extra_fields(group_by_chain=True)
-    stats = {"diverging": np.asarray(extra["diverging"]), "num_steps": np.asarray(extra["num_steps"])}
+    stats = {"diverging": np.asarray(diverging), "num_steps": np.asarray(num_steps)}
     return samples, {"sample_stats": stats}
+
+
+class OrderedELBO(Trace_ELBO):
+    """The one-particle ELBO, :math:`\\log p(y, \\theta) - \\log q(\\theta)` at a draw
+    :math:`\\theta \\sim q`, its terms summed in the order the guide and the model draw them.
+
+    :class:`numpyro.infer.Trace_ELBO` sums the terms over a set of site names, whose order changes
+    from process to process with Python's string hashing: its compiled program is then never the
+    same twice (so the persistent compilation cache never serves it), and the last bits of the loss
+    differ between processes run with the same seed.
+    """
+
+    def loss(self, rng_key, param_map, model, guide, *args, **kwargs):
+        model_key, guide_key = jax.random.split(rng_key)
+        guide_lp, guide_trace = log_density(seed(guide, guide_key), args, kwargs, param_map)
+        model_lp, _ = log_density(replay(seed(model, model_key), guide_trace), args, kwargs, param_map)
+        return guide_lp - model_lp
 
 
 def _run_svi(rng, model, model_kwargs, config: InferenceConfig, start: dict):
     guide_cls = AutoNormal if config.svi_guide == "normal" else AutoMultivariateNormal
+    priors_only = _without_runs(model_kwargs)
+    every = max(1, config.svi_steps // 100)
+    progress = _Progress(config.svi_steps, f"SVI ({config.svi_steps} steps)") if config.progress else None
 
     def run(rng):
-        # guide set-up, optimization and draws in one compiled program (see module doc)
+        # guide set-up, optimization and draws in one compiled program (see module doc); the
+        # guide's sites and the draws of them do not depend on the runs, so only the optimization
+        # reads the whole table
         guide = guide_cls(model, init_loc_fn=start_strategy(start))
-        svi = SVI(model, guide, optax.adam(config.svi_learning_rate), Trace_ELBO())
+        svi = SVI(model, guide, optax.adam(config.svi_learning_rate), OrderedELBO())
         fit_rng, draw_rng = jax.random.split(rng)
-        result = svi.run(fit_rng, config.svi_steps, progress_bar=False, **model_kwargs)
+        state = svi.init(fit_rng, **priors_only)
+
+        def step(state, i):
+            state, loss = svi.update(state, **model_kwargs)
+            if progress is not None:
+                jax.lax.cond(i % every == every - 1, lambda: jax.debug.callback(progress, i), lambda: None)
+            return state, loss
+
+        state, losses = jax.lax.scan(step, state, jnp.arange(config.svi_steps))
         predictive = Predictive(
-            model, guide=guide, params=result.params, num_samples=config.svi_draws,
+            model, guide=guide, params=svi.get_params(state), num_samples=config.svi_draws,
             return_sites=list(POPULATION_SITES), parallel=True,
         )  # fmt: skip
-        return result.losses, predictive(draw_rng, **model_kwargs)
+        return losses, predictive(draw_rng, **priors_only)
 
-    if config.progress:
-        log.info("SVI: %d steps, compiled as one program", config.svi_steps)
-    losses, draws = jax.jit(run)(rng)
+    try:
+        losses, draws = jax.block_until_ready(jax.jit(run)(rng))
+    finally:
+        if progress is not None:
+            progress.close()
     losses = np.asarray(losses)
+    if not np.isfinite(losses[-1]):
+        raise RuntimeError(
+            "SVI diverged: the ELBO loss is not finite; check the data for extreme values "
+            "or lower inference.svi_learning_rate"
+        )
     samples = {k: np.asarray(v)[None] for k, v in draws.items() if k != "runs"}
     tail = losses[-max(1, len(losses) // 10):]
     head = losses[-2 * len(tail): -len(tail)] if len(losses) >= 2 * len(tail) else tail
