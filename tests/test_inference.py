@@ -111,3 +111,32 @@ def test_parallel_chains_sample_the_posterior_of_sequential_ones():
     for site in ("a0", "lam0", "lam1", "sigma_eps"):
         (m1, se1), (m2, se2) = out["parallel"][site], out["sequential"][site]
         assert abs(m1 - m2) < 4 * np.hypot(se1, se2), (site, m1, m2, se1, se2)
+
+
+@pytest.mark.slow
+def test_svi_program_is_served_from_the_compilation_cache_in_a_new_process(tmp_path):
+    """numpyro's Trace_ELBO sums over a set of site names, so its program changed with Python's
+    hash seed and a new process never found it in the persistent cache. Two processes with
+    different hash seeds fit the same table; the second must load the program the first wrote."""
+    script = textwrap.dedent(
+        f"""
+        import jax, jax.monitoring
+        hits = []
+        jax.monitoring.register_event_listener(lambda event, **_: hits.append(event) if event.endswith("cache_hits") else None)
+        from tuneahead.data.sampler import PopulationDesign, sample_population
+        from tuneahead.model.design import ModelSpec
+        from tuneahead.model.inference import InferenceConfig, fit
+        pop = sample_population(design=PopulationDesign(n_groups=3, runs_per_group=6, budgets=(400.0,)), seed=0)
+        config = InferenceConfig(method="svi", svi_steps=50, svi_draws=20, progress=False,
+                                 compilation_cache={str(tmp_path / "cache")!r})
+        fit(pop.table, ModelSpec(), config)
+        print("hits", len(hits))
+        """
+    )
+    counts = []
+    for hash_seed in ("1", "2"):
+        env = {**os.environ, "JAX_PLATFORMS": "cpu", "PYTHONHASHSEED": hash_seed}
+        result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=600)
+        assert result.returncode == 0, result.stderr[-3000:]
+        counts.append(int(result.stdout.strip().splitlines()[-1].split()[1]))
+    assert counts[1] >= 1, counts

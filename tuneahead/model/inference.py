@@ -11,7 +11,11 @@ the likelihood's gradient once:
   adapts while the iteration is in the warm-up); with ``chain_method: parallel`` and a CPU device
   per chain (:func:`use_host_devices`) the chains run side by side, one per core;
 - **SVI**: the optimization is one scan of the optimizer's update, its ELBO summed in a fixed order
-  (:class:`OrderedELBO`), so that the persistent compilation cache serves it to later processes.
+  (:class:`OrderedELBO`).
+
+Nothing in these programs depends on the order of a Python set, so the persistent compilation
+cache (``inference.compilation_cache``) serves them to a later fit of the same table in any
+process. (The table's arrays are constants in them: a different table compiles anew.)
 
 NUTS diagnostics follow Vehtari et al. (2021): a parameter is flagged when its rank-normalized
 split :math:`\\hat R > 1.01` or its bulk ESS is under 100 per chain; any divergent transition is
@@ -33,11 +37,11 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from jax.flatten_util import ravel_pytree
+from numpyro.handlers import replay, seed
 from numpyro.infer import SVI, Predictive, Trace_ELBO
 from numpyro.infer.autoguide import AutoMultivariateNormal, AutoNormal
 from numpyro.infer.hmc import hmc
 from numpyro.infer.initialization import init_to_mean
-from numpyro.handlers import replay, seed
 from numpyro.infer.util import initialize_model, log_density
 from tqdm.auto import tqdm
 
@@ -50,7 +54,7 @@ from .design import ModelData, ModelDesign, ModelSpec
 from .hierarchical import POPULATION_SITES, hierarchical_model, reparameterized_model
 from .posterior import Diagnostics, Posterior
 
-__all__ = ["InferenceConfig", "fit", "use_host_devices"]
+__all__ = ["InferenceConfig", "OrderedELBO", "fit", "use_host_devices"]
 
 log = logging.getLogger(__name__)
 
