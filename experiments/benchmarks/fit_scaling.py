@@ -9,7 +9,7 @@ beside TuneAhead's LightGBM on the same table.
 Each table is drawn from the model itself (the ``recovery`` experiment's sampler) in 10 groups,
 one evaluation every 100 steps, full curves, about 7% of runs diverged. NUTS and SVI run through
 :func:`tuneahead.model.inference.fit` with ``conf/inference/nuts.yaml`` and ``svi.yaml`` as they
-are (no progress bar); ``--warmup``/``--samples`` override NUTS's. LightGBM is
+are (no progress bar); ``--warmup``/``--samples``/``--chain-method`` override NUTS's. LightGBM is
 :class:`tuneahead.baselines.GradientBoosted` at TuneAhead's settings on all points of each curve.
 
 Columns: ``compile`` is the part of the wall time JAX spent tracing and compiling; ``s/ESS`` is the
@@ -98,12 +98,15 @@ def main(argv=None) -> list[dict]:
     parser.add_argument("--methods", nargs="+", default=["nuts", "svi", "lgbm"], choices=["nuts", "svi", "lgbm"])
     parser.add_argument("--warmup", type=int, default=None, help="override NUTS num_warmup")
     parser.add_argument("--samples", type=int, default=None, help="override NUTS num_samples")
+    parser.add_argument("--chain-method", default=None, choices=["parallel", "sequential", "vectorized"],
+                        help="override NUTS chain_method (parallel: a CPU device per chain)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the sampled tables")
     parser.add_argument("--quick", action="store_true", help="100 and 300 runs of 10 points only")
     parser.add_argument("--json", default=None, help="write the rows to this JSON file (atomically)")
     args = parser.parse_args(argv)
     runs, points = ([100, 300], [10]) if args.quick else (args.runs, args.points)
-    overrides = {k: v for k, v in (("num_warmup", args.warmup), ("num_samples", args.samples)) if v is not None}
+    overrides = {k: v for k, v in (("num_warmup", args.warmup), ("num_samples", args.samples),
+                                   ("chain_method", args.chain_method)) if v is not None}  # fmt: skip
 
     rows = []
     for p in points:
