@@ -108,7 +108,7 @@ def _fit(name: str, preset: str) -> Artifact:
             "hydra.run.dir={folder}", "inference.progress=false")  # fmt: skip
     return Artifact(
         name=name, folder=f"fit/{name}", files=("summary.json",), argv=base, fast_argv=base + _FAST_FIT,
-        minutes=3.0, what=f"hierarchical fit to 320 simulated runs of the {preset} preset, with brute-force truth",
+        minutes=2.0, what=f"hierarchical fit to 320 simulated runs of the {preset} preset, with brute-force truth",
         needs=(("summary.json", "truth"),),
     )  # fmt: skip
 
@@ -122,7 +122,7 @@ ARTIFACTS: dict[str, Artifact] = {
                "the posterior's V_opt(c) on the lower-bound check's runs, for the same rho"),
         _check("budget", "theory.check_budget", 2.0,
                "brute-force L(c), the power-law fit and c* against the grid argmin (claim 3)"),
-        _check("phase_diagram", "theory.check_phase_diagram", 17.0,
+        _check("phase_diagram", "theory.check_phase_diagram", 9.0,
                "10 seeded tasks per preset placed by brute force and by the posterior (claim 4)"),
         _fit("synthetic_final", "dynamic_critical"),
         _fit("synthetic_static_sufficient", "static_sufficient"),
@@ -132,7 +132,7 @@ ARTIFACTS: dict[str, Artifact] = {
             ("python", "-m", "tuneahead.fit", "+experiment=deberta", "hydra.run.dir={folder}", "inference.progress=false"),
             ("python", "-m", "tuneahead.fit", "+experiment=deberta", "hydra.run.dir={folder}", "inference.progress=false",
              *_FAST_DEBERTA),
-            6.0, "hierarchical fit to the DeBERTa-base runs: risk split, power law and regime",
+            1.5, "hierarchical fit to the DeBERTa-base runs: risk split, power law and regime",
         ),  # fmt: skip
         Artifact(
             "synthetic_eval", "evaluate/synthetic", ("results.json",),
@@ -154,7 +154,7 @@ ARTIFACTS: dict[str, Artifact] = {
              "inference.progress=false", "evaluation.posterior_cache={folder}/../posteriors", *_FAST_DEBERTA,
              "evaluation.budgets=[1000,4000]", "evaluation.explain.budget=1000", "evaluation.explain.candidates=4",
              "evaluation.explain.background=8", "evaluation.explain.permutations=1", "evaluation.explain.max_draws=20"),
-            15.0, "every method on held-out DeBERTa runs at probe budgets 1000, 2000, 4000 (two NUTS fits, cached)",
+            4.5, "every method on held-out DeBERTa runs at probe budgets 1000, 2000, 4000 (two NUTS fits, cached)",
             (("results.json", "calibration"), ("predictions.csv", "p_top"), ("predictions.csv", "total_steps")),
         ),  # fmt: skip
     ]
