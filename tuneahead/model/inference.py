@@ -316,6 +316,12 @@ class _Progress:
         if self.bar is not None:
             self.bar.close()
 
+    def restart(self, desc: str) -> None:
+        """Close the bar; the next report starts a new one (the next of chains run one after another)."""
+        with self.lock:
+            self.close()
+            self.desc, self.bar, self.done = desc, None, 0
+
 
 def _nuts_chain(potential, config: InferenceConfig, progress=None):
     """One NUTS chain, warm-up and draws in one scan of numpyro's own kernel.
@@ -366,8 +372,11 @@ def _run_nuts(rng, model, model_kwargs, config: InferenceConfig, start: dict):
         elif method == "vectorized":
             out = jax.jit(jax.vmap(run))(z, keys)
         else:
-            one = jax.jit(run)
-            per = [one(jax.tree.map(lambda a: a[c], z), keys[c]) for c in range(chains)]
+            one, per = jax.jit(run), []
+            for c in range(chains):
+                if progress is not None:
+                    progress.restart(f"NUTS (chain {c + 1} of {chains}, {method})")
+                per.append(jax.block_until_ready(one(jax.tree.map(lambda a: a[c], z), keys[c])))
             out = jax.tree.map(lambda *a: jnp.stack(a), *per)
         draws, diverging, num_steps, start_energy = jax.block_until_ready(out)
     finally:
