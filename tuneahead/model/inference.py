@@ -266,17 +266,15 @@ def _initialize(rng_key, model, model_kwargs, init_strategy):
     numpyro's initialization runs on the priors alone (:func:`_without_runs`), compiled in one
     piece; whether the start is valid on the data is checked where the chains begin.
     """
-    found = {}
+    found, priors_only = {}, _without_runs(model_kwargs)
 
     def init(key):
-        info = initialize_model(
-            key, model, model_kwargs=_without_runs(model_kwargs), dynamic_args=True, init_strategy=init_strategy
-        )
+        info = initialize_model(key, model, model_kwargs=priors_only, dynamic_args=True, init_strategy=init_strategy)
         found["potential"], found["sites"] = info.potential_fn, info.postprocess_fn
         return info.param_info.z
 
     z = jax.jit(init)(rng_key)
-    return z, found["potential"](**model_kwargs), found["sites"](**_without_runs(model_kwargs))
+    return z, found["potential"](**model_kwargs), found["sites"](**priors_only)
 
 
 #: Standard deviation, on the unconstrained scale, of the offsets that start the chains apart.
@@ -297,11 +295,16 @@ def chain_method(config: InferenceConfig) -> str:
 
 
 class _Progress:
-    """A progress bar fed from inside a compiled loop, through :func:`jax.debug.callback`."""
+    """A progress bar fed from inside a compiled loop of ``total`` iterations (:meth:`tick`)."""
 
     def __init__(self, total: int, desc: str):
         self.total, self.desc, self.bar = total, desc, None  # the bar starts with the loop, after compiling
         self.lock, self.done = threading.Lock(), 0
+        self.every = max(1, total // 100)
+
+    def tick(self, i) -> None:
+        """Inside the traced loop body: report iteration ``i`` to the host every 1% of the loop."""
+        jax.lax.cond(i % self.every == self.every - 1, lambda: jax.debug.callback(self, i), lambda: None)
 
     def __call__(self, iteration) -> None:
         with self.lock:  # with several chains, the furthest one's iteration
@@ -331,7 +334,6 @@ def _nuts_chain(potential, config: InferenceConfig, progress=None):
     phases and the program holds a single copy of the gradient.
     """
     total = config.num_warmup + config.num_samples
-    every = max(1, total // 100)
 
     def run(z, key):
         init_kernel, sample_kernel = hmc(potential_fn=potential, algo="NUTS")
@@ -343,7 +345,7 @@ def _nuts_chain(potential, config: InferenceConfig, progress=None):
         def step(state, i):
             state = sample_kernel(state)
             if progress is not None:
-                jax.lax.cond(i % every == every - 1, lambda: jax.debug.callback(progress, i), lambda: None)
+                progress.tick(i)
             return state, (state.z, state.diverging, state.num_steps)
 
         start_energy = state.potential_energy
@@ -413,7 +415,6 @@ class OrderedELBO(Trace_ELBO):
 def _run_svi(rng, model, model_kwargs, config: InferenceConfig, start: dict):
     guide_cls = AutoNormal if config.svi_guide == "normal" else AutoMultivariateNormal
     priors_only = _without_runs(model_kwargs)
-    every = max(1, config.svi_steps // 100)
     progress = _Progress(config.svi_steps, f"SVI ({config.svi_steps} steps)") if config.progress else None
 
     def run(rng):
@@ -428,7 +429,7 @@ def _run_svi(rng, model, model_kwargs, config: InferenceConfig, start: dict):
         def step(state, i):
             state, loss = svi.update(state, **model_kwargs)
             if progress is not None:
-                jax.lax.cond(i % every == every - 1, lambda: jax.debug.callback(progress, i), lambda: None)
+                progress.tick(i)
             return state, loss
 
         state, losses = jax.lax.scan(step, state, jnp.arange(config.svi_steps))
