@@ -52,8 +52,15 @@ def make_artifact(a: Artifact, outputs: Path, fast: bool, logs: Path) -> float:
     log_path = logs / f"{a.name}.log"
     t0 = time.perf_counter()
     with open(log_path, "w") as log:
-        proc = subprocess.Popen(a.command(outputs, fast), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                text=True, bufsize=1, env={**os.environ, "PYTHONUNBUFFERED": "1"})  # fmt: skip
+        proc = subprocess.Popen(
+            a.command(outputs, fast),
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            bufsize=1,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
         for line in proc.stdout:
             log.write(line)
             print(f"    | [{_fmt(time.perf_counter() - t0):>7s}] {line.rstrip()[:160]}", flush=True)
@@ -68,13 +75,22 @@ def make_artifact(a: Artifact, outputs: Path, fast: bool, logs: Path) -> float:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--outputs", type=Path, default=None,
-                        help="artifact root (default outputs/, or outputs/fast/ with --fast)")
+    parser.add_argument(
+        "--outputs", type=Path, default=None, help="artifact root (default outputs/, or outputs/fast/ with --fast)"
+    )
     parser.add_argument("--out", type=Path, default=None, help="figure folder (default OUTPUTS/figures)")
-    parser.add_argument("--fast", action="store_true", help="smoke-sized artifact settings (minutes, not the paper's numbers)")
+    parser.add_argument(
+        "--fast", action="store_true", help="smoke-sized artifact settings (minutes, not the paper's numbers)"
+    )
     parser.add_argument("--force", action="store_true", help="remake every artifact the chosen figures read")
-    parser.add_argument("--remake", nargs="+", default=[], choices=sorted(ARTIFACTS), metavar="ARTIFACT",
-                        help=f"remake these artifacts: {', '.join(ARTIFACTS)}")  # fmt: skip
+    parser.add_argument(
+        "--remake",
+        nargs="+",
+        default=[],
+        choices=sorted(ARTIFACTS),
+        metavar="ARTIFACT",
+        help=f"remake these artifacts: {', '.join(ARTIFACTS)}",
+    )
     parser.add_argument("--only", nargs="+", default=None, help="figures to make, by number (4) or name")
     parser.add_argument("--plan", action="store_true", help="print what would run and stop")
     args = parser.parse_args(argv)

@@ -15,18 +15,28 @@ from __future__ import annotations
 import json
 import shlex
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 __all__ = ["Artifact", "ArtifactMissing", "ARTIFACTS", "artifact", "read_json", "read_csv"]
 
 _FAST_FIT = (
-    "inference.num_warmup=150", "inference.num_samples=150", "inference.num_chains=1",
-    "truth.max_runs=16", "truth.branches=4", "truth.probe_cells=4", "truth.probe_seeds=16",
-    "data.n_tasks=3", "data.configs_per_task=3", "data.seeds=6", "data.simulator={steps: 200, eval_every: 10}",
-    "probe.budget=40", "risk.budgets=[0,10,20,40,80,160]", "risk.c_max=160",
-)  # fmt: skip
+    "inference.num_warmup=150",
+    "inference.num_samples=150",
+    "inference.num_chains=1",
+    "truth.max_runs=16",
+    "truth.branches=4",
+    "truth.probe_cells=4",
+    "truth.probe_seeds=16",
+    "data.n_tasks=3",
+    "data.configs_per_task=3",
+    "data.seeds=6",
+    "data.simulator={steps: 200, eval_every: 10}",
+    "probe.budget=40",
+    "risk.budgets=[0,10,20,40,80,160]",
+    "risk.c_max=160",
+)
 _FAST_DEBERTA = ("inference=svi", "inference.svi_steps=800", "inference.svi_draws=200", "predict.max_draws=100")
 
 
@@ -104,59 +114,146 @@ def _check(name: str, module: str, minutes: float, what: str) -> Artifact:
 
 
 def _fit(name: str, preset: str) -> Artifact:
-    base = ("python", "-m", "tuneahead.fit", "+experiment=synthetic", f"data.preset={preset}",
-            "hydra.run.dir={folder}", "inference.progress=false")  # fmt: skip
+    base = (
+        "python",
+        "-m",
+        "tuneahead.fit",
+        "+experiment=synthetic",
+        f"data.preset={preset}",
+        "hydra.run.dir={folder}",
+        "inference.progress=false",
+    )
     return Artifact(
-        name=name, folder=f"fit/{name}", files=("summary.json",), argv=base, fast_argv=base + _FAST_FIT,
-        minutes=2.0, what=f"hierarchical fit to 320 simulated runs of the {preset} preset, with brute-force truth",
+        name=name,
+        folder=f"fit/{name}",
+        files=("summary.json",),
+        argv=base,
+        fast_argv=base + _FAST_FIT,
+        minutes=2.0,
+        what=f"hierarchical fit to 320 simulated runs of the {preset} preset, with brute-force truth",
         needs=(("summary.json", "truth"),),
-    )  # fmt: skip
+    )
 
 
 ARTIFACTS: dict[str, Artifact] = {
     a.name: a
     for a in [
-        _check("lower_bound", "theory.check_lower_bound", 3.0,
-               "brute-force V_opt(c) for step-size exponents rho = 0.6, 0.75, 0.9, 1 (claim 2)"),
-        _check("lower_bound_posterior", "experiments.lower_bound_posterior", 1.5,
-               "the posterior's V_opt(c) on the lower-bound check's runs, for the same rho"),
-        _check("budget", "theory.check_budget", 2.0,
-               "brute-force L(c), the power-law fit and c* against the grid argmin (claim 3)"),
-        _check("phase_diagram", "theory.check_phase_diagram", 9.0,
-               "10 seeded tasks per preset placed by brute force and by the posterior (claim 4)"),
+        _check(
+            "lower_bound",
+            "theory.check_lower_bound",
+            3.0,
+            "brute-force V_opt(c) for step-size exponents rho = 0.6, 0.75, 0.9, 1 (claim 2)",
+        ),
+        _check(
+            "lower_bound_posterior",
+            "experiments.lower_bound_posterior",
+            1.5,
+            "the posterior's V_opt(c) on the lower-bound check's runs, for the same rho",
+        ),
+        _check(
+            "budget",
+            "theory.check_budget",
+            2.0,
+            "brute-force L(c), the power-law fit and c* against the grid argmin (claim 3)",
+        ),
+        _check(
+            "phase_diagram",
+            "theory.check_phase_diagram",
+            9.0,
+            "10 seeded tasks per preset placed by brute force and by the posterior (claim 4)",
+        ),
         _fit("synthetic_final", "dynamic_critical"),
         _fit("synthetic_static_sufficient", "static_sufficient"),
         _fit("synthetic_noise_dominant", "noise_dominant"),
         Artifact(
-            "deberta_fit", "fit/deberta", ("summary.json",),
-            ("python", "-m", "tuneahead.fit", "+experiment=deberta", "hydra.run.dir={folder}", "inference.progress=false"),
-            ("python", "-m", "tuneahead.fit", "+experiment=deberta", "hydra.run.dir={folder}", "inference.progress=false",
-             *_FAST_DEBERTA),
-            1.5, "hierarchical fit to the DeBERTa-base runs: risk split, power law and regime",
-        ),  # fmt: skip
+            "deberta_fit",
+            "fit/deberta",
+            ("summary.json",),
+            (
+                "python",
+                "-m",
+                "tuneahead.fit",
+                "+experiment=deberta",
+                "hydra.run.dir={folder}",
+                "inference.progress=false",
+            ),
+            (
+                "python",
+                "-m",
+                "tuneahead.fit",
+                "+experiment=deberta",
+                "hydra.run.dir={folder}",
+                "inference.progress=false",
+                *_FAST_DEBERTA,
+            ),
+            1.5,
+            "hierarchical fit to the DeBERTa-base runs: risk split, power law and regime",
+        ),
         Artifact(
-            "synthetic_eval", "evaluate/synthetic", ("results.json",),
-            ("python", "-m", "tuneahead.evaluate", "+experiment=synthetic", "evaluation.budgets=[25,100,400]",
-             "~evaluation.splits.grouped", "evaluation.explain.enabled=false", "hydra.run.dir={folder}",
-             "inference.progress=false"),
-            ("python", "-m", "tuneahead.evaluate", "+experiment=synthetic", "evaluation.budgets=[20,80]",
-             "~evaluation.splits.grouped", "evaluation.explain.enabled=false", "hydra.run.dir={folder}",
-             "inference.progress=false", *[a for a in _FAST_FIT if not a.startswith(("truth.", "risk.", "probe."))],
-             "evaluation.screen.pruners=[{kind: median, percentile: 50}]"),
-            2.0, "every method on held-out simulated runs (dynamic_critical) at probe budgets 25, 100, 400",
+            "synthetic_eval",
+            "evaluate/synthetic",
+            ("results.json",),
+            (
+                "python",
+                "-m",
+                "tuneahead.evaluate",
+                "+experiment=synthetic",
+                "evaluation.budgets=[25,100,400]",
+                "~evaluation.splits.grouped",
+                "evaluation.explain.enabled=false",
+                "hydra.run.dir={folder}",
+                "inference.progress=false",
+            ),
+            (
+                "python",
+                "-m",
+                "tuneahead.evaluate",
+                "+experiment=synthetic",
+                "evaluation.budgets=[20,80]",
+                "~evaluation.splits.grouped",
+                "evaluation.explain.enabled=false",
+                "hydra.run.dir={folder}",
+                "inference.progress=false",
+                *[a for a in _FAST_FIT if not a.startswith(("truth.", "risk.", "probe."))],
+                "evaluation.screen.pruners=[{kind: median, percentile: 50}]",
+            ),
+            2.0,
+            "every method on held-out simulated runs (dynamic_critical) at probe budgets 25, 100, 400",
             (("results.json", "calibration"),),
-        ),  # fmt: skip
+        ),
         Artifact(
-            "deberta_eval", "evaluate/deberta_nuts", ("results.json", "predictions.csv", "screening.csv", "explanations.csv"),
-            ("python", "-m", "tuneahead.evaluate", "+experiment=deberta_eval", "hydra.run.dir={folder}",
-             "inference.progress=false", "evaluation.posterior_cache={folder}/../posteriors"),
-            ("python", "-m", "tuneahead.evaluate", "+experiment=deberta_eval", "hydra.run.dir={folder}",
-             "inference.progress=false", "evaluation.posterior_cache={folder}/../posteriors", *_FAST_DEBERTA,
-             "evaluation.budgets=[1000,4000]", "evaluation.explain.budget=1000", "evaluation.explain.candidates=4",
-             "evaluation.explain.background=8", "evaluation.explain.permutations=1", "evaluation.explain.max_draws=20"),
-            4.5, "every method on held-out DeBERTa runs at probe budgets 1000, 2000, 4000 (two NUTS fits, cached)",
+            "deberta_eval",
+            "evaluate/deberta_nuts",
+            ("results.json", "predictions.csv", "screening.csv", "explanations.csv"),
+            (
+                "python",
+                "-m",
+                "tuneahead.evaluate",
+                "+experiment=deberta_eval",
+                "hydra.run.dir={folder}",
+                "inference.progress=false",
+                "evaluation.posterior_cache={folder}/../posteriors",
+            ),
+            (
+                "python",
+                "-m",
+                "tuneahead.evaluate",
+                "+experiment=deberta_eval",
+                "hydra.run.dir={folder}",
+                "inference.progress=false",
+                "evaluation.posterior_cache={folder}/../posteriors",
+                *_FAST_DEBERTA,
+                "evaluation.budgets=[1000,4000]",
+                "evaluation.explain.budget=1000",
+                "evaluation.explain.candidates=4",
+                "evaluation.explain.background=8",
+                "evaluation.explain.permutations=1",
+                "evaluation.explain.max_draws=20",
+            ),
+            4.5,
+            "every method on held-out DeBERTa runs at probe budgets 1000, 2000, 4000 (two NUTS fits, cached)",
             (("results.json", "calibration"), ("predictions.csv", "p_top"), ("predictions.csv", "total_steps")),
-        ),  # fmt: skip
+        ),
     ]
 }
 

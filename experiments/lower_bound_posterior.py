@@ -46,23 +46,37 @@ def posterior_optimization_variance(
     out = []
     for rho in rhos:
         t0 = time.perf_counter()
-        pop = simulate_population("dynamic_critical", n_tasks, configs_per_task, seeds, spec, seed,
-                                  overrides={"rho": [rho, rho]})  # fmt: skip
+        pop = simulate_population(
+            "dynamic_critical", n_tasks, configs_per_task, seeds, spec, seed, overrides={"rho": [rho, rho]}
+        )
         posterior = fit(pop.table, model, inference)
         risk = posterior_risk(posterior, pop.table, [0, *budgets], max_draws=max_draws)
         power = fit_power_law(risk)
         v_lo, v_hi = np.percentile(risk.optimization_variance_draws, [5, 95], axis=0)
-        out.append({
-            "rho": rho, "budgets": risk.budgets, "L": risk.total,
-            "V_opt": risk.optimization_variance, "V_opt_q05": v_lo, "V_opt_q95": v_hi,
-            "L_int": risk.intrinsic, "L_int_q05": float(np.percentile(risk.intrinsic_draws, 5)),
-            "L_int_q95": float(np.percentile(risk.intrinsic_draws, 95)),
-            "K": power.K, "alpha": power.alpha, "steps": steps, "n_runs": len(pop.table),
-            "diagnostics": posterior.diagnostics.to_dict(), "seconds": time.perf_counter() - t0,
-        })  # fmt: skip
+        out.append(
+            {
+                "rho": rho,
+                "budgets": risk.budgets,
+                "L": risk.total,
+                "V_opt": risk.optimization_variance,
+                "V_opt_q05": v_lo,
+                "V_opt_q95": v_hi,
+                "L_int": risk.intrinsic,
+                "L_int_q05": float(np.percentile(risk.intrinsic_draws, 5)),
+                "L_int_q95": float(np.percentile(risk.intrinsic_draws, 95)),
+                "K": power.K,
+                "alpha": power.alpha,
+                "steps": steps,
+                "n_runs": len(pop.table),
+                "diagnostics": posterior.diagnostics.to_dict(),
+                "seconds": time.perf_counter() - t0,
+            }
+        )
         r = out[-1]
-        progress(f"rho={rho:.2f}: posterior V_opt(c) = {r['K']:.3g} c^-{r['alpha']:.3f}, L_int {r['L_int']:.2f}"
-                 f"  [{r['seconds']:.0f} s]")  # fmt: skip
+        progress(
+            f"rho={rho:.2f}: posterior V_opt(c) = {r['K']:.3g} c^-{r['alpha']:.3f}, L_int {r['L_int']:.2f}"
+            f"  [{r['seconds']:.0f} s]"
+        )
     return out
 
 

@@ -46,20 +46,31 @@ def main() -> None:
         population = sample_population(truth, design, seed=seed)
         posterior = fit(population.table, ModelSpec(), config)
         natural = posterior.natural()
-        row = {"seed": seed, "seconds": time.perf_counter() - start,
-               "max_rhat": posterior.diagnostics.max_rhat, "divergences": posterior.diagnostics.divergences,
-               # tau_a is learned from the groups' realized intercepts; with 8 groups their sample
-               # sd strays from the generating tau_a, and the posterior follows the sample
-               "realized_intercept_sd": float(population.group_intercepts.std(ddof=1))}  # fmt: skip
+        row = {
+            "seed": seed,
+            "seconds": time.perf_counter() - start,
+            "max_rhat": posterior.diagnostics.max_rhat,
+            "divergences": posterior.diagnostics.divergences,
+            # tau_a is learned from the groups' realized intercepts; with 8 groups their sample
+            # sd strays from the generating tau_a, and the posterior follows the sample
+            "realized_intercept_sd": float(population.group_intercepts.std(ddof=1)),
+        }
         for name in PARAMETERS:
             draws = np.asarray(natural[name]).reshape(len(natural[name]), -1)[:, 0]
             lo, hi = np.percentile(draws, [5, 95])
-            row[name] = {"q05": lo, "q95": hi, "median": float(np.median(draws)),
-                         "covered": bool(lo <= getattr(truth, name) <= hi)}  # fmt: skip
+            row[name] = {
+                "q05": lo,
+                "q95": hi,
+                "median": float(np.median(draws)),
+                "covered": bool(lo <= getattr(truth, name) <= hi),
+            }
         rows.append(row)
-        print(f"seed {seed}: {row['seconds']:.0f} s, r_hat {row['max_rhat']:.3f}, "
-              f"realized intercept sd {row['realized_intercept_sd']:.2f}, "
-              + ", ".join(f"{n} {'in' if row[n]['covered'] else 'OUT'}" for n in PARAMETERS), flush=True)  # fmt: skip
+        print(
+            f"seed {seed}: {row['seconds']:.0f} s, r_hat {row['max_rhat']:.3f}, "
+            f"realized intercept sd {row['realized_intercept_sd']:.2f}, "
+            + ", ".join(f"{n} {'in' if row[n]['covered'] else 'OUT'}" for n in PARAMETERS),
+            flush=True,
+        )
 
     coverage = {name: float(np.mean([r[name]["covered"] for r in rows])) for name in PARAMETERS}
     print(f"\n{'parameter':<12} {'truth':>7} {'median of medians':>18} {'90% coverage':>13}")
@@ -69,8 +80,10 @@ def main() -> None:
     target = ("sigma_eps", "sigma_delta", "tau_a", "lam0", "lam1")
     met = all(coverage[n] >= 0.8 for n in target)
     print(f"\ntarget (>= 80% for {', '.join(target)}): {'met' if met else 'NOT met'}")
-    write_json({"replications": rows, "coverage": coverage, "target_met": met,
-                "design": vars(args) | {"out": str(args.out)}}, args.out / "parameter_recovery.json")  # fmt: skip
+    write_json(
+        {"replications": rows, "coverage": coverage, "target_met": met, "design": vars(args) | {"out": str(args.out)}},
+        args.out / "parameter_recovery.json",
+    )
 
 
 if __name__ == "__main__":

@@ -88,10 +88,18 @@ def test_fit_job_reads_a_run_file_with_svi(tmp_path):
     pop = sample_population(design=PopulationDesign(n_groups=3, runs_per_group=8, budgets=(400.0,)), seed=5)
     path = write_runtable(pop.table, tmp_path / "runs.parquet")
     overrides = [
-        "data=file", f"data.path={path}", "inference=svi", "inference.svi_steps=300",
-        "inference.svi_draws=50", "inference.progress=false", "probe.budget=200",
-        "risk.budgets=[100,400]", "risk.c_max=400", "risk.max_draws=20", "predict.max_draws=20",
-    ]  # fmt: skip
+        "data=file",
+        f"data.path={path}",
+        "inference=svi",
+        "inference.svi_steps=300",
+        "inference.svi_draws=50",
+        "inference.progress=false",
+        "probe.budget=200",
+        "risk.budgets=[100,400]",
+        "risk.c_max=400",
+        "risk.max_draws=20",
+        "predict.max_draws=20",
+    ]
     summary = run_fit(_compose(overrides), tmp_path / "out")
     assert summary["diagnostics"]["method"] == "svi"
     assert "truth" not in summary

@@ -25,10 +25,14 @@ def _table(values, final, static=None, budget=50_000.0, steps=STEPS):
     n = values.shape[0]
     static = np.zeros((n, 1)) if static is None else np.asarray(static, dtype=float).reshape(n, -1)
     return RunTable(
-        run_id=[f"r{i}" for i in range(n)], group=["g"] * n, static=static,
-        static_names=tuple(f"x{j}" for j in range(static.shape[1])), budget=np.full(n, budget),
-        curves={"score": Curve(np.tile(steps[: values.shape[1]], (n, 1)), values)}, final=final,
-    )  # fmt: skip
+        run_id=[f"r{i}" for i in range(n)],
+        group=["g"] * n,
+        static=static,
+        static_names=tuple(f"x{j}" for j in range(static.shape[1])),
+        budget=np.full(n, budget),
+        curves={"score": Curve(np.tile(steps[: values.shape[1]], (n, 1)), values)},
+        final=final,
+    )
 
 
 def test_probe_features_by_hand():
@@ -123,9 +127,13 @@ def test_gradient_boosting_refuses_too_few_runs():
 
 @pytest.mark.parametrize(
     "scores, level, want",
-    [(np.arange(1.0, 10.0), 0.9, 9.0), (np.arange(1.0, 10.0), 0.5, 5.0), ([3.0, 1.0, 2.0], 0.9, np.inf),
-     ([3.0, 1.0, 2.0], 0.5, 2.0)],
-)  # fmt: skip
+    [
+        (np.arange(1.0, 10.0), 0.9, 9.0),
+        (np.arange(1.0, 10.0), 0.5, 5.0),
+        ([3.0, 1.0, 2.0], 0.9, np.inf),
+        ([3.0, 1.0, 2.0], 0.5, 2.0),
+    ],
+)
 def test_conformal_quantile_by_hand(scores, level, want):
     # k = ceil((n + 1) level): n=9 -> 9 and 5; n=3 -> 4 (> n, infinite) and 2
     assert conformal_quantile(scores, level) == want

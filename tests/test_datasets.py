@@ -18,7 +18,7 @@ def test_each_task_is_deterministic_and_answers_its_prompt(kind):
 
 def test_arithmetic_answers_are_right_and_difficulty_sets_digits():
     for e in make_task("arithmetic", 100, seed=0, length=2, difficulty=3):
-        terms = e.prompt[len("What is "):-1].split(" + ")
+        terms = e.prompt[len("What is ") : -1].split(" + ")
         assert len(terms) == 3 and all(len(t) == 3 for t in terms)
         assert int(e.answer) == sum(map(int, terms))
 
@@ -61,7 +61,7 @@ def test_procedural_heldout_is_clean_and_separate():
     d = load_dataset("c", {"source": "procedural", "task": "arithmetic", "size": 40, "heldout": 10, "label_noise": 1.0})
     assert len(d.train) == 40 and len(d.heldout) == 10
     for e in d.heldout:  # no noise in the held-out split
-        terms = e.prompt[len("What is "):-1].split(" + ")
+        terms = e.prompt[len("What is ") : -1].split(" + ")
         assert int(e.answer) == sum(map(int, terms))
     assert d.spec["label_noise"] == 1.0
 
@@ -82,7 +82,9 @@ def _write(tmp_path, lines):
 
 
 def test_jsonl_reads_and_splits(tmp_path):
-    rows = [json.dumps({"prompt": f"p{i}", "response": f"r{i}", **({"answer": "a"} if i == 0 else {})}) for i in range(10)]
+    rows = [
+        json.dumps({"prompt": f"p{i}", "response": f"r{i}", **({"answer": "a"} if i == 0 else {})}) for i in range(10)
+    ]
     p = _write(tmp_path, rows)
     ex = read_jsonl(p)
     assert len(ex) == 10 and ex[0].answer == "a" and ex[1].answer is None

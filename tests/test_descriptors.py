@@ -75,8 +75,12 @@ def test_minhash_estimates_jaccard_within_its_standard_error():
 
 
 def test_near_duplicate_rate():
-    texts = ["the quick brown fox jumps over the lazy dog", "The quick  brown fox jumps over the lazy dog",
-             "a completely different sentence about cats", "numbers one two three four five six seven"]  # fmt: skip
+    texts = [
+        "the quick brown fox jumps over the lazy dog",
+        "The quick  brown fox jumps over the lazy dog",
+        "a completely different sentence about cats",
+        "numbers one two three four five six seven",
+    ]
     # the first two are the same after lower-casing and whitespace folding (Jaccard 1); the rest ~0
     assert near_duplicate_rate(texts) == 0.5
     assert near_duplicate_rate(texts[2:]) == 0.0
@@ -130,9 +134,19 @@ def test_dataset_descriptors_on_the_tiny_model():
     base = tiny_causal_lm("qwen2")
     data = [Example(f"What is {i} + 1?", str(i + 1)) for i in range(12)]
     d = dataset_descriptors(data, base, tiny_encoder(base.tokenizer), max_examples=12)
-    expected = {"size", "token_length_mean", "token_length_std", "io_length_ratio", "type_token_ratio",
-                "ngram_repetition", "near_duplicate_rate", "embedding_outlier_ratio", "output_diversity",
-                "ref_perplexity_mean", "ref_perplexity_std"}  # fmt: skip
+    expected = {
+        "size",
+        "token_length_mean",
+        "token_length_std",
+        "io_length_ratio",
+        "type_token_ratio",
+        "ngram_repetition",
+        "near_duplicate_rate",
+        "embedding_outlier_ratio",
+        "output_diversity",
+        "ref_perplexity_mean",
+        "ref_perplexity_std",
+    }
     assert set(d) == expected
     assert all(np.isfinite(v) for v in d.values())
     assert d["size"] == 12 and d["ref_perplexity_mean"] > 1

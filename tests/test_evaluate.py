@@ -69,10 +69,10 @@ def test_splits_partition_the_runs(population_table):
     assert sorted(held) == sorted(table.run_id)  # every run held out exactly once
     for train, test in folds:
         assert not set(train.run_id) & set(test.run_id) and len(train) + len(test) == len(table)
-    (train, test), = make_splits(table, "g", {"kind": "group", "by": None, "test_fraction": 0.25, "seed": 0})
+    ((train, test),) = make_splits(table, "g", {"kind": "group", "by": None, "test_fraction": 0.25, "seed": 0})
     assert len(set(test.group)) == 1 and not set(test.group) & set(train.group)
     name = table.static_names[0]
-    (train, test), = make_splits(table, "x", {"kind": "group", "by": name, "test_values": [table.static[0, 0]]})
+    ((train, test),) = make_splits(table, "x", {"kind": "group", "by": name, "test_values": [table.static[0, 0]]})
     assert (test.static[:, 0] == table.static[0, 0]).all() and (train.static[:, 0] != table.static[0, 0]).all()
     with pytest.raises(RunTableError, match="not a static feature"):
         make_splits(table, "x", {"kind": "group", "by": "no_such_feature", "test_fraction": 0.3})
@@ -82,18 +82,36 @@ def test_splits_partition_the_runs(population_table):
 def test_evaluation_job_writes_every_artifact(tmp_path, population_table):
     path = write_runtable(population_table, tmp_path / "runs.parquet")
     overrides = [
-        "data=file", f"data.path={path}", "inference=svi", "inference.svi_steps=150", "inference.svi_draws=40",
-        "inference.progress=false", "predict.max_draws=40", "evaluation.budgets=[200,300]",
+        "data=file",
+        f"data.path={path}",
+        "inference=svi",
+        "inference.svi_steps=150",
+        "inference.svi_draws=40",
+        "inference.progress=false",
+        "predict.max_draws=40",
+        "evaluation.budgets=[200,300]",
         "~evaluation.splits.grouped",
         "evaluation.screen.pruners=[{kind: median, percentile: 50}]",
-        "evaluation.explain.budget=200", "evaluation.explain.candidates=2", "evaluation.explain.background=4",
-        "evaluation.explain.permutations=1", "evaluation.explain.max_draws=10",
+        "evaluation.explain.budget=200",
+        "evaluation.explain.candidates=2",
+        "evaluation.explain.background=4",
+        "evaluation.explain.permutations=1",
+        "evaluation.explain.max_draws=10",
         "evaluation.baselines.lightgbm.early_stopping=5",
-    ]  # fmt: skip
+    ]
     result = run_evaluation(_compose(overrides), tmp_path / "out")
     out = tmp_path / "out"
-    for name in ("table.md", "table.csv", "screening.md", "screening.csv", "predictions.csv", "results.json",
-                 "shap_ours.png", "shap_tuneahead.png", "explanations.csv"):  # fmt: skip
+    for name in (
+        "table.md",
+        "table.csv",
+        "screening.md",
+        "screening.csv",
+        "predictions.csv",
+        "results.json",
+        "shap_ours.png",
+        "shap_tuneahead.png",
+        "explanations.csv",
+    ):
         assert (out / name).stat().st_size > 0, name
     table = pd.read_csv(out / "table.csv")
     assert len(table) == 8 and set(table.split) == {"random"}

@@ -56,12 +56,20 @@ def test_evaluation_writes_calibration_pit_and_total_steps(tmp_path):
     table = sample_population(design=PopulationDesign(n_groups=4, runs_per_group=10, budgets=(400.0,)), seed=3).table
     path = write_runtable(table, tmp_path / "runs.parquet")
     overrides = [
-        "data=file", f"data.path={path}", "inference=svi", "inference.svi_steps=150", "inference.svi_draws=40",
-        "inference.progress=false", "predict.max_draws=40", "evaluation.budgets=[200]",
-        "~evaluation.splits.grouped", "evaluation.methods=[ours,last_value,tuneahead]",
-        "evaluation.screen.pruners=[]", "evaluation.explain.enabled=false",
+        "data=file",
+        f"data.path={path}",
+        "inference=svi",
+        "inference.svi_steps=150",
+        "inference.svi_draws=40",
+        "inference.progress=false",
+        "predict.max_draws=40",
+        "evaluation.budgets=[200]",
+        "~evaluation.splits.grouped",
+        "evaluation.methods=[ours,last_value,tuneahead]",
+        "evaluation.screen.pruners=[]",
+        "evaluation.explain.enabled=false",
         "evaluation.baselines.lightgbm.early_stopping=5",
-    ]  # fmt: skip
+    ]
     with initialize_config_dir(config_dir=CONF, version_base="1.3"):
         cfg = compose(config_name="evaluate", overrides=overrides)
     run_evaluation(cfg, tmp_path / "out")
@@ -76,7 +84,9 @@ def test_evaluation_writes_calibration_pit_and_total_steps(tmp_path):
         # at the table's own level the calibration block counts the same intervals
         # (ours: PIT against bisected quantiles, which may differ for a truth within the bisection's tolerance)
         at_90 = r["coverage"][CALIBRATION_LEVELS.index(0.9)]
-        assert at_90 == pytest.approx(table_csv.loc[label, "200/coverage_90"], abs=1e-9 if method == "tuneahead" else 1 / 12)
+        assert at_90 == pytest.approx(
+            table_csv.loc[label, "200/coverage_90"], abs=1e-9 if method == "tuneahead" else 1 / 12
+        )
     preds = pd.read_csv(tmp_path / "out" / "predictions.csv")
     ours = preds[preds.method == "ours"]
     assert ours.pit.between(0, 1).all() and ours.p_top.between(0, 1).all()

@@ -1,7 +1,6 @@
 """SHAP attributions add up: sum of attributions = prediction - base value."""
 
 import numpy as np
-import pytest
 
 from tuneahead.baselines import GradientBoosted
 from tuneahead.data.runtable import Curve, RunTable
@@ -14,9 +13,14 @@ def _table(rng, n=240):
     values = 60 + 10 * static[:, :1] + np.cumsum(rng.normal(size=(n, 5)), axis=1)
     final = values[:, -1] + 20 * static[:, 1] + rng.normal(size=n)
     return RunTable(
-        run_id=[f"r{i}" for i in range(n)], group=["g"] * n, static=static, static_names=("a", "b", "c"),
-        budget=np.full(n, 1000.0), curves={"score": Curve(steps, values)}, final=final,
-    )  # fmt: skip
+        run_id=[f"r{i}" for i in range(n)],
+        group=["g"] * n,
+        static=static,
+        static_names=("a", "b", "c"),
+        budget=np.full(n, 1000.0),
+        curves={"score": Curve(steps, values)},
+        final=final,
+    )
 
 
 def test_tree_attributions_add_up(rng):

@@ -15,23 +15,45 @@ SUFFIXES = [".csv", ".parquet", ".jsonl"]
 def _table():
     return RunTable.from_records(
         [
-            {"run_id": "run-a", "group": "qwen/math", "budget": 1000.0,
-             "static": {"log_lr": -4.0, "batch": 32.0},
-             "curves": {"eval_score": [(100.0, 10.0), (200.0, 20.5), (400.0, 31.25)],
-                        "train_loss": [(50.0, 2.5), (150.0, 1.75)]},
-             "final": 55.5, "diverged": 0.0},
-            {"run_id": "run-b", "group": "qwen/math", "budget": 800.0,
-             "static": {"log_lr": -3.0, "batch": 16.0},
-             "curves": {"eval_score": [(100.0, 5.0), (200.0, np.nan)],
-                        "train_loss": [(50.0, 3.0)]},
-             "final": 12.0, "diverged": 1.0},
-            {"run_id": "run-c", "group": "llama/code", "budget": 500.0,
-             "static": {"log_lr": -5.0, "batch": 8.0},
-             "curves": {"eval_score": [(100.0, 7.0)]},
-             "final": None, "diverged": None},
-            {"run_id": "run-d", "group": "llama/code", "budget": 600.0,  # no points at all
-             "static": {"log_lr": -4.5, "batch": 64.0},
-             "curves": {}, "final": None, "diverged": None},
+            {
+                "run_id": "run-a",
+                "group": "qwen/math",
+                "budget": 1000.0,
+                "static": {"log_lr": -4.0, "batch": 32.0},
+                "curves": {
+                    "eval_score": [(100.0, 10.0), (200.0, 20.5), (400.0, 31.25)],
+                    "train_loss": [(50.0, 2.5), (150.0, 1.75)],
+                },
+                "final": 55.5,
+                "diverged": 0.0,
+            },
+            {
+                "run_id": "run-b",
+                "group": "qwen/math",
+                "budget": 800.0,
+                "static": {"log_lr": -3.0, "batch": 16.0},
+                "curves": {"eval_score": [(100.0, 5.0), (200.0, np.nan)], "train_loss": [(50.0, 3.0)]},
+                "final": 12.0,
+                "diverged": 1.0,
+            },
+            {
+                "run_id": "run-c",
+                "group": "llama/code",
+                "budget": 500.0,
+                "static": {"log_lr": -5.0, "batch": 8.0},
+                "curves": {"eval_score": [(100.0, 7.0)]},
+                "final": None,
+                "diverged": None,
+            },
+            {
+                "run_id": "run-d",
+                "group": "llama/code",
+                "budget": 600.0,  # no points at all
+                "static": {"log_lr": -4.5, "batch": 64.0},
+                "curves": {},
+                "final": None,
+                "diverged": None,
+            },
         ]
     )
 
@@ -82,8 +104,18 @@ def test_round_trip_after_truncate(tmp_path, suffix):
 
 def test_frame_layout():
     frame = runtable_to_frame(_table())
-    assert {"run_id", "group", "budget", "final", "diverged", "metric", "step", "value",
-            "static.log_lr", "static.batch"} == set(frame.columns)
+    assert {
+        "run_id",
+        "group",
+        "budget",
+        "final",
+        "diverged",
+        "metric",
+        "step",
+        "value",
+        "static.log_lr",
+        "static.batch",
+    } == set(frame.columns)
     # 5 + 3 + 1 points, one empty row for run-d
     assert len(frame) == 10
     empty = frame[frame["run_id"] == "run-d"]
@@ -188,8 +220,16 @@ def test_readme_style_pandas_export(tmp_path, suffix):
         {"name": "lr1e-3", "lr": 1e-3, "steps": 300, "acc": None, "log": [(100, 40.0), (200, 45.0)]},
     ]
     rows = [
-        {"run_id": r["name"], "group": "base/task", "budget": r["steps"], "final": r["acc"],
-         "metric": "eval_score", "step": s, "value": v, "static.lr": r["lr"]}
+        {
+            "run_id": r["name"],
+            "group": "base/task",
+            "budget": r["steps"],
+            "final": r["acc"],
+            "metric": "eval_score",
+            "step": s,
+            "value": v,
+            "static.lr": r["lr"],
+        }
         for r in sweep
         for s, v in r["log"]
     ]
@@ -239,13 +279,24 @@ def test_jsonl_writes_null_for_nan(tmp_path):
 def test_readme_snippet_verbatim(tmp_path, monkeypatch):
     """The README's merge-based export, run as written (parquet with the default index)."""
     monkeypatch.chdir(tmp_path)
-    runs = pd.DataFrame({"run_id": ["r1", "r2"], "group": ["m/t", "m/t"], "budget": [500, 500],
-                         "final": [80.0, np.nan], "lr": [1e-4, 1e-3], "batch_size": [16, 32]})
-    curves = pd.DataFrame({"run_id": ["r1", "r1", "r2"], "step": [100, 200, 100],
-                           "eval_acc": [60.0, 70.0, 50.0]})
+    runs = pd.DataFrame(
+        {
+            "run_id": ["r1", "r2"],
+            "group": ["m/t", "m/t"],
+            "budget": [500, 500],
+            "final": [80.0, np.nan],
+            "lr": [1e-4, 1e-3],
+            "batch_size": [16, 32],
+        }
+    )
+    curves = pd.DataFrame({"run_id": ["r1", "r1", "r2"], "step": [100, 200, 100], "eval_acc": [60.0, 70.0, 50.0]})
     long = curves.rename(columns={"eval_acc": "value"}).assign(metric="eval_score")
-    long = long.merge(runs.assign(**{"static.log_lr": np.log10(runs.lr), "static.batch": runs.batch_size})
-                          [["run_id", "group", "budget", "final", "static.log_lr", "static.batch"]], on="run_id")
+    long = long.merge(
+        runs.assign(**{"static.log_lr": np.log10(runs.lr), "static.batch": runs.batch_size})[
+            ["run_id", "group", "budget", "final", "static.log_lr", "static.batch"]
+        ],
+        on="run_id",
+    )
     long.to_parquet("my_runs.parquet")
     t = read_runtable("my_runs.parquet")
     assert list(t.run_id) == ["r1", "r2"]

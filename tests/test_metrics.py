@@ -16,8 +16,16 @@ CASES = [
         [10.5, 22.5, 30.0, 44.0],
         # errors -0.5, -2.5, 0, -4: squares .25, 6.25, 0, 16 -> mean 5.625
         # 22.5 lies outside [18, 22]; widths 2, 4, 2, 20 -> mean 7
-        {"n": 4, "rmse": math.sqrt(5.625), "mae": 7.0 / 4, "acc_within_1": 0.5,
-         "acc_within_2": 0.5, "acc_within_3": 0.75, "coverage_90": 0.75, "mean_width_90": 7.0},
+        {
+            "n": 4,
+            "rmse": math.sqrt(5.625),
+            "mae": 7.0 / 4,
+            "acc_within_1": 0.5,
+            "acc_within_2": 0.5,
+            "acc_within_3": 0.75,
+            "coverage_90": 0.75,
+            "mean_width_90": 7.0,
+        },
         id="mixed",
     ),
     pytest.param(
@@ -26,8 +34,16 @@ CASES = [
         [1.0, 2.0, 3.0],
         [1.0, 2.0, 3.0],
         # exact predictions, zero-width intervals on the truth (bounds inclusive)
-        {"n": 3, "rmse": 0.0, "mae": 0.0, "acc_within_1": 1.0, "acc_within_2": 1.0,
-         "acc_within_3": 1.0, "coverage_90": 1.0, "mean_width_90": 0.0},
+        {
+            "n": 3,
+            "rmse": 0.0,
+            "mae": 0.0,
+            "acc_within_1": 1.0,
+            "acc_within_2": 1.0,
+            "acc_within_3": 1.0,
+            "coverage_90": 1.0,
+            "mean_width_90": 0.0,
+        },
         id="exact",
     ),
     pytest.param(
@@ -36,8 +52,16 @@ CASES = [
         [1.0, 10.0],
         [3.0, -4.0],
         # errors -3, 4: boundary |err| = 3 counts as within 3
-        {"n": 2, "rmse": math.sqrt(12.5), "mae": 3.5, "acc_within_1": 0.0, "acc_within_2": 0.0,
-         "acc_within_3": 0.5, "coverage_90": 0.0, "mean_width_90": 3.5},
+        {
+            "n": 2,
+            "rmse": math.sqrt(12.5),
+            "mae": 3.5,
+            "acc_within_1": 0.0,
+            "acc_within_2": 0.0,
+            "acc_within_3": 0.5,
+            "coverage_90": 0.0,
+            "mean_width_90": 3.5,
+        },
         id="boundary",
     ),
     pytest.param(
@@ -45,8 +69,16 @@ CASES = [
         [4.0],
         [6.0],
         [6.0],
-        {"n": 1, "rmse": 1.0, "mae": 1.0, "acc_within_1": 1.0, "acc_within_2": 1.0,
-         "acc_within_3": 1.0, "coverage_90": 1.0, "mean_width_90": 2.0},
+        {
+            "n": 1,
+            "rmse": 1.0,
+            "mae": 1.0,
+            "acc_within_1": 1.0,
+            "acc_within_2": 1.0,
+            "acc_within_3": 1.0,
+            "coverage_90": 1.0,
+            "mean_width_90": 2.0,
+        },
         id="single",
     ),
 ]

@@ -4,10 +4,10 @@ One posterior is fitted per session on a population drawn from the model itself 
 the tests below, to keep JAX compilations and sampling time few.
 """
 
+import jax
 import numpy as np
 import pytest
-from scipy.special import expit
-from scipy.special import logsumexp
+from scipy.special import expit, logsumexp
 from scipy.stats import multivariate_normal, norm
 
 from tuneahead.data.sampler import PopulationDesign, PopulationParams, sample_population
@@ -18,8 +18,6 @@ from tuneahead.model.posterior import Posterior
 from tuneahead.predict import predict
 from tuneahead.risk import posterior_risk
 from tuneahead.truth import _identity_design, _true_params, true_risk
-
-import jax
 
 
 def _single_draw(population):
@@ -55,8 +53,11 @@ def test_healthy_and_failed_likelihoods_match_dense_densities():
         load_delta = np.concatenate([np.full(steps.size, p.lam1), [1.0]])
         load_B = np.concatenate([-phi, [0.0]])
         sigma_delta = p.sigma_delta * np.exp(x[i] @ omega)
-        cov = (sigma_delta**2 * np.outer(load_delta, load_delta) + p.sigma_B**2 * np.outer(load_B, load_B)
-               + np.diag(np.concatenate([np.full(steps.size, p.sigma_y**2), [p.sigma_eps**2]])))  # fmt: skip
+        cov = (
+            sigma_delta**2 * np.outer(load_delta, load_delta)
+            + p.sigma_B**2 * np.outer(load_B, load_B)
+            + np.diag(np.concatenate([np.full(steps.size, p.sigma_y**2), [p.sigma_eps**2]]))
+        )
         obs = np.concatenate([values, [table.final[i]]])
         ll_ok = multivariate_normal(mean, cov).logpdf(obs)
         # failure: divergence time tau ~ Exp(tau_div_i); the points before it are a healthy run's
@@ -77,7 +78,9 @@ def test_healthy_and_failed_likelihoods_match_dense_densities():
 
 def test_random_walk_likelihood_and_prediction_match_dense_gaussians():
     """The Kalman filter's per-run log-likelihood and predictive moments equal dense Gaussian algebra."""
-    pop = sample_population(PopulationParams(), PopulationDesign(n_groups=2, runs_per_group=3, budgets=(300.0, 500.0)), seed=4)
+    pop = sample_population(
+        PopulationParams(), PopulationDesign(n_groups=2, runs_per_group=3, budgets=(300.0, 500.0)), seed=4
+    )
     table = pop.table
     p = pop.params
     design = _identity_design(pop)

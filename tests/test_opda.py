@@ -139,8 +139,22 @@ def _write(path, lines):
 
 
 def test_small_file_loads(tmp_path):
-    path = _write(tmp_path / "r.jsonl", [json.dumps(_row(1)), "", json.dumps(_row(2, learning_curves={
-        "matched": [[1000, 0.33], [2500, 0.30]], "mismatched": [[1000, 0.33], [2500, 0.31]]}))])
+    path = _write(
+        tmp_path / "r.jsonl",
+        [
+            json.dumps(_row(1)),
+            "",
+            json.dumps(
+                _row(
+                    2,
+                    learning_curves={
+                        "matched": [[1000, 0.33], [2500, 0.30]],
+                        "mismatched": [[1000, 0.33], [2500, 0.31]],
+                    },
+                )
+            ),
+        ],
+    )
     t = load_opda(path, model_name="tiny")
     assert list(t.run_id) == ["tiny/1", "tiny/2"]
     np.testing.assert_allclose(t.final, [86.0, 30.0])

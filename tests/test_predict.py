@@ -8,7 +8,9 @@ from tuneahead.predict import PredictiveComponents
 
 
 def components(p_fail, mean_ok, var_ok, mean_fail, var_fail):
-    return PredictiveComponents(*(np.atleast_2d(np.asarray(a, dtype=float)) for a in (p_fail, mean_ok, var_ok, mean_fail, var_fail)))
+    return PredictiveComponents(
+        *(np.atleast_2d(np.asarray(a, dtype=float)) for a in (p_fail, mean_ok, var_ok, mean_fail, var_fail))
+    )
 
 
 @pytest.mark.parametrize("level", [0.05, 0.5, 0.9, 0.99])
@@ -19,9 +21,7 @@ def test_quantile_of_a_single_gaussian(level):
 
 
 def test_quantile_and_moments_of_a_mixture_over_draws_and_branches(rng):
-    comp = components(
-        [[0.3], [0.1]], [[80.0], [84.0]], [[9.0], [4.0]], [[33.0], [33.0]], [[1.0], [1.0]]
-    )
+    comp = components([[0.3], [0.1]], [[80.0], [84.0]], [[9.0], [4.0]], [[33.0], [33.0]], [[1.0], [1.0]])
     # Monte Carlo reference from the same mixture: 4 components with weights
     weights = np.array([0.5 * 0.7, 0.5 * 0.3, 0.5 * 0.9, 0.5 * 0.1])
     means = np.array([80.0, 33.0, 84.0, 33.0])

@@ -58,9 +58,14 @@ def test_grad_norm_features():
 
 @pytest.mark.parametrize(
     "a,b,expected",
-    [([1, 0], [1, 0], 1.0), ([1, 0], [0, 3], 0.0), ([1, 1], [-2, -2], -1.0), ([0, 0], [1, 2], 0.0),
-     ([3, 4], [4, 3], 24 / 25)],
-)  # fmt: skip
+    [
+        ([1, 0], [1, 0], 1.0),
+        ([1, 0], [0, 3], 0.0),
+        ([1, 1], [-2, -2], -1.0),
+        ([0, 0], [1, 2], 0.0),
+        ([3, 4], [4, 3], 24 / 25),
+    ],
+)
 def test_cosine(a, b, expected):
     assert cosine(np.array(a, float), np.array(b, float)) == pytest.approx(expected, abs=1e-12)
 

@@ -51,8 +51,10 @@ def test_diverged_runs_are_recorded_and_the_sweep_goes_on(tmp_path, tiny_base):
     store = RunStore(tmp_path)
     # lr 1e5 drives the weights to non-finite values (a NaN gradient at step 6 on this seed);
     # the explode rule is checked on its own with a factor that a healthy run's first rise crosses.
-    configs = expand_grid({"steps": 8, "lora_targets": ["q_proj", "v_proj", "gate_proj", "up_proj", "down_proj"]},
-                          {"learning_rate": [1e-3, 1e5]})  # fmt: skip
+    configs = expand_grid(
+        {"steps": 8, "lora_targets": ["q_proj", "v_proj", "gate_proj", "up_proj", "down_proj"]},
+        {"learning_rate": [1e-3, 1e5]},
+    )
     probe = ProbeConfig(steps=4, eval_every=4, eval_examples=8)
     counts = run_sweep(tiny_base, {"arith": ARITH}, configs, probe, store)
     assert counts["executed"] == 2
@@ -68,7 +70,9 @@ def test_diverged_runs_are_recorded_and_the_sweep_goes_on(tmp_path, tiny_base):
     from tuneahead.probe.runner import run_candidate
 
     five = ["q_proj", "v_proj", "gate_proj", "up_proj", "down_proj"]
-    run = run_candidate(tiny_base, load_dataset("a", ARITH), TrainConfig(steps=8, learning_rate=100.0, lora_targets=five), explode)
+    run = run_candidate(
+        tiny_base, load_dataset("a", ARITH), TrainConfig(steps=8, learning_rate=100.0, lora_targets=five), explode
+    )
     losses = [v for _, v in run.curves["train_loss"]]
     assert run.diverged and losses[-1] > losses[0] and all(v <= losses[0] for v in losses[:-1])
 
@@ -118,16 +122,26 @@ def test_unknown_config_keys_are_errors():
 
 
 def _sweep_cmd(store, hydra_dir):
-    return [sys.executable, "-m", "tuneahead.probe", "+experiment=tiny", f"store={store}", "progress=false",
-            "train.steps=120", "probe.eval_every=60", f"hydra.run.dir={hydra_dir}"]  # fmt: skip
+    return [
+        sys.executable,
+        "-m",
+        "tuneahead.probe",
+        "+experiment=tiny",
+        f"store={store}",
+        "progress=false",
+        "train.steps=120",
+        "probe.eval_every=60",
+        f"hydra.run.dir={hydra_dir}",
+    ]
 
 
 @pytest.mark.slow
 def test_a_killed_sweep_resumes_without_losing_or_repeating_runs(tmp_path):
     store_dir = tmp_path / "store"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen(_sweep_cmd(store_dir, tmp_path / "h1"), cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    proc = subprocess.Popen(
+        _sweep_cmd(store_dir, tmp_path / "h1"), cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     store = RunStore(store_dir)
     deadline = time.time() + 240
     while len(store.keys()) < 1 and time.time() < deadline and proc.poll() is None:
@@ -137,8 +151,14 @@ def test_a_killed_sweep_resumes_without_losing_or_repeating_runs(tmp_path):
     done_at_kill = store.keys()
     assert 1 <= len(done_at_kill) < 4, "the kill must land part-way through the four runs"
 
-    subprocess.run(_sweep_cmd(store_dir, tmp_path / "h2"), cwd=ROOT, env=env, check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    subprocess.run(
+        _sweep_cmd(store_dir, tmp_path / "h2"),
+        cwd=ROOT,
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     assert len(store.keys()) == 4 and done_at_kill <= store.keys()
     events = store.events()
     finished = [e["key"] for e in events if e["event"] == "finish"]
@@ -147,7 +167,9 @@ def test_a_killed_sweep_resumes_without_losing_or_repeating_runs(tmp_path):
     second = events[-1]["pid"]  # the resumed process wrote the last event
     executed_second = [e["key"] for e in events if e["event"] == "finish" and e["pid"] == second]
     assert sorted(executed_second) == sorted(store.keys() - done_at_kill)
-    started_twice = [k for k in set(e["key"] for e in events) if sum(x["key"] == k and x["event"] == "start" for x in events) > 1]
+    started_twice = [
+        k for k in set(e["key"] for e in events) if sum(x["key"] == k and x["event"] == "start" for x in events) > 1
+    ]
     assert len(started_twice) <= 1 and not set(started_twice) & done_at_kill, "only the run in flight is redone"
     for rec in store.records():
         assert json.loads(json.dumps(rec))["budget"] == 120
@@ -171,8 +193,11 @@ def test_the_fit_config_reads_a_probe_store(tmp_path, tiny_base):
     five = ["q_proj", "v_proj", "gate_proj", "up_proj", "down_proj"]
     configs = expand_grid({"steps": 8, "lora_targets": five}, {"learning_rate": [1e-3, 3e-3, 1e-2, 3e-2]})
     run_sweep(tiny_base, datasets, configs, ProbeConfig(steps=4, eval_every=4, eval_examples=8), store)
-    overrides = ["+experiment=smollm2", f"data.path={store.root}",
-                 "data.features=[log10_learning_rate,ref_perplexity_mean]"]  # fmt: skip
+    overrides = [
+        "+experiment=smollm2",
+        f"data.path={store.root}",
+        "data.features=[log10_learning_rate,ref_perplexity_mean]",
+    ]
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
         cfg = compose(config_name="config", overrides=overrides)
     table = instantiate(cfg.data, _convert_="all")

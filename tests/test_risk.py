@@ -31,7 +31,9 @@ def test_power_law_fit_recovers_exact_power_law(K, alpha):
     assert fit.alpha == pytest.approx(alpha, rel=1e-9)
 
 
-@pytest.mark.parametrize("K, alpha, gamma, lam", [(100.0, 0.5, 1.0, 1e-3), (2000.0, 1.2, 0.1, 1e-4), (5.0, 2.0, 3.0, 0.01)])
+@pytest.mark.parametrize(
+    "K, alpha, gamma, lam", [(100.0, 0.5, 1.0, 1e-3), (2000.0, 1.2, 0.1, 1e-4), (5.0, 2.0, 3.0, 0.01)]
+)
 def test_optimal_budget_is_the_argmin_of_risk_plus_cost(K, alpha, gamma, lam):
     c_star = float(optimal_budget(K, alpha, gamma, lam))
     grid = np.geomspace(c_star / 100, c_star * 100, 200001)
@@ -87,8 +89,17 @@ def test_risk_curve_applies_the_law_of_total_variance():
     from tuneahead.data.runtable import RunTable
 
     table = RunTable.from_records(
-        [{"run_id": f"r{i}", "group": "g", "budget": 10, "final": 1.0, "static": {},
-          "curves": {"m": [(1, 0.0), (3, 0.0)]}} for i in range(3)]  # fmt: skip
+        [
+            {
+                "run_id": f"r{i}",
+                "group": "g",
+                "budget": 10,
+                "final": 1.0,
+                "static": {},
+                "curves": {"m": [(1, 0.0), (3, 0.0)]},
+            }
+            for i in range(3)
+        ]
     )
     risk = risk_curve(components_at, table, [1, 3], intrinsic_draws=np.array([0.5, 0.7]))
     np.testing.assert_allclose(risk.budgets, [0, 1, 3])

@@ -1,6 +1,5 @@
 """The run store: atomic append-only records, stable keys, and its reading as a RunTable."""
 
-import json
 
 import numpy as np
 import pytest
@@ -12,12 +11,19 @@ from tuneahead.data.runtable import RunTableError
 def _record(key, group="m/arith", lr=1e-3, final=50.0, diverged=False, flat=0.1):
     losses = [[1, 2.0], [2, 1.5], [3, None if diverged else 1.2]]
     return {
-        "key": key, "run_id": f"run-{key}", "group": group, "budget": 3,
-        "static": {"config": {"log10_learning_rate": float(np.log10(lr)), "log2_batch_size": 2.0},
-                   "dataset": {"size": 64.0}, "probe": {"flatness": None if diverged else flat, "initial_loss": 2.0}},
+        "key": key,
+        "run_id": f"run-{key}",
+        "group": group,
+        "budget": 3,
+        "static": {
+            "config": {"log10_learning_rate": float(np.log10(lr)), "log2_batch_size": 2.0},
+            "dataset": {"size": 64.0},
+            "probe": {"flatness": None if diverged else flat, "initial_loss": 2.0},
+        },
         "curves": {"train_loss": losses, "eval_loss": [[3, 1.1]]},
-        "final": 0.0 if diverged else final, "diverged": diverged,
-    }  # fmt: skip
+        "final": 0.0 if diverged else final,
+        "diverged": diverged,
+    }
 
 
 def test_run_key_is_stable_and_order_free():

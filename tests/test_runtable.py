@@ -152,10 +152,18 @@ def test_unknown_metric_lists_known():
 def _curvy():
     """Three runs, one diverged late, one diverged early, one healthy; a second metric."""
     return table(
-        rec("h", curves={"loss": [(10.0, 2.0), (20.0, 1.5), (30.0, 1.2), (40.0, 1.0)],
-                         "acc": [(15.0, 0.3), (35.0, 0.6)]}, final=70.0, diverged=0.0),
-        rec("late", curves={"loss": [(10.0, 2.0), (20.0, 1.8), (30.0, np.nan)],
-                            "acc": [(15.0, 0.2)]}, final=10.0, diverged=1.0),
+        rec(
+            "h",
+            curves={"loss": [(10.0, 2.0), (20.0, 1.5), (30.0, 1.2), (40.0, 1.0)], "acc": [(15.0, 0.3), (35.0, 0.6)]},
+            final=70.0,
+            diverged=0.0,
+        ),
+        rec(
+            "late",
+            curves={"loss": [(10.0, 2.0), (20.0, 1.8), (30.0, np.nan)], "acc": [(15.0, 0.2)]},
+            final=10.0,
+            diverged=1.0,
+        ),
         rec("early", curves={"loss": [(5.0, np.nan)], "acc": []}, final=5.0, diverged=1.0),
     )
 
@@ -231,8 +239,13 @@ def test_select_nothing_raises():
 
 
 def test_groups_order_of_first_appearance():
-    t = table(rec("1", group="zeta"), rec("2", group="alpha"), rec("3", group="zeta"),
-              rec("4", group="mid"), rec("5", group="alpha"))
+    t = table(
+        rec("1", group="zeta"),
+        rec("2", group="alpha"),
+        rec("3", group="zeta"),
+        rec("4", group="mid"),
+        rec("5", group="alpha"),
+    )
     assert t.groups == ("zeta", "alpha", "mid")
 
 
@@ -299,8 +312,10 @@ def test_split_by_group_too_few_groups():
 
 
 def test_curve_dataclass_helpers():
-    c = Curve(np.array([[1.0, 2.0, np.nan], [np.nan, np.nan, np.nan]]),
-              np.array([[0.1, 0.2, np.nan], [np.nan, np.nan, np.nan]]))
+    c = Curve(
+        np.array([[1.0, 2.0, np.nan], [np.nan, np.nan, np.nan]]),
+        np.array([[0.1, 0.2, np.nan], [np.nan, np.nan, np.nan]]),
+    )
     np.testing.assert_array_equal(c.counts, [2, 0])
     s, v = c.points(0)
     np.testing.assert_array_equal(s, [1.0, 2.0])

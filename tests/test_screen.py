@@ -13,8 +13,9 @@ def test_screening_outcome_by_hand():
     go = np.array([True, False, True, False])
     out = screening_outcome(go, TRUTH, 75.0, TOTAL, budget=10.0)
     # probes 10 each (40), sent runs continue 90 + 190 -> 320 of 500: saved 0.36
-    assert out == pytest.approx({"tau": 75.0, "true_success_rate": 0.5, "sent_share": 0.5,
-                                 "compute_saved": 0.36, "successes_kept": 0.5})  # fmt: skip
+    assert out == pytest.approx(
+        {"tau": 75.0, "true_success_rate": 0.5, "sent_share": 0.5, "compute_saved": 0.36, "successes_kept": 0.5}
+    )
     restart = screening_outcome(go, TRUTH, 75.0, TOTAL, budget=10.0, resume_from_probe=False)
     assert restart["compute_saved"] == pytest.approx(1 - (40 + 300) / 500)
 

@@ -21,8 +21,9 @@ KNOBS = {"rank": [1, 2], "n_train": [64, 256]}
 
 @pytest.fixture(scope="module")
 def population():
-    return simulate_population("dynamic_critical", n_tasks=2, configs_per_task=2, seeds=5, spec=TINY, seed=3,
-                               overrides=KNOBS)  # fmt: skip
+    return simulate_population(
+        "dynamic_critical", n_tasks=2, configs_per_task=2, seeds=5, spec=TINY, seed=3, overrides=KNOBS
+    )
 
 
 def test_population_is_a_valid_runtable(population):
@@ -97,8 +98,7 @@ def test_every_preset_runs_and_bad_input_is_named():
     with pytest.raises(ValueError, match="optimizer must be one of"):
         SimulatorSpec(optimizer="lion")
     with pytest.raises(ValueError, match="at least 2 branches"):
-        brute_force_risk(simulate_population("dynamic_critical", 2, 1, 2, TINY, overrides=KNOBS),
-                         None, [0], branches=1)  # fmt: skip
+        brute_force_risk(simulate_population("dynamic_critical", 2, 1, 2, TINY, overrides=KNOBS), None, [0], branches=1)
 
 
 def test_brute_force_rejects_foreign_runs(population):

@@ -13,13 +13,25 @@ from tuneahead.fit import run_fit
 
 # The simulator at the size of tests/test_simulator.py.
 TINY_SIMULATOR = [
-    "data.n_tasks=2", "data.configs_per_task=2", "data.seeds=5",
+    "data.n_tasks=2",
+    "data.configs_per_task=2",
+    "data.seeds=5",
     "data.simulator={d: 8, m: 16, r_max: 2, b_max: 32, steps: 60, eval_every: 10, n_eval: 64, pool: 512, n_train_max: 256}",
     "data.overrides={rank: [1, 2], n_train: [64, 256]}",
-    "inference=svi", "inference.svi_steps=150", "inference.svi_draws=40", "inference.progress=false",
-    "probe.budget=20", "risk.budgets=[0,20,40]", "risk.c_max=40", "risk.max_draws=20", "predict.max_draws=20",
-    "truth.max_runs=4", "truth.branches=3", "truth.probe_cells=2", "truth.probe_seeds=8",
-]  # fmt: skip
+    "inference=svi",
+    "inference.svi_steps=150",
+    "inference.svi_draws=40",
+    "inference.progress=false",
+    "probe.budget=20",
+    "risk.budgets=[0,20,40]",
+    "risk.c_max=40",
+    "risk.max_draws=20",
+    "predict.max_draws=20",
+    "truth.max_runs=4",
+    "truth.branches=3",
+    "truth.probe_cells=2",
+    "truth.probe_seeds=8",
+]
 
 
 @pytest.mark.slow
@@ -40,8 +52,17 @@ def test_multirun_over_probe_budget(tmp_path):
     env = {**os.environ, "HYDRA_FULL_ERROR": "1"}
     # SVI keeps the two jobs short: the test is about the sweep's plumbing, not the fit
     svi = ["inference=svi", "inference.svi_steps=100", "inference.svi_draws=20"]
-    cmd = [sys.executable, "-m", "tuneahead.fit", "-m", "+experiment=recovery", "probe.budget=200,400", *svi,
-           *[o for o in TINY if not o.startswith(("probe.budget", "inference."))], f"hydra.sweep.dir={tmp_path}"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "tuneahead.fit",
+        "-m",
+        "+experiment=recovery",
+        "probe.budget=200,400",
+        *svi,
+        *[o for o in TINY if not o.startswith(("probe.budget", "inference."))],
+        f"hydra.sweep.dir={tmp_path}",
+    ]
     result = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     summaries = sorted(tmp_path.glob("*/summary.json"))

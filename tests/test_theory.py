@@ -35,9 +35,17 @@ def test_lower_bound_check_needs_the_power_schedule():
 def test_lower_bound_holds_on_tiny_runs():
     spec = replace(TINY, schedule="power")
     results = check_lower_bound.check(
-        rhos=(0.75, 1.0), budgets=(10, 20, 30), spec=spec, n_tasks=2, configs_per_task=2, seeds=2,
-        branches=6, n_boot=100, overrides=KNOBS, progress=lambda _: None,
-    )  # fmt: skip
+        rhos=(0.75, 1.0),
+        budgets=(10, 20, 30),
+        spec=spec,
+        n_tasks=2,
+        configs_per_task=2,
+        seeds=2,
+        branches=6,
+        n_boot=100,
+        overrides=KNOBS,
+        progress=lambda _: None,
+    )
     for r in results:
         # The claim: the 90% bootstrap interval of alpha reaches down to 2 rho - 1 or below.
         assert r["consistent"], r
@@ -47,9 +55,16 @@ def test_lower_bound_holds_on_tiny_runs():
 @pytest.mark.slow
 def test_formula_budget_reaches_the_brute_force_optimum_on_tiny_runs():
     result = check_budget.check(
-        budgets=(5, 10, 20, 40), spec=TINY, n_tasks=2, configs_per_task=2, seeds=3, branches=6,
-        gamma_factors=(1.0,), overrides=KNOBS, progress=lambda _: None,
-    )  # fmt: skip
+        budgets=(5, 10, 20, 40),
+        spec=TINY,
+        n_tasks=2,
+        configs_per_task=2,
+        seeds=3,
+        branches=6,
+        gamma_factors=(1.0,),
+        overrides=KNOBS,
+        progress=lambda _: None,
+    )
     row = result["rows"][0]
     assert 0 < row["c_star"] < TINY.steps
     # The claim is a gap within 5%; the brute-force estimates of both objectives carry sampling
@@ -60,9 +75,16 @@ def test_formula_budget_reaches_the_brute_force_optimum_on_tiny_runs():
 @pytest.mark.slow
 def test_presets_land_in_their_regime_by_brute_force():
     result = check_phase_diagram.check(
-        tasks_per_preset=1, n_tasks=2, configs_per_task=2, seeds=3, spec=TINY, branches=4,
-        posterior=False, overrides=KNOBS, progress=lambda _: None,
-    )  # fmt: skip
+        tasks_per_preset=1,
+        n_tasks=2,
+        configs_per_task=2,
+        seeds=3,
+        spec=TINY,
+        branches=4,
+        posterior=False,
+        overrides=KNOBS,
+        progress=lambda _: None,
+    )
     m = np.asarray(result["confusion_brute"])
     assert m.sum() == 3
     assert np.trace(m) == 3, result["tasks"]

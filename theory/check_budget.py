@@ -69,18 +69,25 @@ def check(
         best = int(np.argmin(F_grid))
         reducible_star = F_star - bf.intrinsic - gamma * setup_cost
         reducible_best = F_grid[best] - bf.intrinsic - gamma * setup_cost
-        rows.append({
-            "gamma": gamma, "c_star": c_star, "argmin_grid": float(grid[best]),
-            "F_at_c_star": F_star, "F_min_grid": float(F_grid[best]),
-            "objective_gap": (F_star - F_grid[best]) / F_grid[best],
-            "reducible_gap": (reducible_star - reducible_best) / reducible_best,
-            "L_at_c_star": L_star, "within_5pct": bool((F_star - F_grid[best]) / F_grid[best] <= 0.05),
-            # paired over the same runs: their spread cancels, branch noise remains
-            "gap_standard_error": float(
-                np.std(v_star - bf.run_variance[:, bf.budgets == grid[best]][:, 0], ddof=1)
-                / np.sqrt(len(v_star)) / F_grid[best]
-            ),
-        })  # fmt: skip
+        rows.append(
+            {
+                "gamma": gamma,
+                "c_star": c_star,
+                "argmin_grid": float(grid[best]),
+                "F_at_c_star": F_star,
+                "F_min_grid": float(F_grid[best]),
+                "objective_gap": (F_star - F_grid[best]) / F_grid[best],
+                "reducible_gap": (reducible_star - reducible_best) / reducible_best,
+                "L_at_c_star": L_star,
+                "within_5pct": bool((F_star - F_grid[best]) / F_grid[best] <= 0.05),
+                # paired over the same runs: their spread cancels, branch noise remains
+                "gap_standard_error": float(
+                    np.std(v_star - bf.run_variance[:, bf.budgets == grid[best]][:, 0], ddof=1)
+                    / np.sqrt(len(v_star))
+                    / F_grid[best]
+                ),
+            }
+        )
         r = rows[-1]
         progress(
             f"gamma={gamma:.3g}: c*={c_star:.0f} vs grid argmin {grid[best]:.0f}; F(c*)={F_star:.3f} vs "
@@ -88,10 +95,17 @@ def check(
             f"(reducible part {100 * r['reducible_gap']:+.1f}%)"
         )
     return {
-        "K": power.K, "alpha": power.alpha, "lambda": lam, "L_int": bf.intrinsic,
-        "budgets": bf.budgets.tolist(), "L": bf.total.tolist(), "rows": rows,
-        "n_runs": len(runs), "branches": branches, "seconds": time.perf_counter() - t0,
-    }  # fmt: skip
+        "K": power.K,
+        "alpha": power.alpha,
+        "lambda": lam,
+        "L_int": bf.intrinsic,
+        "budgets": bf.budgets.tolist(),
+        "L": bf.total.tolist(),
+        "rows": rows,
+        "n_runs": len(runs),
+        "branches": branches,
+        "seconds": time.perf_counter() - t0,
+    }
 
 
 def main(argv=None) -> dict:
@@ -105,15 +119,21 @@ def main(argv=None) -> dict:
         result = check(budgets=(10, 20, 40, 80), steps=200, n_tasks=2, configs_per_task=2, seeds=2, branches=6)
     else:
         result = check(seeds=args.seeds, branches=args.branches)
-    print(f"\nV_opt(c) = {result['K']:.3g} c^-{result['alpha']:.3f};  L_int = {result['L_int']:.3f};  "
-          f"lambda = {result['lambda']:.3g} per step")  # fmt: skip
+    print(
+        f"\nV_opt(c) = {result['K']:.3g} c^-{result['alpha']:.3f};  L_int = {result['L_int']:.3f};  "
+        f"lambda = {result['lambda']:.3g} per step"
+    )
     print("   gamma      c*   argmin   F(c*)   min F   objective gap (se)   reducible gap")
     for r in result["rows"]:
-        print(f"{r['gamma']:8.3g}  {r['c_star']:6.0f}  {r['argmin_grid']:7.0f}  {r['F_at_c_star']:6.3f}  "
-              f"{r['F_min_grid']:6.3f}  {100 * r['objective_gap']:+12.1f}% ({100 * r['gap_standard_error']:.1f}%)"
-              f"  {100 * r['reducible_gap']:+12.1f}%")  # fmt: skip
-    print(f"\nwithin 5% of the brute-force optimum for {sum(r['within_5pct'] for r in result['rows'])} "
-          f"of {len(result['rows'])} exchange rates")  # fmt: skip
+        print(
+            f"{r['gamma']:8.3g}  {r['c_star']:6.0f}  {r['argmin_grid']:7.0f}  {r['F_at_c_star']:6.3f}  "
+            f"{r['F_min_grid']:6.3f}  {100 * r['objective_gap']:+12.1f}% ({100 * r['gap_standard_error']:.1f}%)"
+            f"  {100 * r['reducible_gap']:+12.1f}%"
+        )
+    print(
+        f"\nwithin 5% of the brute-force optimum for {sum(r['within_5pct'] for r in result['rows'])} "
+        f"of {len(result['rows'])} exchange rates"
+    )
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(result, fh, indent=2)

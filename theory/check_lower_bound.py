@@ -71,7 +71,13 @@ def check(
     for rho in rhos:
         t0 = time.perf_counter()
         pop = simulate_population(
-            "dynamic_critical", n_tasks, configs_per_task, seeds, spec, seed, overrides={**(overrides or {}), "rho": [rho, rho]}
+            "dynamic_critical",
+            n_tasks,
+            configs_per_task,
+            seeds,
+            spec,
+            seed,
+            overrides={**(overrides or {}), "rho": [rho, rho]},
         )
         bf = brute_force_risk(pop, pop.table, budgets, branches=branches, seed=seed)
         v = bf.optimization_variance
@@ -86,14 +92,28 @@ def check(
         naive = naive_fit.alpha
         naive_lo, naive_hi = np.nanpercentile(naive_fit.alpha_draws, [5, 95])
         bound = 2 * rho - 1
-        results.append({
-            "rho": rho, "bound_2rho_minus_1": bound, "alpha": alpha, "alpha_q05": float(lo), "alpha_q95": float(hi),
-            "K": K, "naive_loglog_alpha": naive, "naive_q05": float(naive_lo), "naive_q95": float(naive_hi),
-            "at_grid_edge": bool(alpha <= ALPHA_GRID[0]), "consistent": bool(lo <= bound),
-            "budgets": bf.budgets.tolist(), "V_opt": v.tolist(), "V_opt_se": bf.standard_error.tolist(),
-            "L_int": bf.intrinsic, "n_runs": int(bf.run_variance.shape[0]), "branches": branches,
-            "seconds": time.perf_counter() - t0,
-        })  # fmt: skip
+        results.append(
+            {
+                "rho": rho,
+                "bound_2rho_minus_1": bound,
+                "alpha": alpha,
+                "alpha_q05": float(lo),
+                "alpha_q95": float(hi),
+                "K": K,
+                "naive_loglog_alpha": naive,
+                "naive_q05": float(naive_lo),
+                "naive_q95": float(naive_hi),
+                "at_grid_edge": bool(alpha <= ALPHA_GRID[0]),
+                "consistent": bool(lo <= bound),
+                "budgets": bf.budgets.tolist(),
+                "V_opt": v.tolist(),
+                "V_opt_se": bf.standard_error.tolist(),
+                "L_int": bf.intrinsic,
+                "n_runs": int(bf.run_variance.shape[0]),
+                "branches": branches,
+                "seconds": time.perf_counter() - t0,
+            }
+        )
         r = results[-1]
         progress(
             f"rho={rho:.2f}: alpha={alpha:.3f} [{lo:.3f}, {hi:.3f}] vs 2rho-1={bound:.3f} "
@@ -111,12 +131,22 @@ def main(argv=None) -> list[dict]:
     parser.add_argument("--json", help="also write the results to this file")
     args = parser.parse_args(argv)
     if args.fast:
-        results = check(args.rho, budgets=(10, 20, 40, 80), steps=200, n_tasks=2, configs_per_task=2,
-                        seeds=2, branches=6, n_boot=100)  # fmt: skip
+        results = check(
+            args.rho,
+            budgets=(10, 20, 40, 80),
+            steps=200,
+            n_tasks=2,
+            configs_per_task=2,
+            seeds=2,
+            branches=6,
+            n_boot=100,
+        )
     else:
         results = check(args.rho)
-    print("\n rho  2rho-1  alpha  [90% interval]   naive slope [90% interval]   V_opt(c) at c = "
-          + ", ".join(f"{c:g}" for c in results[0]["budgets"]))  # fmt: skip
+    print(
+        "\n rho  2rho-1  alpha  [90% interval]   naive slope [90% interval]   V_opt(c) at c = "
+        + ", ".join(f"{c:g}" for c in results[0]["budgets"])
+    )
     for r in results:
         print(
             f"{r['rho']:4.2f}  {r['bound_2rho_minus_1']:6.3f}  {r['alpha']:5.3f}{'*' if r['at_grid_edge'] else ' '}"

@@ -67,26 +67,45 @@ def check(
     for preset in PRESETS:
         for s in range(tasks_per_preset):
             t0 = time.perf_counter()
-            pop = simulate_population(preset, n_tasks, configs_per_task, seeds, spec, seed=1000 + s, overrides=overrides)
+            pop = simulate_population(
+                preset, n_tasks, configs_per_task, seeds, spec, seed=1000 + s, overrides=overrides
+            )
             bf = brute_force_risk(pop, pop.table, [0], branches=branches, seed=s)
             brute = str(classify_regime(bf.total[0], bf.intrinsic, epsilon))
-            task = {"preset": preset, "seed": 1000 + s, "expected": PRESET_REGIME[preset],
-                    "brute": brute, "brute_L0": float(bf.total[0]), "brute_L_int": bf.intrinsic}  # fmt: skip
+            task = {
+                "preset": preset,
+                "seed": 1000 + s,
+                "expected": PRESET_REGIME[preset],
+                "brute": brute,
+                "brute_L0": float(bf.total[0]),
+                "brute_L_int": bf.intrinsic,
+            }
             if posterior:
                 post = fit(pop.table, model, inference)
                 risk = posterior_risk(post, pop.table, budgets, max_draws=200)
                 power = fit_power_law(risk)
                 call = call_regime(risk, power, epsilon, c_max)
-                task.update({"posterior": call.label, "posterior_probabilities": call.probabilities,
-                             "posterior_L0": call.L0, "posterior_L_int": call.L_int, "posterior_alpha": power.alpha,
-                             "max_rhat": post.diagnostics.max_rhat})  # fmt: skip
+                task.update(
+                    {
+                        "posterior": call.label,
+                        "posterior_probabilities": call.probabilities,
+                        "posterior_L0": call.L0,
+                        "posterior_L_int": call.L_int,
+                        "posterior_alpha": power.alpha,
+                        "max_rhat": post.diagnostics.max_rhat,
+                    }
+                )
             tasks.append(task)
             progress(
                 f"{preset:18s} seed {1000 + s}: brute force {brute} (L0 {bf.total[0]:.2f}, L_int {bf.intrinsic:.2f})"
-                + (f"; posterior {task['posterior']} (L0 {task['posterior_L0']:.2f}, L_int {task['posterior_L_int']:.2f},"
-                   f" alpha {task['posterior_alpha']:.2f})" if posterior else "")
+                + (
+                    f"; posterior {task['posterior']} (L0 {task['posterior_L0']:.2f}, L_int {task['posterior_L_int']:.2f},"
+                    f" alpha {task['posterior_alpha']:.2f})"
+                    if posterior
+                    else ""
+                )
                 + f"  [{time.perf_counter() - t0:.0f} s]"
-            )  # fmt: skip
+            )
     expected = [t["expected"] for t in tasks]
     out = {"tasks": tasks, "confusion_brute": confusion(expected, [t["brute"] for t in tasks]).tolist()}
     if posterior:
@@ -110,9 +129,17 @@ def main(argv=None) -> dict:
     args = parser.parse_args(argv)
     logging.getLogger("tuneahead").setLevel(logging.WARNING)
     if args.fast:
-        result = check(tasks_per_preset=2, n_tasks=1, configs_per_task=2, seeds=4, steps=200, branches=4,
-                       budgets=(0, 20, 40, 80), c_max=80,
-                       inference=InferenceConfig(num_warmup=150, num_samples=150, num_chains=1, progress=False))  # fmt: skip
+        result = check(
+            tasks_per_preset=2,
+            n_tasks=1,
+            configs_per_task=2,
+            seeds=4,
+            steps=200,
+            branches=4,
+            budgets=(0, 20, 40, 80),
+            c_max=80,
+            inference=InferenceConfig(num_warmup=150, num_samples=150, num_chains=1, progress=False),
+        )
     else:
         result = check(tasks_per_preset=args.tasks)
     _print_confusion("brute force", result["confusion_brute"])

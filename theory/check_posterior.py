@@ -34,8 +34,11 @@ def check(overrides=(), out_dir: str | Path = "outputs/theory/posterior") -> dic
 def report(summary: dict) -> str:
     truth = summary["truth"]
     cmp = truth["comparison"]
-    lines = [f"{truth['n_runs']} held-out runs, {truth['branches']} branches per run and budget", "",
-             "     c   V_opt brute (se)   probe reference (se)   V_opt posterior [90% band]   vs brute   vs probe ref"]  # fmt: skip
+    lines = [
+        f"{truth['n_runs']} held-out runs, {truth['branches']} branches per run and budget",
+        "",
+        "     c   V_opt brute (se)   probe reference (se)   V_opt posterior [90% band]   vs brute   vs probe ref",
+    ]
 
     def pct(x):
         return "" if x is None or x != x else f"{100 * x:+6.1f}%"
@@ -46,7 +49,7 @@ def report(summary: dict) -> str:
             f"{cmp['V_opt_probe_reference'][i]:8.2f} ({cmp['V_opt_probe_reference_se'][i]:5.2f})        "
             f"{cmp['V_opt_posterior'][i]:7.2f} [{cmp['V_opt_posterior_q05'][i]:6.2f}, {cmp['V_opt_posterior_q95'][i]:6.2f}]"
             f"   {pct(cmp['V_opt_relative_error'][i]):>8s}   {pct(cmp['V_opt_relative_error_to_probe_reference'][i]):>8s}"
-        )  # fmt: skip
+        )
     lines += [
         "",
         f"L_int: posterior {cmp['L_int_posterior']:.3f}, brute force {cmp['L_int_brute']:.3f} "
@@ -59,7 +62,7 @@ def report(summary: dict) -> str:
         f"brute force {cmp['regime']['brute']}",
         f"held-out at c = {summary['probe_budget']:g}: RMSE {summary['heldout']['rmse']:.3f}, "
         f"90% coverage {summary['heldout']['coverage_90']:.3f}",
-    ]  # fmt: skip
+    ]
     return "\n".join(lines)
 
 

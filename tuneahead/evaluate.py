@@ -63,18 +63,29 @@ from .predict import predictive_components
 from .screen import best_saving_at_recall, replay_outcome, threshold_rows
 
 __all__ = [
-    "run_evaluation", "make_splits", "check_evaluation_config", "main", "METHODS", "CALIBRATION_LEVELS",
-    "coverage_from_pit", "conformal_coverage",
+    "run_evaluation",
+    "make_splits",
+    "check_evaluation_config",
+    "main",
+    "METHODS",
+    "CALIBRATION_LEVELS",
+    "coverage_from_pit",
+    "conformal_coverage",
 ]
 
 log = logging.getLogger("tuneahead.evaluate")
 
 METHODS = ("ours", "last_value", "extrapolation", "loss_decay", "static_only", "dynamic_only", "tuneahead", "proxylm")
 _LABELS = {
-    "ours": "ours (hierarchical)", "last_value": "last value", "extrapolation": "early-stop extrapolation",
-    "loss_decay": "loss-decay regression", "static_only": "static-only LightGBM",
-    "dynamic_only": "dynamic-only LightGBM", "tuneahead": "TuneAhead (LightGBM)", "proxylm": "ProxyLM-style",
-}  # fmt: skip
+    "ours": "ours (hierarchical)",
+    "last_value": "last value",
+    "extrapolation": "early-stop extrapolation",
+    "loss_decay": "loss-decay regression",
+    "static_only": "static-only LightGBM",
+    "dynamic_only": "dynamic-only LightGBM",
+    "tuneahead": "TuneAhead (LightGBM)",
+    "proxylm": "ProxyLM-style",
+}
 _KNOWN = {
     "evaluation": {"budgets", "metric", "methods", "splits", "posterior_cache", "baselines", "screen", "explain"},
     "evaluation.baselines": {"lightgbm", "extrapolation", "proxylm"},
@@ -86,9 +97,11 @@ _KNOWN = {
 }
 # nominal levels of the central intervals whose coverage the calibration block reports
 CALIBRATION_LEVELS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
-_SPLIT_KEYS = {"random": {"kind", "test_fraction", "seed"},
-               "group": {"kind", "by", "test_fraction", "seed", "test_values"},
-               "kfold": {"kind", "folds", "seed"}}  # fmt: skip
+_SPLIT_KEYS = {
+    "random": {"kind", "test_fraction", "seed"},
+    "group": {"kind", "by", "test_fraction", "seed", "test_values"},
+    "kfold": {"kind", "folds", "seed"},
+}
 
 
 # ---------------------------------------------------------------------- configuration
@@ -196,8 +209,9 @@ def _baseline(method: str, metric: str, ev: dict, level: float, seed: int):
 def _cache_key(cfg: DictConfig, split_name: str, split: dict, fold: int) -> str:
     blob = json.dumps(
         [OmegaConf.to_container(cfg[k], resolve=True) for k in ("data", "model", "inference")] + [split, fold],
-        sort_keys=True, default=str,
-    )  # fmt: skip
+        sort_keys=True,
+        default=str,
+    )
     return f"{split_name}_fold{fold}_{hashlib.sha1(blob.encode()).hexdigest()[:12]}.nc"
 
 
@@ -295,10 +309,18 @@ def run_evaluation(cfg: DictConfig, out_dir: str | Path) -> dict:
     explain_inputs = None
     for split_name, split in ev["splits"].items():
         folds = make_splits(table, split_name, split)
-        log.info("split %r (%s): %d fold(s), %d held-out runs", split_name, split["kind"], len(folds),
-                 sum(len(te) for _, te in folds))  # fmt: skip
-        store = {(m, b): {"preds": [], "crps": [], "fit": 0.0, "predict": 0.0, "p_success": [], "covered": [], "pit": []}
-                 for m in methods for b in budgets}  # fmt: skip
+        log.info(
+            "split %r (%s): %d fold(s), %d held-out runs",
+            split_name,
+            split["kind"],
+            len(folds),
+            sum(len(te) for _, te in folds),
+        )
+        store = {
+            (m, b): {"preds": [], "crps": [], "fit": 0.0, "predict": 0.0, "p_success": [], "covered": [], "pit": []}
+            for m in methods
+            for b in budgets
+        }
         truth = np.concatenate([te.final for _, te in folds])
         total = np.concatenate([te.budget for _, te in folds])
         taus = ev["screen"]["taus"]
@@ -341,8 +363,12 @@ def run_evaluation(cfg: DictConfig, out_dir: str | Path) -> dict:
                     entry["covered"].append(
                         None if conformal is None else conformal_coverage(pred.mean, test.final, conformal.residuals_)
                     )
-                    if m == "tuneahead" and explain_inputs is not None and "tuneahead" not in explain_inputs \
-                            and b == float(ev["explain"]["budget"] or cfg.probe.budget):  # fmt: skip
+                    if (
+                        m == "tuneahead"
+                        and explain_inputs is not None
+                        and "tuneahead" not in explain_inputs
+                        and b == float(ev["explain"]["budget"] or cfg.probe.budget)
+                    ):
                         explain_inputs["tuneahead"] = est
                 log.info("[%s] %s done at budgets %s", tag_fold, m, budgets)
 
@@ -354,21 +380,40 @@ def run_evaluation(cfg: DictConfig, out_dir: str | Path) -> dict:
                 scores["fit_seconds"], scores["predict_seconds"] = entry["fit"], entry["predict"]
                 row.update({f"{int(b)}/{k}": v for k, v in scores.items()})
                 run_ids = np.concatenate([te.run_id for _, te in folds])
-                frame = pd.DataFrame({
-                    "split": split_name, "method": m, "budget": b, "run_id": run_ids, "final": truth, "total_steps": total,
-                    "mean": np.concatenate([p.mean for p in entry["preds"]]),
-                    "lower": np.concatenate([p.lower if p.has_interval else np.full(len(p.mean), np.nan) for p in entry["preds"]]),
-                    "upper": np.concatenate([p.upper if p.has_interval else np.full(len(p.mean), np.nan) for p in entry["preds"]]),
-                })  # fmt: skip
+                frame = pd.DataFrame(
+                    {
+                        "split": split_name,
+                        "method": m,
+                        "budget": b,
+                        "run_id": run_ids,
+                        "final": truth,
+                        "total_steps": total,
+                        "mean": np.concatenate([p.mean for p in entry["preds"]]),
+                        "lower": np.concatenate(
+                            [p.lower if p.has_interval else np.full(len(p.mean), np.nan) for p in entry["preds"]]
+                        ),
+                        "upper": np.concatenate(
+                            [p.upper if p.has_interval else np.full(len(p.mean), np.nan) for p in entry["preds"]]
+                        ),
+                    }
+                )
                 if entry["pit"]:
                     frame["pit"] = np.concatenate(entry["pit"])
                     frame["p_top"] = np.concatenate([d[top_tau] for d in entry["p_success"]])
                 pred_frames.append(frame)
                 if entry["covered"] and all(c is not None for c in entry["covered"]):
                     covered = np.concatenate(entry["covered"])
-                    calibration.append({"split": split_name, "budget": b, "method": m, "label": _LABELS[m],
-                                        "n": len(covered), "levels": list(CALIBRATION_LEVELS),
-                                        "coverage": covered.mean(axis=0)})  # fmt: skip
+                    calibration.append(
+                        {
+                            "split": split_name,
+                            "budget": b,
+                            "method": m,
+                            "label": _LABELS[m],
+                            "n": len(covered),
+                            "levels": list(CALIBRATION_LEVELS),
+                            "coverage": covered.mean(axis=0),
+                        }
+                    )
             rows.append(row)
 
         # go/no-go screening at every budget
@@ -379,16 +424,26 @@ def run_evaluation(cfg: DictConfig, out_dir: str | Path) -> dict:
                 mean = np.concatenate([p.mean for p in entry["preds"]])
                 if m == "ours":
                     prob = {tau: np.concatenate([d[tau] for d in entry["p_success"]]) for tau in [*taus, top_tau]}
-                    table4 = threshold_rows(lambda tau: prob[tau], truth, taus, total, b, cutoff=ev["screen"]["p"],
-                                            resume_from_probe=ev["screen"]["resume_from_probe"])  # fmt: skip
+                    table4 = threshold_rows(
+                        lambda tau: prob[tau],
+                        truth,
+                        taus,
+                        total,
+                        b,
+                        cutoff=ev["screen"]["p"],
+                        resume_from_probe=ev["screen"]["resume_from_probe"],
+                    )
                     score = prob[top_tau]
                 else:
-                    table4 = threshold_rows(lambda tau: mean, truth, taus, total, b,
-                                            resume_from_probe=ev["screen"]["resume_from_probe"])  # fmt: skip
+                    table4 = threshold_rows(
+                        lambda tau: mean, truth, taus, total, b, resume_from_probe=ev["screen"]["resume_from_probe"]
+                    )
                     score = mean
                 for r in table4:
                     screening.append({"split": split_name, "budget": b, "method": _LABELS[m], **r})
-                best = best_saving_at_recall(score, success, total, b, ev["screen"]["recall"], ev["screen"]["resume_from_probe"])
+                best = best_saving_at_recall(
+                    score, success, total, b, ev["screen"]["recall"], ev["screen"]["resume_from_probe"]
+                )
                 headline.append({"split": split_name, "budget": b, "method": _LABELS[m], "tau_top": top_tau, **best})
             for pr in ev["screen"]["pruners"]:
                 kept, steps = [], []
@@ -396,9 +451,13 @@ def run_evaluation(cfg: DictConfig, out_dir: str | Path) -> dict:
                     replay = replay_pruner(make_pruner(budget=b, **pr), train, test, metric, seed=int(cfg.seed) + f)
                     kept.append(replay.kept)
                     steps.append(replay.steps)
-                label = "Optuna " + ("MedianPruner" if pr["kind"] == "median" and pr.get("percentile", 50) == 50
-                                     else f"PercentilePruner(keep top {pr.get('percentile'):g}%)" if pr["kind"] == "median"
-                                     else f"SuccessiveHalving(eta={pr.get('reduction_factor', 3)})")  # fmt: skip
+                label = "Optuna " + (
+                    "MedianPruner"
+                    if pr["kind"] == "median" and pr.get("percentile", 50) == 50
+                    else f"PercentilePruner(keep top {pr.get('percentile'):g}%)"
+                    if pr["kind"] == "median"
+                    else f"SuccessiveHalving(eta={pr.get('reduction_factor', 3)})"
+                )
                 out = replay_outcome(np.concatenate(kept), np.concatenate(steps), success, total)
                 pruner_rows.append({"split": split_name, "budget": b, "method": label, "tau_top": top_tau, **out})
             log.info("[%s] screening at budget %g done", split_name, b)
@@ -420,7 +479,9 @@ def run_evaluation(cfg: DictConfig, out_dir: str | Path) -> dict:
         pd.concat(pred_frames, ignore_index=True).to_csv(tmp, index=False)
 
     if ev["explain"]["enabled"] and explain_inputs is not None:
-        result["explanations"] = _explain(out_dir, explain_inputs, ev["explain"], float(ev["explain"]["budget"] or cfg.probe.budget), cfg)
+        result["explanations"] = _explain(
+            out_dir, explain_inputs, ev["explain"], float(ev["explain"]["budget"] or cfg.probe.budget), cfg
+        )
     result["timing"] = {"total_seconds": time.perf_counter() - started}
     write_json(result, out_dir / "results.json")
     log.info("done in %.1f s; tables in %s", result["timing"]["total_seconds"], out_dir)
@@ -432,32 +493,56 @@ def _explain(out_dir: Path, inputs: dict, ex: dict, budget: float, cfg) -> dict:
 
     test = inputs["test"]
     candidates = test.select(np.arange(min(int(ex["candidates"]), len(test))))
-    log.info("explaining %d candidates at budget %g (ours: permutation SHAP; TuneAhead: TreeExplainer)", len(candidates), budget)
+    log.info(
+        "explaining %d candidates at budget %g (ours: permutation SHAP; TuneAhead: TreeExplainer)",
+        len(candidates),
+        budget,
+    )
     frames, summary = [], {}
     ours = explain_posterior_mean(
-        inputs["posterior"], candidates, inputs["train"], budget, max_draws=int(ex["max_draws"]),
-        background_size=int(ex["background"]), permutations=int(ex["permutations"]), seed=int(cfg.seed),
-    )  # fmt: skip
+        inputs["posterior"],
+        candidates,
+        inputs["train"],
+        budget,
+        max_draws=int(ex["max_draws"]),
+        background_size=int(ex["background"]),
+        permutations=int(ex["permutations"]),
+        seed=int(cfg.seed),
+    )
     plot_summary(ours, out_dir / "shap_ours.png", title=f"ours: predictive mean, probe {budget:g} steps")
     frames.append(ours.to_frame().assign(method="ours"))
-    summary["ours"] = {"importance": ours.importance().to_dict(),
-                       "max_additivity_error": float(np.max(np.abs(ours.values.sum(1) + ours.base_value - ours.prediction)))}  # fmt: skip
+    summary["ours"] = {
+        "importance": ours.importance().to_dict(),
+        "max_additivity_error": float(np.max(np.abs(ours.values.sum(1) + ours.base_value - ours.prediction))),
+    }
     if "tuneahead" in inputs:
         tree = explain_gradient_boosted(inputs["tuneahead"], candidates)
         plot_summary(tree, out_dir / "shap_tuneahead.png", title=f"TuneAhead LightGBM, probe {budget:g} steps")
         frames.append(tree.to_frame().assign(method="tuneahead"))
-        summary["tuneahead"] = {"importance": tree.importance().to_dict(),
-                                "max_additivity_error": float(np.max(np.abs(tree.values.sum(1) + tree.base_value - tree.prediction)))}  # fmt: skip
+        summary["tuneahead"] = {
+            "importance": tree.importance().to_dict(),
+            "max_additivity_error": float(np.max(np.abs(tree.values.sum(1) + tree.base_value - tree.prediction))),
+        }
     with atomic_path(out_dir / "explanations.csv") as tmp:
         pd.concat(frames, ignore_index=True).to_csv(tmp, index=False)
     return summary
 
 
 # ---------------------------------------------------------------------- writing
-_COLUMNS = [("rmse", "RMSE", 2), ("mae", "MAE", 2), ("r2", "R²", 3), ("spearman", "Spearman", 3),
-            ("acc_within_1", "Acc@1", 3), ("acc_within_2", "Acc@2", 3), ("acc_within_3", "Acc@3", 3),
-            ("coverage_{tag}", "Cov{tag}", 3), ("mean_width_{tag}", "Width{tag}", 2), ("crps", "CRPS", 2),
-            ("fit_seconds", "fit s", 1), ("predict_seconds", "pred s", 2)]  # fmt: skip
+_COLUMNS = [
+    ("rmse", "RMSE", 2),
+    ("mae", "MAE", 2),
+    ("r2", "R²", 3),
+    ("spearman", "Spearman", 3),
+    ("acc_within_1", "Acc@1", 3),
+    ("acc_within_2", "Acc@2", 3),
+    ("acc_within_3", "Acc@3", 3),
+    ("coverage_{tag}", "Cov{tag}", 3),
+    ("mean_width_{tag}", "Width{tag}", 2),
+    ("crps", "CRPS", 2),
+    ("fit_seconds", "fit s", 1),
+    ("predict_seconds", "pred s", 2),
+]
 
 
 def _fmt(v, digits):
@@ -482,30 +567,50 @@ def _write_tables(out_dir: Path, rows: list[dict], budgets: list[float], tag: st
 
 
 def _write_screening(out_dir: Path, screening, headline, pruners, sc) -> None:
-    frame = pd.concat([pd.DataFrame(screening).assign(kind="threshold"), pd.DataFrame(headline).assign(kind="headline"),
-                       pd.DataFrame(pruners).assign(kind="pruner")], ignore_index=True)  # fmt: skip
+    frame = pd.concat(
+        [
+            pd.DataFrame(screening).assign(kind="threshold"),
+            pd.DataFrame(headline).assign(kind="headline"),
+            pd.DataFrame(pruners).assign(kind="pruner"),
+        ],
+        ignore_index=True,
+    )
     with atomic_path(out_dir / "screening.csv") as tmp:
         frame.to_csv(tmp, index=False)
-    lines = [f"Go/no-go (TuneAhead Table 4 form). Ours sends a run on if P(R >= tau) >= {sc['p']}; "
-             "TuneAhead if its prediction >= tau. Net compute saved counts every candidate's probe.", ""]  # fmt: skip
+    lines = [
+        f"Go/no-go (TuneAhead Table 4 form). Ours sends a run on if P(R >= tau) >= {sc['p']}; "
+        "TuneAhead if its prediction >= tau. Net compute saved counts every candidate's probe.",
+        "",
+    ]
     for (split, b), part in pd.DataFrame(screening).groupby(["split", "budget"], sort=False):
-        lines += [f"### split `{split}`, probe budget {int(b)} steps", "",
-                  "| method | tau | true success rate | sent to full training | net compute saved | successes kept |",
-                  "|---|---|---|---|---|---|"]  # fmt: skip
+        lines += [
+            f"### split `{split}`, probe budget {int(b)} steps",
+            "",
+            "| method | tau | true success rate | sent to full training | net compute saved | successes kept |",
+            "|---|---|---|---|---|---|",
+        ]
         for _, r in part.iterrows():
-            lines.append(f"| {r.method} | {r.tau:.2f} | {r.true_success_rate:.3f} | {r.sent_share:.3f} | "
-                         f"{r.compute_saved:.3f} | {_fmt(r.successes_kept, 3)} |")  # fmt: skip
+            lines.append(
+                f"| {r.method} | {r.tau:.2f} | {r.true_success_rate:.3f} | {r.sent_share:.3f} | "
+                f"{r.compute_saved:.3f} | {_fmt(r.successes_kept, 3)} |"
+            )
         lines.append("")
-    lines += [f"### Headline: compute saved while keeping >= {sc['recall']:.0%} of the runs in the top "
-              f"{1 - sc['top_quantile']:.0%} of held-out scores", "",
-              "Score thresholds are swept on the held-out runs (the same oracle choice for every scoring method); "
-              "each pruner row is one fixed setting, marked whether it meets the target.", "",
-              "| split | budget | method | top-quartile cut | net compute saved | sent | top runs kept | meets target |",
-              "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    lines += [
+        f"### Headline: compute saved while keeping >= {sc['recall']:.0%} of the runs in the top "
+        f"{1 - sc['top_quantile']:.0%} of held-out scores",
+        "",
+        "Score thresholds are swept on the held-out runs (the same oracle choice for every scoring method); "
+        "each pruner row is one fixed setting, marked whether it meets the target.",
+        "",
+        "| split | budget | method | top-quartile cut | net compute saved | sent | top runs kept | meets target |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for r in [*headline, *pruners]:
         meets = r["successes_kept"] >= sc["recall"]
-        lines.append(f"| {r['split']} | {int(r['budget'])} | {r['method']} | {r['tau_top']:.2f} | {r['compute_saved']:.3f} | "
-                     f"{r['sent_share']:.3f} | {_fmt(r['successes_kept'], 3)} | {'yes' if meets else 'no'} |")  # fmt: skip
+        lines.append(
+            f"| {r['split']} | {int(r['budget'])} | {r['method']} | {r['tau_top']:.2f} | {r['compute_saved']:.3f} | "
+            f"{r['sent_share']:.3f} | {_fmt(r['successes_kept'], 3)} | {'yes' if meets else 'no'} |"
+        )
     with atomic_path(out_dir / "screening.md") as tmp:
         tmp.write_text("\n".join(lines) + "\n")
 

@@ -87,7 +87,9 @@ class PosteriorMeanFunction:
         labels, counts = np.unique(table.group, return_counts=True)
         self.group = labels[np.argmax(counts)]
         self.feature_names = (
-            *self.static_names, "budget_T", *[f"{m}@{int(s)}" for m in self.metrics for s in self.grid]
+            *self.static_names,
+            "budget_T",
+            *[f"{m}@{int(s)}" for m in self.metrics for s in self.grid],
         )
 
     def features(self, table: RunTable) -> np.ndarray:
@@ -118,9 +120,12 @@ class PosteriorMeanFunction:
         return RunTable(
             run_id=np.array([f"row{i}" for i in range(n)], dtype=object),
             group=np.full(n, self.group, dtype=object),
-            static=x[:, :p], static_names=self.static_names, budget=total, curves=curves,
+            static=x[:, :p],
+            static_names=self.static_names,
+            budget=total,
+            curves=curves,
             final=np.full(n, np.nan),
-        )  # fmt: skip
+        )
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         x = np.atleast_2d(np.asarray(x, dtype=float))
@@ -196,9 +201,12 @@ def plot_summary(attribution: Attribution, path, title: str = "", max_display: i
     from .artifacts import atomic_path
 
     shap.summary_plot(
-        attribution.values, np.where(np.isfinite(attribution.data), attribution.data, np.nan),
-        feature_names=list(attribution.feature_names), show=False, max_display=max_display,
-    )  # fmt: skip
+        attribution.values,
+        np.where(np.isfinite(attribution.data), attribution.data, np.nan),
+        feature_names=list(attribution.feature_names),
+        show=False,
+        max_display=max_display,
+    )
     fig = plt.gcf()
     if title:
         fig.suptitle(title)

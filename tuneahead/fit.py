@@ -96,10 +96,13 @@ def _risk_summary(risk: RiskCurve, cfg: DictConfig, cost_per_step: float) -> tup
         "V_opt_theta_mean": risk.optimization_variance_draws.mean(axis=0),
         "V_opt_q05": v_lo,
         "V_opt_q95": v_hi,
-        "power_law": {"K": power.K, "alpha": power.alpha, "K_draws": _interval(power.K_draws),
-                      "alpha_draws": _interval(power.alpha_draws)},  # fmt: skip
-        "c_star": {"value": c_star, **_interval(c_star_draws), "gamma": cfg.gamma,
-                   "cost_per_step": cost_per_step},  # fmt: skip
+        "power_law": {
+            "K": power.K,
+            "alpha": power.alpha,
+            "K_draws": _interval(power.K_draws),
+            "alpha_draws": _interval(power.alpha_draws),
+        },
+        "c_star": {"value": c_star, **_interval(c_star_draws), "gamma": cfg.gamma, "cost_per_step": cost_per_step},
     }
     regime_summary = {
         "label": regime.label,
@@ -179,16 +182,22 @@ def _compare(posterior_curve: RiskCurve, brute_curve: RiskCurve, brute_se: np.nd
     }
 
 
-def _brute_force_summary(population: SimulatedPopulation, posterior: Posterior, test: RunTable, budgets, cfg, cost_per_step):
+def _brute_force_summary(
+    population: SimulatedPopulation, posterior: Posterior, test: RunTable, budgets, cfg, cost_per_step
+):
     """Brute-force truth on a subset of the held-out runs, beside the posterior on the same runs."""
     n = min(len(test), int(cfg.truth.max_runs))
     runs = test.select(np.sort(np.random.default_rng(cfg.truth.seed).choice(len(test), n, replace=False)))
     log.info("  brute force: %d held-out runs, %d branches at each budget", n, cfg.truth.branches)
     t0 = time.perf_counter()
     brute = brute_force_risk(
-        population, runs, budgets, branches=cfg.truth.branches, seed=cfg.truth.seed,
+        population,
+        runs,
+        budgets,
+        branches=cfg.truth.branches,
+        seed=cfg.truth.seed,
         progress=lambda c: log.info("  branched at c = %g", c),
-    )  # fmt: skip
+    )
     brute_curve = brute.as_risk_curve(seed=cfg.truth.seed)
     brute_risk, brute_regime = _risk_summary(brute_curve, cfg.risk, cost_per_step)
     on_runs = posterior_risk(posterior, runs, brute.budgets, max_draws=cfg.risk.max_draws)
@@ -205,30 +214,43 @@ def _brute_force_summary(population: SimulatedPopulation, posterior: Posterior, 
     positive = (brute.budgets > 0) & (brute.budgets < T)
     v_post = comparison["V_opt_posterior"]
     rel_probe = np.where(positive, (v_post - (v_probe - hidden_T)) / np.maximum(v_probe - hidden_T, 1e-12), np.nan)
-    comparison.update({
-        "V_opt_probe_reference": v_probe - hidden_T,
-        "V_opt_probe_reference_se": np.array([reference.standard_error[at[float(c)]] for c in brute.budgets]),
-        "V_opt_relative_error_to_probe_reference": rel_probe,
-        "hidden_state_variance_at_T": hidden_T,
-        "L_int_probe_reference": brute_curve.intrinsic + hidden_T,
-        "L_int_relative_error_to_probe_reference": (on_runs.intrinsic - brute_curve.intrinsic - hidden_T)
-        / (brute_curve.intrinsic + hidden_T),
-    })  # fmt: skip
-    comparison.update({
-        "alpha": {"posterior": post_risk["power_law"]["alpha"], "brute": brute_risk["power_law"]["alpha"],
-                  "brute_q05": brute_risk["power_law"]["alpha_draws"]["q05"],
-                  "brute_q95": brute_risk["power_law"]["alpha_draws"]["q95"]},
-        "c_star": {"posterior": post_risk["c_star"]["value"], "brute": brute_risk["c_star"]["value"]},
-        "regime": {"posterior": post_regime["label"], "brute": brute_regime["label"],
-                   "posterior_probabilities": post_regime["probabilities"]},
-    })  # fmt: skip
+    comparison.update(
+        {
+            "V_opt_probe_reference": v_probe - hidden_T,
+            "V_opt_probe_reference_se": np.array([reference.standard_error[at[float(c)]] for c in brute.budgets]),
+            "V_opt_relative_error_to_probe_reference": rel_probe,
+            "hidden_state_variance_at_T": hidden_T,
+            "L_int_probe_reference": brute_curve.intrinsic + hidden_T,
+            "L_int_relative_error_to_probe_reference": (on_runs.intrinsic - brute_curve.intrinsic - hidden_T)
+            / (brute_curve.intrinsic + hidden_T),
+        }
+    )
+    comparison.update(
+        {
+            "alpha": {
+                "posterior": post_risk["power_law"]["alpha"],
+                "brute": brute_risk["power_law"]["alpha"],
+                "brute_q05": brute_risk["power_law"]["alpha_draws"]["q05"],
+                "brute_q95": brute_risk["power_law"]["alpha_draws"]["q95"],
+            },
+            "c_star": {"posterior": post_risk["c_star"]["value"], "brute": brute_risk["c_star"]["value"]},
+            "regime": {
+                "posterior": post_regime["label"],
+                "brute": brute_regime["label"],
+                "posterior_probabilities": post_regime["probabilities"],
+            },
+        }
+    )
     seconds = time.perf_counter() - t0
     truth = {
         "kind": "brute force",
         "n_runs": n,
         "branches": int(cfg.truth.branches),
-        "probe_reference": {"configs": int(reference.cell_error.shape[0]), "seeds": reference.seeds,
-                            "metrics": list(reference.metrics)},
+        "probe_reference": {
+            "configs": int(reference.cell_error.shape[0]),
+            "seeds": reference.seeds,
+            "metrics": list(reference.metrics),
+        },
         "seconds": seconds,
         "risk": brute_risk,
         "regime": brute_regime,
@@ -272,31 +294,44 @@ def run_fit(cfg: DictConfig, out_dir: str | Path) -> dict:
         frame.to_csv(tmp, index=False)
     log.info(
         "held-out RMSE %.3f, Acc@3 %.3f, %d%% coverage %.3f",
-        metrics["rmse"], metrics["acc_within_3"], round(100 * cfg.predict.level),
+        metrics["rmse"],
+        metrics["acc_within_3"],
+        round(100 * cfg.predict.level),
         metrics[f"coverage_{round(100 * cfg.predict.level)}"],
-    )  # fmt: skip
+    )
 
     log.info("[4/5] risk split over budgets %s", list(cfg.risk.budgets))
     t0 = time.perf_counter()
     budgets = sorted(set(float(c) for c in cfg.risk.budgets) | {0.0, float(cfg.risk.c_max)})
     risk = posterior_risk(
-        posterior, test, budgets, max_draws=cfg.risk.max_draws,
+        posterior,
+        test,
+        budgets,
+        max_draws=cfg.risk.max_draws,
         progress=lambda c: log.info("  L(c) at c = %g done", c),
-    )  # fmt: skip
+    )
     cost_per_step = float(cfg.risk.cost_per_step or 1.0 / np.median(table.budget))
     risk_summary, regime_summary = _risk_summary(risk, cfg.risk, cost_per_step)
     timing["risk_seconds"] = time.perf_counter() - t0
     log.info(
         "L(0) %.3g, L_int %.3g, regime %s %s, c* %.3g steps",
-        risk.at(0.0), risk.intrinsic, regime_summary["label"], regime_summary["probabilities"],
+        risk.at(0.0),
+        risk.intrinsic,
+        regime_summary["label"],
+        regime_summary["probabilities"],
         risk_summary["c_star"]["value"],
-    )  # fmt: skip
+    )
 
     summary = {
         "experiment": OmegaConf.to_container(cfg, resolve=True),
-        "data": {"n_runs": len(table), "n_train": len(train), "n_test": len(test),
-                 "n_groups": len(table.groups), "metrics": list(table.metrics),
-                 "static_features": list(table.static_names)},  # fmt: skip
+        "data": {
+            "n_runs": len(table),
+            "n_train": len(train),
+            "n_test": len(test),
+            "n_groups": len(table.groups),
+            "metrics": list(table.metrics),
+            "static_features": list(table.static_names),
+        },
         "probe_budget": budget,
         "heldout": metrics,
         "risk": risk_summary,
@@ -306,27 +341,35 @@ def run_fit(cfg: DictConfig, out_dir: str | Path) -> dict:
     }
     true_curve = None
     if population is not None:
-        summary["truth"], true_curve = _truth_summary(population, posterior, test, budgets, cfg.risk, cost_per_step, risk)
+        summary["truth"], true_curve = _truth_summary(
+            population, posterior, test, budgets, cfg.risk, cost_per_step, risk
+        )
         cmp = summary["truth"]["comparison"]
         log.info(
             "against the truth: L_int off by %+.1f%%, V_opt(c) off by at most %.1f%%",
-            100 * cmp["L_int_relative_error"], 100 * cmp["V_opt_max_abs_relative_error_c_gt_0"],
-        )  # fmt: skip
+            100 * cmp["L_int_relative_error"],
+            100 * cmp["V_opt_max_abs_relative_error_c_gt_0"],
+        )
     if simulated is not None and cfg.truth.max_runs > 0:
         summary["truth"], true_curve = _brute_force_summary(simulated, posterior, test, budgets, cfg, cost_per_step)
         cmp = summary["truth"]["comparison"]
         log.info(
             "against brute force: L_int off by %+.1f%%, V_opt(c) off by at most %.1f%%, regime %s (brute force %s)",
-            100 * cmp["L_int_relative_error"], 100 * (cmp["V_opt_max_abs_relative_error"] or 0.0),
-            cmp["regime"]["posterior"], cmp["regime"]["brute"],
-        )  # fmt: skip
+            100 * cmp["L_int_relative_error"],
+            100 * (cmp["V_opt_max_abs_relative_error"] or 0.0),
+            cmp["regime"]["posterior"],
+            cmp["regime"]["brute"],
+        )
 
     log.info("[5/5] writing figures and summary to %s", out_dir)
     plot_predicted_vs_true(prediction, test.final, out_dir / "predicted_vs_true.png", budget)
     plot_risk_curve(
-        risk, out_dir / "risk_curve.png", truth=true_curve, epsilon=cfg.risk.epsilon,
+        risk,
+        out_dir / "risk_curve.png",
+        truth=true_curve,
+        epsilon=cfg.risk.epsilon,
         truth_label="brute force" if simulated is not None else "truth",
-    )  # fmt: skip
+    )
     timing["total_seconds"] = time.perf_counter() - started
     summary["timing"] = timing
     write_json(summary, out_dir / "summary.json")

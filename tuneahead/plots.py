@@ -37,10 +37,16 @@ def plot_predicted_vs_true(
     fig, ax = plt.subplots(figsize=(5.5, 5.2))
     for mask, color, label in [(inside, "tab:blue", "interval covers truth"), (~inside, "tab:red", "interval misses")]:
         ax.errorbar(
-            truth[mask], prediction.mean[mask],
+            truth[mask],
+            prediction.mean[mask],
             yerr=[prediction.mean[mask] - prediction.lower[mask], prediction.upper[mask] - prediction.mean[mask]],
-            fmt="o", ms=3, lw=0.6, alpha=0.7, color=color, label=f"{label} ({mask.sum()})",
-        )  # fmt: skip
+            fmt="o",
+            ms=3,
+            lw=0.6,
+            alpha=0.7,
+            color=color,
+            label=f"{label} ({mask.sum()})",
+        )
     lo = np.nanmin([truth.min(), prediction.lower.min()])
     hi = np.nanmax([truth.max(), prediction.upper.max()])
     ax.plot([lo, hi], [lo, hi], color="black", lw=1, ls="--", label="perfect prediction")
@@ -53,7 +59,10 @@ def plot_predicted_vs_true(
 
 
 def plot_risk_curve(
-    risk: RiskCurve, path: str | Path, truth: RiskCurve | None = None, epsilon: float | None = None,
+    risk: RiskCurve,
+    path: str | Path,
+    truth: RiskCurve | None = None,
+    epsilon: float | None = None,
     truth_label: str = "truth",
 ) -> Path:
     """L(c) against budget with its 90% posterior band, L_int, and the true curve when known."""
@@ -65,7 +74,13 @@ def plot_risk_curve(
     ax.plot(x, risk.total, "o-", color="tab:blue", label="L(c), posterior")
     ax.axhline(risk.intrinsic, color="tab:blue", ls=":", label=f"L_int, posterior ({risk.intrinsic:.3g})")
     if truth is not None:
-        ax.plot(np.where(truth.budgets > 0, truth.budgets, np.nan), truth.total, "s--", color="black", label=f"L(c), {truth_label}")
+        ax.plot(
+            np.where(truth.budgets > 0, truth.budgets, np.nan),
+            truth.total,
+            "s--",
+            color="black",
+            label=f"L(c), {truth_label}",
+        )
         ax.axhline(truth.intrinsic, color="black", ls=":", label=f"L_int, {truth_label} ({truth.intrinsic:.3g})")
     if epsilon is not None:
         ax.axhline(epsilon**2, color="tab:red", lw=1, label=f"tolerance eps^2 = {epsilon**2:g}")

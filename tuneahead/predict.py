@@ -144,9 +144,7 @@ def _batched_components(params, data: ModelData, failure_gate: bool):
     return jax.vmap(lambda p: outcome_components(p, data, False, failure_gate))(params)
 
 
-def components_from_params(
-    params: dict, design: ModelDesign, candidates: RunTable
-) -> PredictiveComponents:
+def components_from_params(params: dict, design: ModelDesign, candidates: RunTable) -> PredictiveComponents:
     """Predictive branches of ``candidates`` under parameter draws ``params`` (leading axis S)."""
     data = _pad_points(design.encode(candidates, with_outcome=False))
     comp = _batched_components(params, data, design.spec.failure_gate)
@@ -175,9 +173,7 @@ def predictive_components(
     return components_from_params(posterior.params(max_draws), posterior.design, candidates)
 
 
-def predict(
-    posterior: Posterior, candidates: RunTable, level: float = 0.9, max_draws: int | None = 400
-) -> Prediction:
+def predict(posterior: Posterior, candidates: RunTable, level: float = 0.9, max_draws: int | None = 400) -> Prediction:
     """Predictive mean, sd and central ``level`` interval of each candidate's final score."""
     if not 0 < level < 1:
         raise ValueError(f"interval level must lie in (0, 1), got {level}")

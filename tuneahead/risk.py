@@ -32,8 +32,8 @@ Everything here is arrays in, dataclasses out; no I/O.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import numpy as np
 
@@ -113,9 +113,7 @@ class RegimeCall:
     budget_to_tolerance: float
 
 
-def intrinsic_risk_draws(
-    p_fail_prior: np.ndarray, sigma_eps2: np.ndarray, s_fail2: np.ndarray
-) -> np.ndarray:
+def intrinsic_risk_draws(p_fail_prior: np.ndarray, sigma_eps2: np.ndarray, s_fail2: np.ndarray) -> np.ndarray:
     """:math:`L_{int}` per draw from the gate's prior probabilities ``(S, n)`` and the two noise variances ``(S,)``."""
     pi = np.asarray(p_fail_prior, dtype=float)
     return np.mean(pi * s_fail2[:, None] + (1 - pi) * sigma_eps2[:, None], axis=1)
@@ -209,9 +207,7 @@ def classify_regime(L0, L_int, epsilon: float):
     """Regime labels (elementwise) from :math:`L(0)`, :math:`L_{int}` and the tolerance :math:`\\epsilon`."""
     tol = epsilon**2
     L0, L_int = np.asarray(L0, dtype=float), np.asarray(L_int, dtype=float)
-    return np.where(
-        L0 <= tol, REGIMES[0], np.where(L_int >= tol, REGIMES[2], REGIMES[1])
-    )
+    return np.where(L0 <= tol, REGIMES[0], np.where(L_int >= tol, REGIMES[2], REGIMES[1]))
 
 
 def call_regime(risk: RiskCurve, power_law: PowerLaw, epsilon: float, c_max: float) -> RegimeCall:

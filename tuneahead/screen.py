@@ -49,7 +49,9 @@ def screening_outcome(go, truth, tau: float, total, budget: float, resume_from_p
     }
 
 
-def threshold_rows(score_for_tau, truth, taus, total, budget, cutoff=None, resume_from_probe: bool = True) -> list[dict]:
+def threshold_rows(
+    score_for_tau, truth, taus, total, budget, cutoff=None, resume_from_probe: bool = True
+) -> list[dict]:
     """One Table 4 row per ``tau``: go where ``score_for_tau(tau) >= cutoff`` (``tau`` when ``cutoff`` is None)."""
     rows = []
     for tau in taus:
@@ -74,8 +76,12 @@ def best_saving_at_recall(score, success, total, budget, recall: float = 0.95, r
             continue
         saved = 1.0 - (c.sum() + rest[go].sum()) / total.sum()
         if best is None or saved > best["compute_saved"]:
-            best = {"threshold": float(t), "compute_saved": float(saved), "sent_share": float(go.mean()),
-                    "successes_kept": float(kept)}  # fmt: skip
+            best = {
+                "threshold": float(t),
+                "compute_saved": float(saved),
+                "sent_share": float(go.mean()),
+                "successes_kept": float(kept),
+            }
     return best or {"threshold": None, "compute_saved": 0.0, "sent_share": 1.0, "successes_kept": 1.0}
 
 

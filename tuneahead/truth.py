@@ -11,7 +11,7 @@ L_int is :meth:`Population.intrinsic_risk`.
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import jax
 import numpy as np
@@ -27,8 +27,13 @@ __all__ = ["true_components", "true_risk"]
 
 
 def _identity_design(population: Population) -> ModelDesign:
-    spec = ModelSpec(metrics=(population.design.metric,), static_basis="linear",
-                     failure_gate=True, amplitude_features=True, shape_features=True)  # fmt: skip
+    spec = ModelSpec(
+        metrics=(population.design.metric,),
+        static_basis="linear",
+        failure_gate=True,
+        amplitude_features=True,
+        shape_features=True,
+    )
     return ModelDesign.fit(population.table, spec, standardize=False)
 
 

@@ -44,14 +44,27 @@ def bench_row(n_runs: int, points: int, methods: tuple[str, ...], nuts_overrides
     row: dict = {"runs": len(table), "points": points}
     if "nuts" in methods:
         config = inference_config("nuts", **nuts_overrides)
-        row["nuts_config"] = {k: getattr(config, k) for k in ("num_warmup", "num_samples", "num_chains", "chain_method",
-                                                               "max_tree_depth", "target_accept", "dense_mass")}  # fmt: skip
+        row["nuts_config"] = {
+            k: getattr(config, k)
+            for k in (
+                "num_warmup",
+                "num_samples",
+                "num_chains",
+                "chain_method",
+                "max_tree_depth",
+                "target_accept",
+                "dense_mass",
+            )
+        }
         with timed() as t:
             posterior = fit(table, spec, config)
         stats = nuts_stats(posterior)
         row["nuts"] = {**t, **stats, "s_per_ess": t["wall"] / max(stats["min_ess_bulk"], 1e-9)}
-        print(f"  nuts {t['wall']:.1f} s (compile {t['compile']:.1f}), ESS {stats['min_ess_bulk']:.0f}, "
-              f"r_hat {stats['max_rhat']:.3f}, leapfrog {stats['mean_leapfrog']:.1f}, load {t['load']:.2f}", flush=True)  # fmt: skip
+        print(
+            f"  nuts {t['wall']:.1f} s (compile {t['compile']:.1f}), ESS {stats['min_ess_bulk']:.0f}, "
+            f"r_hat {stats['max_rhat']:.3f}, leapfrog {stats['mean_leapfrog']:.1f}, load {t['load']:.2f}",
+            flush=True,
+        )
     if "svi" in methods:
         config = inference_config("svi")
         with timed() as t:
@@ -71,8 +84,10 @@ def _f(value, fmt: str) -> str:
 
 
 def render(rows: list[dict]) -> str:
-    head = ("| runs | points | NUTS s | NUTS CPU s | compile s | min ESS | s/ESS | max r_hat | div | leap | SVI s | "
-            "SVI CPU s | LightGBM s | NUTS/LGBM | SVI/LGBM | load |")  # fmt: skip
+    head = (
+        "| runs | points | NUTS s | NUTS CPU s | compile s | min ESS | s/ESS | max r_hat | div | leap | SVI s | "
+        "SVI CPU s | LightGBM s | NUTS/LGBM | SVI/LGBM | load |"
+    )
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in rows:
         nuts, svi, lgbm = r.get("nuts"), r.get("svi"), r.get("lgbm")
@@ -98,15 +113,22 @@ def main(argv=None) -> list[dict]:
     parser.add_argument("--methods", nargs="+", default=["nuts", "svi", "lgbm"], choices=["nuts", "svi", "lgbm"])
     parser.add_argument("--warmup", type=int, default=None, help="override NUTS num_warmup")
     parser.add_argument("--samples", type=int, default=None, help="override NUTS num_samples")
-    parser.add_argument("--chain-method", default=None, choices=["parallel", "sequential", "vectorized"],
-                        help="override NUTS chain_method (parallel: a CPU device per chain)")
+    parser.add_argument(
+        "--chain-method",
+        default=None,
+        choices=["parallel", "sequential", "vectorized"],
+        help="override NUTS chain_method (parallel: a CPU device per chain)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the sampled tables")
     parser.add_argument("--quick", action="store_true", help="100 and 300 runs of 10 points only")
     parser.add_argument("--json", default=None, help="write the rows to this JSON file (atomically)")
     args = parser.parse_args(argv)
     runs, points = ([100, 300], [10]) if args.quick else (args.runs, args.points)
-    overrides = {k: v for k, v in (("num_warmup", args.warmup), ("num_samples", args.samples),
-                                   ("chain_method", args.chain_method)) if v is not None}  # fmt: skip
+    overrides = {
+        k: v
+        for k, v in (("num_warmup", args.warmup), ("num_samples", args.samples), ("chain_method", args.chain_method))
+        if v is not None
+    }
 
     rows = []
     for p in points:
@@ -123,8 +145,9 @@ def main(argv=None) -> list[dict]:
         if (r["runs"], r["points"]) == (GOAL["runs"], GOAL["points"]):
             for m in ("nuts", "svi"):
                 if m in r:
-                    print(f"goal {m.upper()}: {r[m]['wall']:.1f} s against {GOAL[m]:g} s "
-                          f"({r[m]['wall'] / GOAL[m]:.2f} x)")  # fmt: skip
+                    print(
+                        f"goal {m.upper()}: {r[m]['wall']:.1f} s against {GOAL[m]:g} s ({r[m]['wall'] / GOAL[m]:.2f} x)"
+                    )
     return rows
 
 

@@ -38,8 +38,12 @@ def _repeat(fn, repeats: int) -> dict:
         fn()
         walls.append(time.perf_counter() - start)
         cpus.append(time.process_time() - cpu)
-    return {"median": statistics.median(walls), "min": min(walls), "cpu_median": statistics.median(cpus),
-            "load": load()}  # fmt: skip
+    return {
+        "median": statistics.median(walls),
+        "min": min(walls),
+        "cpu_median": statistics.median(cpus),
+        "load": load(),
+    }
 
 
 def main(argv=None) -> dict:
@@ -88,13 +92,27 @@ def main(argv=None) -> dict:
     ]
     for name, cold, r in rows:
         cold_s = "-" if cold is None else f"{cold:.2f}"
-        print(f"| {name} | {cold_s} | {r['median']:.3f} | {r['min']:.3f} | {r['cpu_median']:.3f} "
-              f"| {1e3 * r['median'] / n:.3f} | {r['load']:.2f} |")  # fmt: skip
-    print(f"first call compile (JAX tracing and compiling): {first['compile']:.2f} s; "
-          f"predict / LightGBM (warm medians): {warm['median'] / lgbm_warm['median']:.0f} x")
-    result = {"candidates": n, "budget": args.budget, "draws": draws, "fit": {args.fit: t_fit},
-              "first_call": first, "warm": warm, "encode": encode, "branches": branches,
-              "intervals": intervals, "lgbm_fit": lgbm_fit, "lgbm_predict": lgbm_warm}  # fmt: skip
+        print(
+            f"| {name} | {cold_s} | {r['median']:.3f} | {r['min']:.3f} | {r['cpu_median']:.3f} "
+            f"| {1e3 * r['median'] / n:.3f} | {r['load']:.2f} |"
+        )
+    print(
+        f"first call compile (JAX tracing and compiling): {first['compile']:.2f} s; "
+        f"predict / LightGBM (warm medians): {warm['median'] / lgbm_warm['median']:.0f} x"
+    )
+    result = {
+        "candidates": n,
+        "budget": args.budget,
+        "draws": draws,
+        "fit": {args.fit: t_fit},
+        "first_call": first,
+        "warm": warm,
+        "encode": encode,
+        "branches": branches,
+        "intervals": intervals,
+        "lgbm_fit": lgbm_fit,
+        "lgbm_predict": lgbm_warm,
+    }
     if args.json:
         write_json(result, args.json)
     return result

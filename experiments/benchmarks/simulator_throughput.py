@@ -55,11 +55,15 @@ def main(argv=None) -> dict:
     run_steps = n * args.steps
     print(f"population: {n} runs x {args.steps} steps")
     print(f"  first call (compile + run)   {first:8.1f} s")
-    print(f"  compiled                     {warm:8.1f} s   {run_steps / warm:,.0f} run-steps/s   "
-          f"{warm / args.target_seconds:.2f} x the {args.target_seconds:g} s target")  # fmt: skip
+    print(
+        f"  compiled                     {warm:8.1f} s   {run_steps / warm:,.0f} run-steps/s   "
+        f"{warm / args.target_seconds:.2f} x the {args.target_seconds:g} s target"
+    )
     branched = len(runs) * args.branches * sum(min(c, args.steps) < args.steps for c in bf.budgets)
-    print(f"brute force: {len(runs)} runs x {args.branches} branches x {len(bf.budgets)} budgets "
-          f"({branched} reruns)   {brute:8.1f} s   {branched * args.steps / brute:,.0f} run-steps/s")  # fmt: skip
+    print(
+        f"brute force: {len(runs)} runs x {args.branches} branches x {len(bf.budgets)} budgets "
+        f"({branched} reruns)   {brute:8.1f} s   {branched * args.steps / brute:,.0f} run-steps/s"
+    )
     return {"runs": n, "steps": args.steps, "first_seconds": first, "seconds": warm, "brute_force_seconds": brute}
 
 

@@ -19,16 +19,28 @@ from tuneahead.artifacts import atomic_path  # noqa: E402
 
 __all__ = ["parser", "out_dir", "save", "METHOD_STYLE", "REGIME_COLORS", "PRESET_MARKERS", "plt"]
 
-plt.rcParams.update({
-    "font.size": 9, "axes.titlesize": 9.5, "axes.labelsize": 9, "legend.fontsize": 7.5,
-    "xtick.labelsize": 8, "ytick.labelsize": 8, "axes.spines.top": False, "axes.spines.right": False,
-    "savefig.dpi": 200, "pdf.fonttype": 42,
-})  # fmt: skip
+plt.rcParams.update(
+    {
+        "font.size": 9,
+        "axes.titlesize": 9.5,
+        "axes.labelsize": 9,
+        "legend.fontsize": 7.5,
+        "xtick.labelsize": 8,
+        "ytick.labelsize": 8,
+        "axes.spines.top": False,
+        "axes.spines.right": False,
+        "savefig.dpi": 200,
+        "pdf.fonttype": 42,
+    }
+)
 
 REGIME_COLORS = {"Static-Sufficient": "#2b8cbe", "Dynamic-Critical": "#e6850e", "Noise-Dominant": "#7b3294"}
 PRESET_MARKERS = {"static_sufficient": "s", "dynamic_critical": "o", "noise_dominant": "^"}
-PRESET_REGIME = {"static_sufficient": "Static-Sufficient", "dynamic_critical": "Dynamic-Critical",
-                 "noise_dominant": "Noise-Dominant"}  # fmt: skip
+PRESET_REGIME = {
+    "static_sufficient": "Static-Sufficient",
+    "dynamic_critical": "Dynamic-Critical",
+    "noise_dominant": "Noise-Dominant",
+}
 # evaluate's method keys -> (label, colour, line width)
 METHOD_STYLE = {
     "ours": ("ours (hierarchical)", "#d62728", 2.2),

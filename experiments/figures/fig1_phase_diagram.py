@@ -26,10 +26,18 @@ from experiments.artifacts import read_json
 from experiments.figures.common import PRESET_MARKERS, PRESET_REGIME, REGIME_COLORS, out_dir, parser, plt, save
 
 NAME = "fig1_phase_diagram"
-ARTIFACTS = ("phase_diagram", "synthetic_final", "synthetic_static_sufficient", "synthetic_noise_dominant",
-             "deberta_fit")  # fmt: skip
-PRESET_FITS = {"static_sufficient": "synthetic_static_sufficient", "dynamic_critical": "synthetic_final",
-               "noise_dominant": "synthetic_noise_dominant"}  # fmt: skip
+ARTIFACTS = (
+    "phase_diagram",
+    "synthetic_final",
+    "synthetic_static_sufficient",
+    "synthetic_noise_dominant",
+    "deberta_fit",
+)
+PRESET_FITS = {
+    "static_sufficient": "synthetic_static_sufficient",
+    "dynamic_critical": "synthetic_final",
+    "noise_dominant": "synthetic_noise_dominant",
+}
 
 
 def alpha_min(L_int: np.ndarray, K: float, epsilon: float, c_max: float) -> np.ndarray:
@@ -67,13 +75,19 @@ def plot(outputs, folder) -> list:
     epsilon = float(sim_risk_cfg["epsilon"])
     tol = epsilon**2
 
-    fig, (ax, strip) = plt.subplots(2, 1, figsize=(6.6, 5.6), sharex=True, gridspec_kw={"height_ratios": [6, 1], "hspace": 0.32})
+    fig, (ax, strip) = plt.subplots(
+        2, 1, figsize=(6.6, 5.6), sharex=True, gridspec_kw={"height_ratios": [6, 1], "hspace": 0.32}
+    )
     xs = [t["posterior_L_int"] for t in checks if "posterior_L_int" in t] + [t["brute_L_int"] for t in checks]
     xs += [deberta["risk"]["L_int"]["value"]] + [f["truth"]["risk"]["L_int"]["value"] for f in fits.values()]
     xs = np.asarray([x for x in xs if x and np.isfinite(x) and x > 0])
     lo, hi = 10 ** np.floor(np.log10(min(xs.min(), tol) / 1.5)), 10 ** np.ceil(np.log10(max(xs.max(), tol) * 1.5))
     ys = [t.get("posterior_alpha", 0) for t in checks] + [deberta["risk"]["power_law"]["alpha"]]
-    ys += [f["truth"][k]["power_law"]["alpha_draws"]["q95"] for f in fits.values() for k in ("risk", "posterior_on_same_runs")]
+    ys += [
+        f["truth"][k]["power_law"]["alpha_draws"]["q95"]
+        for f in fits.values()
+        for k in ("risk", "posterior_on_same_runs")
+    ]
     ys += [deberta["risk"]["power_law"]["alpha_draws"]["q95"]]
     ys = np.asarray([y for y in ys if y is not None and np.isfinite(y)])
     y_top = max(1.5, float(np.nanmax(ys)) * 1.15)
@@ -81,39 +95,89 @@ def plot(outputs, folder) -> list:
     # regions and boundaries
     grid = np.geomspace(lo, hi, 600)
     ax.axvspan(tol, hi, color=REGIME_COLORS["Noise-Dominant"], alpha=0.08, lw=0)
-    ax.axvline(tol, color=REGIME_COLORS["Noise-Dominant"], lw=1.4,
-               label=f"Noise-Dominant wall: $L_{{int}}=\\epsilon^2$ ({tol:g} pt$^2$)")
+    ax.axvline(
+        tol,
+        color=REGIME_COLORS["Noise-Dominant"],
+        lw=1.4,
+        label=f"Noise-Dominant wall: $L_{{int}}=\\epsilon^2$ ({tol:g} pt$^2$)",
+    )
     ax.text(tol * 1.12, y_top * 0.96, "Noise-Dominant", color=REGIME_COLORS["Noise-Dominant"], va="top", fontsize=8)
-    ax.text(lo * 1.15, y_top * 0.96, "Dynamic-Critical (reachable)\nif $L(0) > \\epsilon^2$",
-            color=REGIME_COLORS["Dynamic-Critical"], va="top", fontsize=8)
-    ax.text(lo * 1.15, 0.5 * alpha_min(lo, fits["dynamic_critical"]["truth"]["risk"]["power_law"]["K"], epsilon,
-                                        float(sim_risk_cfg["c_max"])),
-            "Dynamic-Critical,\nnot reachable within $c_{max}$", color=REGIME_COLORS["Dynamic-Critical"], va="center",
-            fontsize=8)  # fmt: skip
+    ax.text(
+        lo * 1.15,
+        y_top * 0.96,
+        "Dynamic-Critical (reachable)\nif $L(0) > \\epsilon^2$",
+        color=REGIME_COLORS["Dynamic-Critical"],
+        va="top",
+        fontsize=8,
+    )
+    ax.text(
+        lo * 1.15,
+        0.5
+        * alpha_min(
+            lo, fits["dynamic_critical"]["truth"]["risk"]["power_law"]["K"], epsilon, float(sim_risk_cfg["c_max"])
+        ),
+        "Dynamic-Critical,\nnot reachable within $c_{max}$",
+        color=REGIME_COLORS["Dynamic-Critical"],
+        va="center",
+        fontsize=8,
+    )
     sim_K = fits["dynamic_critical"]["truth"]["risk"]["power_law"]["K"]
     sim_cmax = float(sim_risk_cfg["c_max"])
     a_sim = alpha_min(grid, sim_K, epsilon, sim_cmax)
-    ax.fill_between(grid, 0, np.where(np.isfinite(a_sim), np.minimum(a_sim, y_top), y_top), where=grid < tol,
-                    color=REGIME_COLORS["Dynamic-Critical"], alpha=0.07, lw=0)  # fmt: skip
-    ax.plot(grid, a_sim, color=REGIME_COLORS["Dynamic-Critical"], lw=1.4,
-            label=f"$\\alpha_{{min}}(L_{{int}})$, simulator: $K$={sim_K:.3g}, $c_{{max}}$={sim_cmax:g} steps")  # fmt: skip
+    ax.fill_between(
+        grid,
+        0,
+        np.where(np.isfinite(a_sim), np.minimum(a_sim, y_top), y_top),
+        where=grid < tol,
+        color=REGIME_COLORS["Dynamic-Critical"],
+        alpha=0.07,
+        lw=0,
+    )
+    ax.plot(
+        grid,
+        a_sim,
+        color=REGIME_COLORS["Dynamic-Critical"],
+        lw=1.4,
+        label=f"$\\alpha_{{min}}(L_{{int}})$, simulator: $K$={sim_K:.3g}, $c_{{max}}$={sim_cmax:g} steps",
+    )
     deb_cfg = deberta["experiment"]["risk"]
     deb_K, deb_cmax, deb_eps = deberta["risk"]["power_law"]["K"], float(deb_cfg["c_max"]), float(deb_cfg["epsilon"])
     if np.isfinite(deb_K) and deb_K > 0:
-        ax.plot(grid, alpha_min(grid, deb_K, deb_eps, deb_cmax), color="k", lw=1.1, ls="--",
-                label=f"$\\alpha_{{min}}(L_{{int}})$, DeBERTa: $K$={deb_K:.3g}, $c_{{max}}$={deb_cmax:g} steps")  # fmt: skip
+        ax.plot(
+            grid,
+            alpha_min(grid, deb_K, deb_eps, deb_cmax),
+            color="k",
+            lw=1.1,
+            ls="--",
+            label=f"$\\alpha_{{min}}(L_{{int}})$, DeBERTa: $K$={deb_K:.3g}, $c_{{max}}$={deb_cmax:g} steps",
+        )
 
     # the seeded check tasks, by the posterior
     for preset, marker in PRESET_MARKERS.items():
         tasks = [t for t in checks if t["preset"] == preset and "posterior_L_int" in t]
         for t in tasks:
-            ax.scatter(t["posterior_L_int"], t["posterior_alpha"], marker=marker, s=26, color=REGIME_COLORS[t["posterior"]],
-                       edgecolor="white", lw=0.5, zorder=3)  # fmt: skip
+            ax.scatter(
+                t["posterior_L_int"],
+                t["posterior_alpha"],
+                marker=marker,
+                s=26,
+                color=REGIME_COLORS[t["posterior"]],
+                edgecolor="white",
+                lw=0.5,
+                zorder=3,
+            )
         ax.scatter([], [], marker=marker, s=26, color="0.45", label=f"check task, {preset} preset: posterior")
         # the check's brute force: L_int only, in the strip
         b = [t for t in checks if t["preset"] == preset]
-        strip.scatter([t["brute_L_int"] for t in b], np.full(len(b), list(PRESET_MARKERS).index(preset)), marker=marker,
-                      s=22, color=[REGIME_COLORS[t["brute"]] for t in b], edgecolor="white", lw=0.5)  # fmt: skip
+        strip.scatter(
+            [t["brute_L_int"] for t in b],
+            np.full(len(b), list(PRESET_MARKERS).index(preset)),
+            marker=marker,
+            s=22,
+            color=[REGIME_COLORS[t["brute"]] for t in b],
+            edgecolor="white",
+            lw=0.5,
+        )
 
     # the preset populations of the fit experiments: brute force and posterior on the same runs
     for preset, summary in fits.items():
@@ -124,19 +188,46 @@ def plot(outputs, folder) -> list:
         ax.annotate("", xy=(px, py), xytext=(bx, by), arrowprops=dict(arrowstyle="->", color=color, lw=0.9), zorder=4)
         _cross(ax, bx, by, bxq, byq, color, marker=PRESET_MARKERS[preset], ms=9, mfc="white", mec=color, mew=1.8)
         _cross(ax, px, py, pxq, pyq, color, marker=PRESET_MARKERS[preset], ms=9, mfc=color, mec="k", mew=0.8)
-    ax.plot([], [], ls="none", marker="o", ms=8, mfc="white", mec="0.3", mew=1.8,
-            label=f"{fits['dynamic_critical']['data']['n_runs']}-run preset population: brute force on "
-                  f"{fits['dynamic_critical']['truth']['n_runs']} held-out runs, 90% interval")
-    ax.plot([], [], ls="none", marker="o", ms=8, mfc="0.5", mec="k", mew=0.8,
-            label="the same runs by the posterior, 90% interval (arrow from brute force)")
+    ax.plot(
+        [],
+        [],
+        ls="none",
+        marker="o",
+        ms=8,
+        mfc="white",
+        mec="0.3",
+        mew=1.8,
+        label=f"{fits['dynamic_critical']['data']['n_runs']}-run preset population: brute force on "
+        f"{fits['dynamic_critical']['truth']['n_runs']} held-out runs, 90% interval",
+    )
+    ax.plot(
+        [],
+        [],
+        ls="none",
+        marker="o",
+        ms=8,
+        mfc="0.5",
+        mec="k",
+        mew=0.8,
+        label="the same runs by the posterior, 90% interval (arrow from brute force)",
+    )
     ax.plot([], [], color="0.3", lw=1.1, label="segments: 90% interval; $\\alpha$'s is over per-draw fits")
 
     # DeBERTa by the posterior
     dx, dy, dxq, dyq = _point(deberta["risk"])
     dlabel = deberta["regime"]["label"]
     _cross(ax, dx, dy, dxq, dyq, "k", zorder=6, marker="*", ms=15, mfc=REGIME_COLORS.get(dlabel, "k"), mec="k", mew=0.8)
-    ax.plot([], [], ls="none", marker="*", ms=12, mfc=REGIME_COLORS.get(dlabel, "k"), mec="k", mew=0.8,
-            label=f"DeBERTa-base MultiNLI ({deberta['data']['n_test']} held-out runs): posterior")  # fmt: skip
+    ax.plot(
+        [],
+        [],
+        ls="none",
+        marker="*",
+        ms=12,
+        mfc=REGIME_COLORS.get(dlabel, "k"),
+        mec="k",
+        mew=0.8,
+        label=f"DeBERTa-base MultiNLI ({deberta['data']['n_test']} held-out runs): posterior",
+    )
 
     for regime, color in REGIME_COLORS.items():
         ax.scatter([], [], marker="s", s=30, color=color, label=f"colour: called {regime}")
@@ -150,8 +241,12 @@ def plot(outputs, folder) -> list:
     strip.set_yticks(range(len(PRESET_MARKERS)), [p.replace("_", " ") for p in PRESET_MARKERS], fontsize=7)
     strip.set_ylim(-0.7, len(PRESET_MARKERS) - 0.3)
     strip.set_xlabel("intrinsic risk $L_{int}$ (points$^2$)")
-    strip.set_title("the same check tasks placed by brute force (it measures $L_{int}$ and $L(0)$, not $\\alpha$; "
-                    "colour: brute-force regime)", fontsize=7.5, loc="left")
+    strip.set_title(
+        "the same check tasks placed by brute force (it measures $L_{int}$ and $L(0)$, not $\\alpha$; "
+        "colour: brute-force regime)",
+        fontsize=7.5,
+        loc="left",
+    )
     return save(fig, folder, NAME)
 
 

@@ -33,15 +33,43 @@ def plot(outputs, folder) -> list:
     for row, color in zip(b["rows"], COLORS * 4):
         g = row["gamma"]
         F = L[on] + g * lam * c[on]
-        ax.plot(c[on], F, color=color, marker="o", ms=4, lw=1.2, label=f"$\\gamma$ = {g:.3g}: brute-force $F(c)$ on the grid")
+        ax.plot(
+            c[on],
+            F,
+            color=color,
+            marker="o",
+            ms=4,
+            lw=1.2,
+            label=f"$\\gamma$ = {g:.3g}: brute-force $F(c)$ on the grid",
+        )
         ax.plot(grid, L_int + K * grid**-alpha + g * lam * grid, color=color, lw=1, ls="--", alpha=0.8)
         ax.axvline(row["c_star"], color=color, lw=0.9, ls=":")
-        ax.plot(row["c_star"], row["F_at_c_star"], marker="*", ms=13, color=color, mec="k", mew=0.6, ls="none",
-                label=f"   formula $c^*$ = {row['c_star']:.0f} (brute-force $F(c^*)$, "
-                      f"gap {100 * row['objective_gap']:+.1f}%)")  # fmt: skip
-        ax.plot(row["argmin_grid"], row["F_min_grid"], marker="o", ms=11, mfc="none", mec=color, mew=1.8, ls="none",
-                label=f"   brute-force argmin over the grid = {row['argmin_grid']:.0f}")  # fmt: skip
-    ax.plot([], [], color="0.4", ls="--", lw=1, label="power-law objective $L_{int} + Kc^{-\\alpha} + \\gamma\\lambda c$")
+        ax.plot(
+            row["c_star"],
+            row["F_at_c_star"],
+            marker="*",
+            ms=13,
+            color=color,
+            mec="k",
+            mew=0.6,
+            ls="none",
+            label=f"   formula $c^*$ = {row['c_star']:.0f} (brute-force $F(c^*)$, "
+            f"gap {100 * row['objective_gap']:+.1f}%)",
+        )
+        ax.plot(
+            row["argmin_grid"],
+            row["F_min_grid"],
+            marker="o",
+            ms=11,
+            mfc="none",
+            mec=color,
+            mew=1.8,
+            ls="none",
+            label=f"   brute-force argmin over the grid = {row['argmin_grid']:.0f}",
+        )
+    ax.plot(
+        [], [], color="0.4", ls="--", lw=1, label="power-law objective $L_{int} + Kc^{-\\alpha} + \\gamma\\lambda c$"
+    )
     ax.axhline(L_int, color="0.5", lw=0.8, ls="-.", label=f"$L_{{int}}$ = {L_int:.2f} points$^2$")
     ax.set_xscale("log")
     ax.set_yscale("log")
@@ -51,8 +79,10 @@ def plot(outputs, folder) -> list:
     ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.set_xlabel("probe budget $c$ (steps)")
     ax.set_ylabel("objective $F(c) = L(c) + \\gamma\\lambda c$ (points$^2$, log scale)")
-    ax.set_title(f"Budget-optimal probe: $V_{{opt}}(c) = {K:.3g}\\,c^{{-{alpha:.2f}}}$, "
-                 f"$\\lambda$ = 1/{T:.0f} per step, {b['n_runs']} runs")  # fmt: skip
+    ax.set_title(
+        f"Budget-optimal probe: $V_{{opt}}(c) = {K:.3g}\\,c^{{-{alpha:.2f}}}$, "
+        f"$\\lambda$ = 1/{T:.0f} per step, {b['n_runs']} runs"
+    )
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     return save(fig, folder, NAME)
 

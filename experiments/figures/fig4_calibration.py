@@ -55,7 +55,14 @@ def plot(outputs, folder) -> list:
             ls = LINESTYLES[budgets.index(r["budget"]) % len(LINESTYLES)]
             ax.plot(r["levels"], r["coverage"], color=color, lw=width * 0.75, ls=ls, marker="o", ms=2.5)
         for b in budgets:
-            ax.plot([], [], color="0.35", lw=1.1, ls=LINESTYLES[budgets.index(b) % len(LINESTYLES)], label=f"probe {b:g} steps")
+            ax.plot(
+                [],
+                [],
+                color="0.35",
+                lw=1.1,
+                ls=LINESTYLES[budgets.index(b) % len(LINESTYLES)],
+                label=f"probe {b:g} steps",
+            )
         ax.legend(loc="upper left", frameon=False, fontsize=6.5, handlelength=2.6)
         ax.set_xlim(0, 1)
         ax.set_ylim(0, 1.02)
@@ -63,8 +70,9 @@ def plot(outputs, folder) -> list:
         ax.set_title(f"{title}\n{split} split, {n} held-out runs", fontsize=8.5)
         ax.set_xlabel("nominal level of the interval (fraction)")
     axes[0][0].set_ylabel("empirical coverage on held-out runs (fraction)")
-    handles = [plt.Line2D([], [], color=METHOD_STYLE[m][1], lw=METHOD_STYLE[m][2] * 0.75, marker="o", ms=2.5)
-               for m in METHODS]  # fmt: skip
+    handles = [
+        plt.Line2D([], [], color=METHOD_STYLE[m][1], lw=METHOD_STYLE[m][2] * 0.75, marker="o", ms=2.5) for m in METHODS
+    ]
     handles.append(plt.matplotlib.patches.Patch(color="0.87"))
     labels = [METHOD_STYLE[m][0] for m in METHODS] + ["95% range of a calibrated method's coverage (binomial)"]
     fig.legend(handles, labels, loc="lower center", ncol=3, frameon=False, bbox_to_anchor=(0.5, -0.02))

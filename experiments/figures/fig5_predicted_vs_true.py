@@ -63,15 +63,30 @@ def plot(outputs, folder, budgets=None, split: str = "random", method: str = "ou
         lower, upper = p["lower"].to_numpy(), p["upper"].to_numpy()
         inside = (truth >= lower) & (truth <= upper)
         rmse = float(np.sqrt(np.mean((mean - truth) ** 2)))
-        axes[0][j].set_title(f"probe {b:g} steps\nRMSE {rmse:.2f} points, {100 * level:g}% coverage {inside.mean():.2f}",
-                             fontsize=8.5)  # fmt: skip
+        axes[0][j].set_title(
+            f"probe {b:g} steps\nRMSE {rmse:.2f} points, {100 * level:g}% coverage {inside.mean():.2f}", fontsize=8.5
+        )
         for i in range(rows):
             ax = axes[i][j]
-            for mask, color, label in ((inside, "#1f77b4", "interval covers the truth"), (~inside, "#d62728", "interval misses")):
-                ax.errorbar(truth[mask], mean[mask], yerr=[mean[mask] - lower[mask], upper[mask] - mean[mask]],
-                            fmt="o", ms=2.5, color=color, ecolor=color, elinewidth=0.5, alpha=0.6,
-                            label=f"{label} ({mask.sum()})")  # fmt: skip
-            ax.plot([lo_all - pad, hi_all + pad], [lo_all - pad, hi_all + pad], color="k", lw=0.8, label="predicted = true")
+            for mask, color, label in (
+                (inside, "#1f77b4", "interval covers the truth"),
+                (~inside, "#d62728", "interval misses"),
+            ):
+                ax.errorbar(
+                    truth[mask],
+                    mean[mask],
+                    yerr=[mean[mask] - lower[mask], upper[mask] - mean[mask]],
+                    fmt="o",
+                    ms=2.5,
+                    color=color,
+                    ecolor=color,
+                    elinewidth=0.5,
+                    alpha=0.6,
+                    label=f"{label} ({mask.sum()})",
+                )
+            ax.plot(
+                [lo_all - pad, hi_all + pad], [lo_all - pad, hi_all + pad], color="k", lw=0.8, label="predicted = true"
+            )
             lim = (lo_all - pad, hi_all + pad) if i == 0 else zoom
             ax.set_xlim(*lim)
             ax.set_ylim(*lim)
@@ -81,8 +96,17 @@ def plot(outputs, folder, budgets=None, split: str = "random", method: str = "ou
                 ax.legend(loc="upper left", frameon=False)
             else:
                 ax.set_title(f"zoom on the grey square: healthy runs ({(truth >= zoom[0]).sum()})", fontsize=8)
-                axes[0][j].add_patch(plt.matplotlib.patches.Rectangle((zoom[0], zoom[0]), zoom[1] - zoom[0], zoom[1] - zoom[0],
-                                                                      fill=False, edgecolor="0.5", lw=0.8, zorder=5))  # fmt: skip
+                axes[0][j].add_patch(
+                    plt.matplotlib.patches.Rectangle(
+                        (zoom[0], zoom[0]),
+                        zoom[1] - zoom[0],
+                        zoom[1] - zoom[0],
+                        fill=False,
+                        edgecolor="0.5",
+                        lw=0.8,
+                        zorder=5,
+                    )
+                )
     for i in range(rows):
         axes[i][0].set_ylabel(f"predicted final accuracy,\nmean and {100 * level:g}% interval (%)")
     fig.suptitle(f"DeBERTa-base, {len(p)} held-out runs ({split} split): ours", y=1.0)

@@ -61,14 +61,30 @@ def plot(outputs, folder, split: str = "random") -> list:
             if p.empty:
                 continue
             score = p["p_top"] if method == "ours" else p["mean"]
-            kept, saved = tradeoff(score.to_numpy(), p.final.to_numpy() >= cut, p.total_steps.to_numpy(), b,
-                                   sc["resume_from_probe"])  # fmt: skip
-            ax.plot(kept, saved, color=color, lw=width, zorder=3 if method == "ours" else 2,
-                    label=label + (": P(R ≥ cut)" if method == "ours" else ""))
+            kept, saved = tradeoff(
+                score.to_numpy(), p.final.to_numpy() >= cut, p.total_steps.to_numpy(), b, sc["resume_from_probe"]
+            )
+            ax.plot(
+                kept,
+                saved,
+                color=color,
+                lw=width,
+                zorder=3 if method == "ours" else 2,
+                label=label + (": P(R ≥ cut)" if method == "ours" else ""),
+            )
         pr = screening[(screening.kind == "pruner") & (screening.split == split) & (screening.budget == b)]
         for (_, r), marker in zip(pr.iterrows(), PRUNER_MARKERS):
-            ax.plot(r.successes_kept, r.compute_saved, marker=marker, ms=6, color="k", mfc="#ffd92f", ls="none",
-                    label=r.method, zorder=4)  # fmt: skip
+            ax.plot(
+                r.successes_kept,
+                r.compute_saved,
+                marker=marker,
+                ms=6,
+                color="k",
+                mfc="#ffd92f",
+                ls="none",
+                label=r.method,
+                zorder=4,
+            )
         ax.axvline(sc["recall"], color="0.4", lw=0.8, ls=":", label=f"target: keep {sc['recall']:.0%} of top runs")
         ax.set_xlim(0, 1.01)
         ax.set_title(f"probe {b:g} steps (top runs: final ≥ {cut:.1f}%)", fontsize=8.5)

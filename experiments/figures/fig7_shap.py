@@ -42,8 +42,13 @@ def plot(outputs, folder, top: int = 10) -> list:
         raise ArtifactMissing("explanations.csv holds no attributions of ours or the TuneAhead baseline")
     rng = np.random.default_rng(0)
     n_feat = [min(top, frame[frame.method == m].feature.nunique()) for m in methods]
-    fig, axes = plt.subplots(1, len(methods), figsize=(4.6 * len(methods) + 0.8, 0.32 * max(n_feat) + 1.6), squeeze=False,
-                             layout="constrained")
+    fig, axes = plt.subplots(
+        1,
+        len(methods),
+        figsize=(4.6 * len(methods) + 0.8, 0.32 * max(n_feat) + 1.6),
+        squeeze=False,
+        layout="constrained",
+    )
     for ax, m in zip(axes[0], methods):
         part = frame[frame.method == m]
         importance = part.groupby("feature").attribution.apply(lambda a: np.abs(a).mean()).sort_values(ascending=False)
@@ -55,8 +60,17 @@ def plot(outputs, folder, top: int = 10) -> list:
             y = i + rng.uniform(-0.18, 0.18, len(a))
             missing = ~np.isfinite(colour)
             ax.scatter(a[missing], y[missing], s=14, color="0.6", lw=0)
-            sc = ax.scatter(a[~missing], y[~missing], c=colour[~missing], cmap="coolwarm", vmin=0, vmax=1, s=14,
-                            edgecolor="k", lw=0.2)  # fmt: skip
+            sc = ax.scatter(
+                a[~missing],
+                y[~missing],
+                c=colour[~missing],
+                cmap="coolwarm",
+                vmin=0,
+                vmax=1,
+                s=14,
+                edgecolor="k",
+                lw=0.2,
+            )
         ax.axvline(0, color="0.3", lw=0.7)
         if part.value.isna().any():
             ax.scatter([], [], s=14, color="0.6", label="feature value missing")

@@ -42,7 +42,7 @@ class SplitConformal:
     def __init__(self, level: float = 0.9):
         self.level = level
 
-    def calibrate(self, predicted: np.ndarray, truth: np.ndarray) -> "SplitConformal":
+    def calibrate(self, predicted: np.ndarray, truth: np.ndarray) -> SplitConformal:
         self.residuals_ = np.asarray(truth, dtype=float) - np.asarray(predicted, dtype=float)
         self.half_width_ = conformal_quantile(np.abs(self.residuals_), self.level)
         return self

@@ -66,8 +66,16 @@ def extrapolate_curve(steps: np.ndarray, values: np.ndarray, horizon: float, min
     a0 = float(y[-1])
     b0 = float(y[-1] - y[0]) or span
     fits = [
-        (power_law, "power", _fit_one(power_law, u, y, [a0, b0, 0.5], ([-np.inf, -np.inf, 1e-3], [np.inf, np.inf, 5.0]))),
-        (exponential, "exponential", _fit_one(exponential, u, y, [a0, b0, float(u.mean())], ([-np.inf, -np.inf, 1e-3], [np.inf, np.inf, 1e3]))),
+        (
+            power_law,
+            "power",
+            _fit_one(power_law, u, y, [a0, b0, 0.5], ([-np.inf, -np.inf, 1e-3], [np.inf, np.inf, 5.0])),
+        ),
+        (
+            exponential,
+            "exponential",
+            _fit_one(exponential, u, y, [a0, b0, float(u.mean())], ([-np.inf, -np.inf, 1e-3], [np.inf, np.inf, 1e3])),
+        ),
     ]
     family, label, (params, sse) = min(fits, key=lambda f: f[2][1])
     if params is None:
@@ -84,7 +92,7 @@ class CurveExtrapolation:
         self.metric = metric
         self.min_points = min_points
 
-    def fit(self, train: RunTable, budget: float) -> "CurveExtrapolation":
+    def fit(self, train: RunTable, budget: float) -> CurveExtrapolation:
         train = check_scored(train, self.name)
         self.budget = float(budget)
         lo, hi = float(np.min(train.final)), float(np.max(train.final))
@@ -118,7 +126,7 @@ class LossDecayRegression:
         x, fill = impute(probe_features(table, self.budget, self.metric)[:, self._columns], fill)
         return np.column_stack([np.ones(len(table)), x]), fill
 
-    def fit(self, train: RunTable, budget: float) -> "LossDecayRegression":
+    def fit(self, train: RunTable, budget: float) -> LossDecayRegression:
         train = check_scored(train, self.name)
         self.budget = float(budget)
         design, self._fill = self._design(train)

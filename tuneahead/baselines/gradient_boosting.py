@@ -83,12 +83,15 @@ class GradientBoosted:
 
     def _x(self, table: RunTable) -> np.ndarray:
         x, self.feature_names_ = feature_matrix(
-            table, self.budget, self.metrics,
-            static=self.features in ("static", "both"), dynamic=self.features in ("dynamic", "both"),
-        )  # fmt: skip
+            table,
+            self.budget,
+            self.metrics,
+            static=self.features in ("static", "both"),
+            dynamic=self.features in ("dynamic", "both"),
+        )
         return (x - self.x_mean_) / self.x_sd_ if hasattr(self, "x_mean_") else x
 
-    def fit(self, train: RunTable, budget: float) -> "GradientBoosted":
+    def fit(self, train: RunTable, budget: float) -> GradientBoosted:
         import lightgbm
 
         train = check_scored(train, self.name)
@@ -116,13 +119,19 @@ class GradientBoosted:
         order = np.random.default_rng(self.seed).permutation(n)
         cal, val, fit_ = order[:n_cal], order[n_cal : n_cal + n_val], order[n_cal + n_val :]
         self.model_ = lightgbm.LGBMRegressor(
-            **self.params, random_state=self.seed, n_jobs=1, verbose=-1,
+            **self.params,
+            random_state=self.seed,
+            n_jobs=1,
+            verbose=-1,
             min_child_weight=1e-3,
-        )  # fmt: skip
+        )
         self.model_.fit(
-            x[fit_], y[fit_], eval_X=x[val], eval_y=y[val],
+            x[fit_],
+            y[fit_],
+            eval_X=x[val],
+            eval_y=y[val],
             callbacks=[lightgbm.early_stopping(self.early_stopping, verbose=False)],
-        )  # fmt: skip
+        )
         self.conformal_ = SplitConformal(self.level).calibrate(self.model_.predict(x[cal]), y[cal])
         return self
 

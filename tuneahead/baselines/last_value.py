@@ -27,7 +27,7 @@ class LastValue:
         self.metric = metric
         self.linear_map = linear_map
 
-    def fit(self, train: RunTable, budget: float) -> "LastValue":
+    def fit(self, train: RunTable, budget: float) -> LastValue:
         train = check_scored(train, self.name)
         self.budget = float(budget)
         last, self._fill = impute(probe_features(train, budget, self.metric)[:, :1])

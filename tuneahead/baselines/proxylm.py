@@ -47,7 +47,7 @@ class ProxyRegression:
             self._sd = np.where(sd > 1e-12, sd, 1.0)
         return (x - self._mean) / self._sd
 
-    def fit(self, train: RunTable, budget: float) -> "ProxyRegression":
+    def fit(self, train: RunTable, budget: float) -> ProxyRegression:
         train = check_scored(train, self.name)
         self.budget = float(budget)
         z = self._x(train, fit=True)

@@ -92,8 +92,9 @@ def replay_pruner(pruner, train: RunTable, test: RunTable, metric: str, seed: in
                 value=float(train.final[i]),
                 intermediate_values={int(s): float(v) for s, v in zip(steps, values)},
                 system_attrs=_rung_values(steps, values, pruner),
-                params={}, distributions={},
-            )  # fmt: skip
+                params={},
+                distributions={},
+            )
         )
     order = np.random.default_rng(seed).permutation(len(test))
     kept = np.zeros(len(test), dtype=bool)

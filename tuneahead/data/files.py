@@ -64,13 +64,9 @@ def read_runtable(path: str | os.PathLike) -> RunTable:
             f"plus optional 'final', 'diverged' and '{STATIC_PREFIX}<name>' columns"
         )
     static_cols = [c for c in frame.columns if c.startswith(STATIC_PREFIX)]
-    unknown = [
-        c for c in frame.columns if c not in _REQUIRED and c not in _RUN_COLUMNS and c not in static_cols
-    ]
+    unknown = [c for c in frame.columns if c not in _REQUIRED and c not in _RUN_COLUMNS and c not in static_cols]
     if unknown:
-        raise RunTableError(
-            f"{path}: unknown column(s) {unknown}; static features need the prefix '{STATIC_PREFIX}'"
-        )
+        raise RunTableError(f"{path}: unknown column(s) {unknown}; static features need the prefix '{STATIC_PREFIX}'")
     frame = frame.assign(run_id=frame["run_id"].astype(str))
     records = []
     for run_id, rows in frame.groupby("run_id", sort=False):
@@ -88,7 +84,7 @@ def read_runtable(path: str | os.PathLike) -> RunTable:
             if col.startswith(STATIC_PREFIX):
                 if value is None:
                     raise RunTableError(f"{path}: run {run_id!r}: static feature {col!r} is empty")
-                rec.setdefault("static", {})[col[len(STATIC_PREFIX):]] = float(value)
+                rec.setdefault("static", {})[col[len(STATIC_PREFIX) :]] = float(value)
             else:
                 rec[col] = value
         points = rows.dropna(subset=["metric", "step"])
@@ -98,7 +94,7 @@ def read_runtable(path: str | os.PathLike) -> RunTable:
         rec["curves"] = curves
         rec.setdefault("static", {})
         records.append(rec)
-    names = [c[len(STATIC_PREFIX):] for c in static_cols]
+    names = [c[len(STATIC_PREFIX) :] for c in static_cols]
     return RunTable.from_records(records, static_names=names)
 
 

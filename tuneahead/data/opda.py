@@ -102,9 +102,7 @@ def _record(row, path, line_no, score_metric, model_name, group_by, diverged_bel
     run_id = f"{model_name}/{row['iteration']}"
     curves_raw = row["learning_curves"]
     if score_metric not in curves_raw:
-        raise RunTableError(
-            f"run {run_id!r}: unknown metric {score_metric!r}; it has {sorted(curves_raw)}"
-        )
+        raise RunTableError(f"run {run_id!r}: unknown metric {score_metric!r}; it has {sorted(curves_raw)}")
     total = float(row["total_model_steps"])
     last_step, last_value = curves_raw[score_metric][-1]
     if float(last_step) != total:
@@ -114,8 +112,7 @@ def _record(row, path, line_no, score_metric, model_name, group_by, diverged_bel
         )
     final = 100.0 * float(last_value)
     curves = {
-        metric: [(float(s), 100.0 * float(v)) for s, v in pts if float(s) < total]
-        for metric, pts in curves_raw.items()
+        metric: [(float(s), 100.0 * float(v)) for s, v in pts if float(s) < total] for metric, pts in curves_raw.items()
     }
     epochs = float(row["num_train_epochs"])
     steps_per_epoch = total / epochs

@@ -27,8 +27,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -74,7 +75,9 @@ class RunStore:
         """Write one finished run atomically; a key already written is an error (the store is append-only)."""
         key = record["key"]
         if self.has(key):
-            raise RunTableError(f"run store {self.root}: run {key!r} is already recorded; the store never rewrites a run")
+            raise RunTableError(
+                f"run store {self.root}: run {key!r} is already recorded; the store never rewrites a run"
+            )
         return write_json(dict(record), self.path(key))
 
     def log(self, event: str, key: str, **extra: Any) -> None:
@@ -184,9 +187,15 @@ def load_runstore(
     out = []
     for i, r in enumerate(records):
         curves = {m: [(float(s), _number(v)) for s, v in pts] for m, pts in r.get("curves", {}).items()}
-        out.append({
-            "run_id": r["run_id"], "group": r["group"], "budget": r["budget"],
-            "static": dict(zip(names, matrix[i, keep])), "curves": curves,
-            "final": _number(r.get("final")), "diverged": 1.0 if r.get("diverged") else 0.0,
-        })  # fmt: skip
+        out.append(
+            {
+                "run_id": r["run_id"],
+                "group": r["group"],
+                "budget": r["budget"],
+                "static": dict(zip(names, matrix[i, keep])),
+                "curves": curves,
+                "final": _number(r.get("final")),
+                "diverged": 1.0 if r.get("diverged") else 0.0,
+            }
+        )
     return RunTable.from_records(out, static_names=names)

@@ -18,8 +18,8 @@ run and the field and says how to fix it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -83,9 +83,7 @@ class RunTable:
         if run_id.ndim != 1:
             raise RunTableError("run_id must be a 1-d sequence of run identifiers")
         if n == 0:
-            raise RunTableError(
-                "the run table is empty: no runs were given; check the source path and filters"
-            )
+            raise RunTableError("the run table is empty: no runs were given; check the source path and filters")
         run_id = np.array([str(r) for r in run_id], dtype=object)
         _check_unique_ids(run_id)
 
@@ -125,9 +123,7 @@ class RunTable:
                 f"run {run_id[i]!r}: field 'final' is infinite; use NaN for a candidate without a score"
             )
 
-        diverged = (
-            np.full(n, np.nan) if self.diverged is None else np.asarray(self.diverged, dtype=float)
-        )
+        diverged = np.full(n, np.nan) if self.diverged is None else np.asarray(self.diverged, dtype=float)
         if diverged.shape != (n,):
             raise RunTableError(f"diverged has shape {diverged.shape}, expected ({n},)")
         for i in np.flatnonzero(~(np.isnan(diverged) | (diverged == 0) | (diverged == 1))):
@@ -158,7 +154,7 @@ class RunTable:
         cls,
         records: Iterable[Mapping],
         static_names: Sequence[str] | None = None,
-    ) -> "RunTable":
+    ) -> RunTable:
         """Build a table from one mapping per run.
 
         Each record has ``run_id``, ``group``, ``budget``, ``static`` (a mapping of feature to
@@ -245,7 +241,7 @@ class RunTable:
             )
         return self.curves[metric]
 
-    def select(self, index) -> "RunTable":
+    def select(self, index) -> RunTable:
         """The runs at ``index`` (an integer array or a boolean mask), in that order."""
         idx = np.arange(len(self))[index]
         return RunTable(
@@ -259,7 +255,7 @@ class RunTable:
             diverged=self.diverged[idx],
         )
 
-    def rows_of(self, table: "RunTable", owner: str = "this table") -> np.ndarray:
+    def rows_of(self, table: RunTable, owner: str = "this table") -> np.ndarray:
         """Row in this table of each of ``table``'s runs; a run it lacks is an error naming it."""
         index = {r: i for i, r in enumerate(self.run_id)}
         try:
@@ -267,7 +263,7 @@ class RunTable:
         except KeyError as err:
             raise RunTableError(f"run '{err.args[0]}' is not part of {owner}") from None
 
-    def truncate(self, c: float) -> "RunTable":
+    def truncate(self, c: float) -> RunTable:
         """The runs as seen after a probe of ``c`` steps.
 
         Curve points with step > c are dropped. A diverged flag is kept only where the cut curve
@@ -287,25 +283,29 @@ class RunTable:
             curves[m] = Curve(steps, values)
         diverged = np.where(evident, 1.0, np.nan)
         return RunTable(
-            self.run_id, self.group, self.static, self.static_names, self.budget, curves,
-            self.final, diverged,
+            self.run_id,
+            self.group,
+            self.static,
+            self.static_names,
+            self.budget,
+            curves,
+            self.final,
+            diverged,
         )
 
-    def split_random(self, test_fraction: float, seed: int) -> tuple["RunTable", "RunTable"]:
+    def split_random(self, test_fraction: float, seed: int) -> tuple[RunTable, RunTable]:
         """Split runs at random into (train, test), ``test_fraction`` of them in test."""
         _check_fraction(test_fraction)
         rng = np.random.default_rng(seed)
         perm = rng.permutation(len(self))
         n_test = int(round(test_fraction * len(self)))
         if n_test == 0 or n_test == len(self):
-            raise RunTableError(
-                f"a test fraction of {test_fraction} leaves an empty side for {len(self)} runs"
-            )
+            raise RunTableError(f"a test fraction of {test_fraction} leaves an empty side for {len(self)} runs")
         test = np.sort(perm[:n_test])
         train = np.sort(perm[n_test:])
         return self.select(train), self.select(test)
 
-    def split_within_groups(self, test_fraction: float, seed: int, min_train: int = 2) -> tuple["RunTable", "RunTable"]:
+    def split_within_groups(self, test_fraction: float, seed: int, min_train: int = 2) -> tuple[RunTable, RunTable]:
         """Hold out ``test_fraction`` of each group's runs at random, keeping ``min_train`` of every
         group in training (a group needs two training runs to tell its intercept from a run's own
         deviation)."""
@@ -326,7 +326,7 @@ class RunTable:
 
     def split_by_group(
         self, test_fraction: float, seed: int, test_groups: Sequence[str] | None = None
-    ) -> tuple["RunTable", "RunTable"]:
+    ) -> tuple[RunTable, RunTable]:
         """Hold out whole groups: ``test_groups`` if given, else a random ``test_fraction`` of them."""
         groups = np.array(self.groups, dtype=object)
         if test_groups is None:
@@ -367,9 +367,7 @@ def _check_unique_ids(run_id: np.ndarray) -> None:
     seen: dict[str, int] = {}
     for i, rid in enumerate(run_id):
         if rid in seen:
-            raise RunTableError(
-                f"duplicate run_id {rid!r} at rows {seen[rid]} and {i}; every run needs a unique id"
-            )
+            raise RunTableError(f"duplicate run_id {rid!r} at rows {seen[rid]} and {i}; every run needs a unique id")
         seen[rid] = i
 
 

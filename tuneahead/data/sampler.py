@@ -66,8 +66,18 @@ class PopulationParams:
             )
         if not 0 < self.b < B_MAX:
             raise ValueError(f"population parameter b must lie in (0, {B_MAX}), got {self.b}")
-        for name in ("tau_a", "sigma_delta", "sigma_eps", "sigma_B", "b", "t0", "sigma_y", "s_fail", "s_yfail",
-                     "tau_div"):
+        for name in (
+            "tau_a",
+            "sigma_delta",
+            "sigma_eps",
+            "sigma_B",
+            "b",
+            "t0",
+            "sigma_y",
+            "s_fail",
+            "s_yfail",
+            "tau_div",
+        ):
             if getattr(self, name) <= 0:
                 raise ValueError(f"population parameter {name} must be positive, got {getattr(self, name)}")
 
@@ -107,16 +117,29 @@ class Population:
         """The generating values as model sites on the natural scale (for an identity design)."""
         p = self.params
         sites = {
-            "a0": np.float32(p.a0), "tau_a": np.float32(p.tau_a),
+            "a0": np.float32(p.a0),
+            "tau_a": np.float32(p.tau_a),
             "a": self.group_intercepts.astype(np.float32),
             "beta": np.asarray(p.beta, np.float32),
-            "sigma_delta": np.float32(p.sigma_delta), "sigma_eps": np.float32(p.sigma_eps),
-            "h0": np.float32(p.h0), "w": np.asarray(p.w, np.float32),
-            "r_fail": np.float32(p.r_fail), "s_fail": np.float32(p.s_fail),
+            "sigma_delta": np.float32(p.sigma_delta),
+            "sigma_eps": np.float32(p.sigma_eps),
+            "h0": np.float32(p.h0),
+            "w": np.asarray(p.w, np.float32),
+            "r_fail": np.float32(p.r_fail),
+            "s_fail": np.float32(p.s_fail),
             "tau_div": np.float32(p.tau_div),
-        }  # fmt: skip
-        per_metric = {"lam0": p.lam0, "lam1": p.lam1, "mu_B": p.mu_B, "sigma_B": p.sigma_B, "b_frac": p.b / B_MAX,
-                      "rate": p.b / p.t0, "sigma_y": p.sigma_y, "y_fail": p.y_fail, "s_yfail": p.s_yfail}  # fmt: skip
+        }
+        per_metric = {
+            "lam0": p.lam0,
+            "lam1": p.lam1,
+            "mu_B": p.mu_B,
+            "sigma_B": p.sigma_B,
+            "b_frac": p.b / B_MAX,
+            "rate": p.b / p.t0,
+            "sigma_y": p.sigma_y,
+            "y_fail": p.y_fail,
+            "s_yfail": p.s_yfail,
+        }
         sites.update({k: np.array([v], np.float32) for k, v in per_metric.items()})
         sites["gamma_B"] = np.asarray(p.gamma_B, np.float32)[None, :]
         sites["kappa"] = np.asarray(p.kappa, np.float32)[None, :]
@@ -160,10 +183,7 @@ def sample_population(
         steps = np.arange(design.eval_every, budget[i] + 1e-9, design.eval_every)
         shape = (1 + steps / run_t0[i]) ** (-params.b) - (1 + budget[i] / run_t0[i]) ** (-params.b)
         healthy = (
-            params.lam0
-            + params.lam1 * (mu[i] + delta[i])
-            - B[i] * shape
-            + rng.normal(0.0, params.sigma_y, steps.size)
+            params.lam0 + params.lam1 * (mu[i] + delta[i]) - B[i] * shape + rng.normal(0.0, params.sigma_y, steps.size)
         )
         if failed[i]:
             # a healthy run until it diverges, then at chance
@@ -183,8 +203,14 @@ def sample_population(
             }
         )
     table = RunTable.from_records(records, static_names=[f"x{j + 1}" for j in range(p)])
-    latents = {"mu": mu, "delta": delta, "B": B, "gate_logit": gate_logit, "failed": failed,
-               "divergence_time": np.where(failed, divergence_time, np.inf)}  # fmt: skip
+    latents = {
+        "mu": mu,
+        "delta": delta,
+        "B": B,
+        "gate_logit": gate_logit,
+        "failed": failed,
+        "divergence_time": np.where(failed, divergence_time, np.inf),
+    }
     return Population(table, params, design, a, latents)
 
 
@@ -193,9 +219,7 @@ def with_overrides(params: PopulationParams, **changes) -> PopulationParams:
     return replace(params, **{k: tuple(v) if isinstance(v, list) else v for k, v in changes.items()})
 
 
-def synthetic_population(
-    population: dict | None = None, params: dict | None = None, seed: int = 0
-) -> Population:
+def synthetic_population(population: dict | None = None, params: dict | None = None, seed: int = 0) -> Population:
     """:func:`sample_population` from plain config mappings (the ``data: synthetic`` config)."""
     try:
         design = PopulationDesign(**{k: tuple(v) if isinstance(v, list) else v for k, v in (population or {}).items()})

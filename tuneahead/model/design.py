@@ -82,9 +82,7 @@ class ModelSpec:
         if not self.metrics:
             raise RunTableError("model.metrics is empty; name at least one probe metric")
         if self.static_basis not in ("linear", "quadratic"):
-            raise RunTableError(
-                f"model.static_basis={self.static_basis!r}; use 'linear' or 'quadratic'"
-            )
+            raise RunTableError(f"model.static_basis={self.static_basis!r}; use 'linear' or 'quadratic'")
         if self.gate_basis not in ("static", "linear"):
             raise RunTableError(f"model.gate_basis={self.gate_basis!r}; use 'static' or 'linear'")
 
@@ -105,11 +103,11 @@ class ModelData(NamedTuple):
     r_mask: jnp.ndarray  # (n,) bool
     gate: jnp.ndarray  # (n,) int: 1 diverged, 0 healthy, -1 unknown
 
-    def select(self, rows: np.ndarray) -> "ModelData":
+    def select(self, rows: np.ndarray) -> ModelData:
         """The runs at the integer positions ``rows``."""
         return ModelData(*(jnp.asarray(np.asarray(a)[rows]) for a in self))
 
-    def by_fate(self) -> tuple["ModelData", "ModelData", "ModelData"]:
+    def by_fate(self) -> tuple[ModelData, ModelData, ModelData]:
         """The runs of unknown fate, those known healthy and those known diverged."""
         gate = np.asarray(self.gate)
         return tuple(self.select(np.flatnonzero(gate == g)) for g in (-1, 0, 1))
@@ -171,7 +169,7 @@ class ModelDesign:
     standardize: bool = field(default=True)
 
     @classmethod
-    def fit(cls, table: RunTable, spec: ModelSpec, standardize: bool = True) -> "ModelDesign":
+    def fit(cls, table: RunTable, spec: ModelSpec, standardize: bool = True) -> ModelDesign:
         """Learn the scaling from ``table``, the training runs.
 
         ``standardize=False`` gives the identity design: data stay in their natural units, which is
@@ -196,8 +194,7 @@ class ModelDesign:
             b_stats = [(0.0, 1.0)] * basis.shape[1]
         r_mean, r_sd = _scale(table.final) if standardize else (0.0, 1.0)
         y_stats = [
-            _scale(table.curve(m).values[table.curve(m).present]) if standardize else (0.0, 1.0)
-            for m in spec.metrics
+            _scale(table.curve(m).values[table.curve(m).present]) if standardize else (0.0, 1.0) for m in spec.metrics
         ]
         return cls(
             spec=spec,
@@ -244,8 +241,12 @@ class ModelDesign:
         r = np.where(r_mask, (np.nan_to_num(table.final) - self.r_mean) / self.r_sd, 0.0)
         gate = np.where(np.isnan(table.diverged), -1, table.diverged).astype(np.int32)
         cat = lambda parts, dtype: np.concatenate(parts, axis=1).astype(dtype) if parts else np.zeros((n, 0), dtype)  # noqa: E731
-        t, y, metric, mask = (cat(t_parts, np.float32), cat(y_parts, np.float32),
-                              cat(m_parts, np.int32), cat(mask_parts, bool))  # fmt: skip
+        t, y, metric, mask = (
+            cat(t_parts, np.float32),
+            cat(y_parts, np.float32),
+            cat(m_parts, np.int32),
+            cat(mask_parts, bool),
+        )
         # points of all metrics in step order, masked ones last: the failure branch sums the
         # divergence time over the gaps between consecutive points
         order = np.argsort(np.where(mask, t, np.inf), axis=1, kind="stable")
@@ -274,7 +275,7 @@ class ModelDesign:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict) -> "ModelDesign":
+    def from_dict(cls, d: dict) -> ModelDesign:
         d = dict(d)
         spec = ModelSpec(**{**d.pop("spec")})
         tuples = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}

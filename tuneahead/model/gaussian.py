@@ -82,7 +82,9 @@ def condition_latent(
     lam = [[None] * k_dim for _ in range(k_dim)]
     for k in range(k_dim):
         for j in range(k + 1):
-            lam[k][j] = lam[j][k] = jnp.sum(weighted[k] * cols[j], axis=-1) + (1.0 / prior_var[..., k] if j == k else 0.0)
+            lam[k][j] = lam[j][k] = jnp.sum(weighted[k] * cols[j], axis=-1) + (
+                1.0 / prior_var[..., k] if j == k else 0.0
+            )
     lam = jnp.stack([jnp.stack(row, axis=-1) for row in lam], axis=-2)
     h = jnp.stack([jnp.sum(w * rho, axis=-1) for w in weighted], axis=-1)
     chol = _cholesky(lam)

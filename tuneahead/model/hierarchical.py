@@ -101,7 +101,8 @@ A candidate in a group unseen in training gets :math:`a_0` for its intercept and
 
 from __future__ import annotations
 
-from typing import Mapping, NamedTuple
+from collections.abc import Mapping
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -134,10 +135,34 @@ B_MAX = 4.0
 
 #: The population-level sites every consumer reads from a posterior draw.
 POPULATION_SITES = (
-    "a0", "tau_a", "a", "beta", "sigma_delta", "omega", "sigma_walk", "sigma_eps",
-    "lam0", "lam1", "mu_B", "sigma_B", "gamma_B", "b_frac", "rate", "kappa", "sigma_y",
-    "h0", "w", "r_fail", "s_fail", "y_fail", "s_yfail", "tau_div", "nu", "nu_T", "k_div",
-)  # fmt: skip
+    "a0",
+    "tau_a",
+    "a",
+    "beta",
+    "sigma_delta",
+    "omega",
+    "sigma_walk",
+    "sigma_eps",
+    "lam0",
+    "lam1",
+    "mu_B",
+    "sigma_B",
+    "gamma_B",
+    "b_frac",
+    "rate",
+    "kappa",
+    "sigma_y",
+    "h0",
+    "w",
+    "r_fail",
+    "s_fail",
+    "y_fail",
+    "s_yfail",
+    "tau_div",
+    "nu",
+    "nu_T",
+    "k_div",
+)
 
 
 class OutcomeComponents(NamedTuple):
@@ -274,9 +299,18 @@ def _healthy(p: Params, data: ModelData, mu, rows: CurveRows, with_outcome: bool
             tau = jnp.concatenate([tau, tau_T[:, None]], axis=1)
         q = jnp.broadcast_to(p["sigma_walk"] ** 2, (n,))
         post = condition_walk(
-            rows.amplitude_mean, rows.amplitude_var, q, jnp.zeros(n, mu.dtype), rows.delta_var,
-            tau, amplitude_loadings, lam1, residual, noise, weight,
-        )  # fmt: skip
+            rows.amplitude_mean,
+            rows.amplitude_var,
+            q,
+            jnp.zeros(n, mu.dtype),
+            rows.delta_var,
+            tau,
+            amplitude_loadings,
+            lam1,
+            residual,
+            noise,
+            weight,
+        )
         mean_ok = mu + post.mean[:, -1]
         var_ok = post.cov[:, -1, -1] + q * jnp.maximum(tau_T - post.time, 0.0) + p["sigma_eps"] ** 2
         return post.loglik, mean_ok, var_ok
@@ -332,9 +366,7 @@ def outcome_components(
     log_ok = jax.nn.log_sigmoid(-logit) + ll_ok
     p_fail = jax.nn.sigmoid(log_fail - log_ok)
     p_fail = jnp.where(data.gate == 1, 1.0, jnp.where(data.gate == 0, 0.0, p_fail))
-    loglik = jnp.where(
-        data.gate == 1, log_fail, jnp.where(data.gate == 0, log_ok, jnp.logaddexp(log_fail, log_ok))
-    )
+    loglik = jnp.where(data.gate == 1, log_fail, jnp.where(data.gate == 0, log_ok, jnp.logaddexp(log_fail, log_ok)))
     n = mean_ok.shape[0]
     return OutcomeComponents(
         p_fail,
@@ -415,9 +447,7 @@ def hierarchical_model(
         s["rate"] = numpyro.sample("rate", dist.LogNormal(jnp.log(10.0), 1.5))
         s["sigma_y"] = numpyro.sample("sigma_y", dist.HalfNormal(0.5))
         if amplitude_features:
-            s["gamma_B"] = numpyro.sample(
-                "gamma_B", dist.Normal(0.0, 0.5).expand([p_linear]).to_event(1)
-            )
+            s["gamma_B"] = numpyro.sample("gamma_B", dist.Normal(0.0, 0.5).expand([p_linear]).to_event(1))
         if shape_features:
             s["kappa"] = numpyro.sample("kappa", dist.Normal(0.0, 0.5).expand([p_linear]).to_event(1))
     if failure_gate:

@@ -90,9 +90,7 @@ class InferenceConfig:
         if self.centered_groups not in ("auto", True, False):
             raise ValueError(f"inference.centered_groups={self.centered_groups!r}; use auto, true or false")
         if self.chain_method not in ("parallel", "sequential", "vectorized"):
-            raise ValueError(
-                f"inference.chain_method={self.chain_method!r}; use parallel, sequential or vectorized"
-            )
+            raise ValueError(f"inference.chain_method={self.chain_method!r}; use parallel, sequential or vectorized")
         if self.svi_guide not in ("normal", "mvn"):
             raise ValueError(f"inference.svi_guide={self.svi_guide!r}; use 'normal' or 'mvn'")
 
@@ -137,7 +135,10 @@ def fit(table: RunTable, spec: ModelSpec, config: InferenceConfig) -> Posterior:
         log.info("no training run diverged; the failure gate is learned from its prior and the healthy runs")
     log.info(
         "fitting %d runs in %d groups with %s (%d curve points)",
-        len(table), len(design.groups), config.method.upper(), int(np.asarray(data.mask).sum()),
+        len(table),
+        len(design.groups),
+        config.method.upper(),
+        int(np.asarray(data.mask).sum()),
     )
     if config.compilation_cache:
         use_compilation_cache(config.compilation_cache)
@@ -149,11 +150,22 @@ def fit(table: RunTable, spec: ModelSpec, config: InferenceConfig) -> Posterior:
     else:
         samples, diagnostics = _run_svi(rng, model, model_kwargs, config, start_values)
     seconds = time.perf_counter() - start
-    coords = {"group": list(design.groups), "feature": list(design.basis_names),
-              "linear_feature": list(design.static_names), "metric": list(spec.metrics)}  # fmt: skip
+    coords = {
+        "group": list(design.groups),
+        "feature": list(design.basis_names),
+        "linear_feature": list(design.static_names),
+        "metric": list(spec.metrics),
+    }
     gate_dim = "linear_feature" if spec.gate_basis == "linear" else "feature"
-    dims = {"a": ["group"], "beta": ["feature"], "w": [gate_dim], "nu": ["linear_feature"], "omega": ["linear_feature"],
-            "gamma_B": ["metric", "linear_feature"], "kappa": ["metric", "linear_feature"]}  # fmt: skip
+    dims = {
+        "a": ["group"],
+        "beta": ["feature"],
+        "w": [gate_dim],
+        "nu": ["linear_feature"],
+        "omega": ["linear_feature"],
+        "gamma_B": ["metric", "linear_feature"],
+        "kappa": ["metric", "linear_feature"],
+    }
     for name in ("lam0", "lam1", "mu_B", "sigma_B", "b_frac", "rate", "sigma_y", "y_fail", "s_yfail"):
         dims[name] = ["metric"]
     posterior = {k: v for k, v in samples.items() if k in POPULATION_SITES}
@@ -288,8 +300,11 @@ def chain_method(config: InferenceConfig) -> str:
     if method == "parallel" and config.num_chains > 1 and jax.local_device_count() < config.num_chains:
         log.info(
             "%d chains but %d device(s): the chains run one after another (one CPU device per "
-            "chain: JAX_NUM_CPU_DEVICES=%d)", config.num_chains, jax.local_device_count(), config.num_chains,
-        )  # fmt: skip
+            "chain: JAX_NUM_CPU_DEVICES=%d)",
+            config.num_chains,
+            jax.local_device_count(),
+            config.num_chains,
+        )
         return "sequential"
     return "sequential" if config.num_chains == 1 else method
 
@@ -338,9 +353,13 @@ def _nuts_chain(potential, config: InferenceConfig, progress=None):
     def run(z, key):
         init_kernel, sample_kernel = hmc(potential_fn=potential, algo="NUTS")
         state = init_kernel(
-            z, num_warmup=config.num_warmup, dense_mass=config.dense_mass,
-            target_accept_prob=config.target_accept, max_tree_depth=config.max_tree_depth, rng_key=key,
-        )  # fmt: skip
+            z,
+            num_warmup=config.num_warmup,
+            dense_mass=config.dense_mass,
+            target_accept_prob=config.target_accept,
+            max_tree_depth=config.max_tree_depth,
+            rng_key=key,
+        )
 
         def step(state, i):
             state = sample_kernel(state)
@@ -434,9 +453,13 @@ def _run_svi(rng, model, model_kwargs, config: InferenceConfig, start: dict):
 
         state, losses = jax.lax.scan(step, state, jnp.arange(config.svi_steps))
         predictive = Predictive(
-            model, guide=guide, params=svi.get_params(state), num_samples=config.svi_draws,
-            return_sites=list(POPULATION_SITES), parallel=True,
-        )  # fmt: skip
+            model,
+            guide=guide,
+            params=svi.get_params(state),
+            num_samples=config.svi_draws,
+            return_sites=list(POPULATION_SITES),
+            parallel=True,
+        )
         return losses, predictive(draw_rng, **priors_only)
 
     try:
@@ -451,8 +474,8 @@ def _run_svi(rng, model, model_kwargs, config: InferenceConfig, start: dict):
             "or lower inference.svi_learning_rate"
         )
     samples = {k: np.asarray(v)[None] for k, v in draws.items() if k != "runs"}
-    tail = losses[-max(1, len(losses) // 10):]
-    head = losses[-2 * len(tail): -len(tail)] if len(losses) >= 2 * len(tail) else tail
+    tail = losses[-max(1, len(losses) // 10) :]
+    head = losses[-2 * len(tail) : -len(tail)] if len(losses) >= 2 * len(tail) else tail
     extra = {
         "final_elbo_loss": float(tail.mean()),
         "elbo_loss_change_last_10pct": float(head.mean() - tail.mean()),
@@ -484,8 +507,10 @@ def _diagnose(idata, config: InferenceConfig, run_info: dict, seconds: float) ->
         if r.size == 0:
             continue
         # r_hat needs two chains; with one it is NaN everywhere and only the ESS is reported
-        per[name] = {"max_rhat": float(np.nanmax(r)) if np.isfinite(r).any() else float("nan"),
-                     "min_ess_bulk": float(np.nanmin(e)) if np.isfinite(e).any() else float("nan")}  # fmt: skip
+        per[name] = {
+            "max_rhat": float(np.nanmax(r)) if np.isfinite(r).any() else float("nan"),
+            "min_ess_bulk": float(np.nanmin(e)) if np.isfinite(e).any() else float("nan"),
+        }
     max_rhat = max(v["max_rhat"] for v in per.values())
     min_ess = min(v["min_ess_bulk"] for v in per.values())
     divergences = int(np.asarray(idata.sample_stats["diverging"]).sum())
@@ -503,9 +528,6 @@ def _diagnose(idata, config: InferenceConfig, run_info: dict, seconds: float) ->
         )
     if divergences:
         messages.append(
-            f"{divergences} divergent transitions; raise inference.target_accept "
-            "or inspect the posterior geometry"
+            f"{divergences} divergent transitions; raise inference.target_accept or inspect the posterior geometry"
         )
-    return Diagnostics(
-        "nuts", max_rhat, min_ess, divergences, draws, chains, per, tuple(messages), extra
-    )
+    return Diagnostics("nuts", max_rhat, min_ess, divergences, draws, chains, per, tuple(messages), extra)

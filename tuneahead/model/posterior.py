@@ -70,7 +70,7 @@ class Diagnostics:
 class Posterior:
     """Posterior draws of the hierarchical model with the design that encodes new runs."""
 
-    def __init__(self, idata: "az.InferenceData", design: ModelDesign, diagnostics: Diagnostics):
+    def __init__(self, idata: az.InferenceData, design: ModelDesign, diagnostics: Diagnostics):
         self.idata = idata
         self.design = design
         self.diagnostics = diagnostics
@@ -137,7 +137,7 @@ class Posterior:
         return path
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> "Posterior":
+    def load(cls, path: str | os.PathLike) -> Posterior:
         """Read a posterior written by :meth:`save`."""
         path = Path(path)
         if not path.exists():

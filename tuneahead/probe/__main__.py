@@ -56,16 +56,32 @@ def run_probe_sweep(cfg: DictConfig) -> dict:
     elif cfg.descriptors.encoder not in (None, "none"):
         raise ValueError(f"descriptors.encoder={cfg.descriptors.encoder!r}; use minilm, tiny or none")
     store = RunStore(cfg.store)
-    log.info("sweep: %d datasets x %d configs into %s on %s (%s)", len(datasets), len(configs), store.root,
-             device, base.name)  # fmt: skip
+    log.info(
+        "sweep: %d datasets x %d configs into %s on %s (%s)", len(datasets), len(configs), store.root, device, base.name
+    )
 
     def progress(desc, total):
         return tqdm(total=total, desc=desc, unit="step", leave=False, disable=not cfg.progress)
 
-    counts = run_sweep(base, datasets, configs, probe, store, full=cfg.full_run, encoder=encoder,
-                       device=device, descriptor_examples=cfg.descriptors.max_examples,
-                       max_runs=cfg.max_runs, progress=progress)  # fmt: skip
-    log.info("executed %d runs, skipped %d finished ones, %d in the grid", counts["executed"], counts["skipped"], counts["total"])
+    counts = run_sweep(
+        base,
+        datasets,
+        configs,
+        probe,
+        store,
+        full=cfg.full_run,
+        encoder=encoder,
+        device=device,
+        descriptor_examples=cfg.descriptors.max_examples,
+        max_runs=cfg.max_runs,
+        progress=progress,
+    )
+    log.info(
+        "executed %d runs, skipped %d finished ones, %d in the grid",
+        counts["executed"],
+        counts["skipped"],
+        counts["total"],
+    )
     return counts
 
 

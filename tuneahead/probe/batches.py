@@ -33,7 +33,7 @@ class Batch:
     attention_mask: torch.Tensor
     labels: torch.Tensor
 
-    def to(self, device) -> "Batch":
+    def to(self, device) -> Batch:
         return Batch(self.input_ids.to(device), self.attention_mask.to(device), self.labels.to(device))
 
     def as_kwargs(self) -> dict:

@@ -25,9 +25,10 @@ import gzip
 import json
 import random
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from .tasks import Example, make_task
 
@@ -66,7 +67,9 @@ def read_jsonl(path: str | Path) -> list[Example]:
                 raise DatasetError(f"{path}:{no}: expected a JSON object with 'prompt' and 'response'")
             for field in ("prompt", "response"):
                 if field not in obj:
-                    raise DatasetError(f"{path}:{no}: field {field!r} is missing; every line needs 'prompt' and 'response'")
+                    raise DatasetError(
+                        f"{path}:{no}: field {field!r} is missing; every line needs 'prompt' and 'response'"
+                    )
                 if not isinstance(obj[field], str) or not obj[field]:
                     raise DatasetError(f"{path}:{no}: field {field!r} must be a non-empty string, got {obj[field]!r}")
             answer = obj.get("answer")

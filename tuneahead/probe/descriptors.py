@@ -143,13 +143,16 @@ def output_diversity(embeddings: np.ndarray) -> float:
 
 
 @torch.no_grad()
-def reference_perplexities(model, tokenizer, examples: list[Example], max_length: int = 64, batch_size: int = 16, device="cpu") -> np.ndarray:
+def reference_perplexities(
+    model, tokenizer, examples: list[Example], max_length: int = 64, batch_size: int = 16, device="cpu"
+) -> np.ndarray:
     """Per-example perplexity of the response (and end token) given the prompt, under ``model``."""
     model.eval()
     out = []
     for start in range(0, len(examples), batch_size):
-        batch = collate([encode(tokenizer, e, max_length) for e in examples[start : start + batch_size]],
-                        tokenizer.pad_token_id).to(device)  # fmt: skip
+        batch = collate(
+            [encode(tokenizer, e, max_length) for e in examples[start : start + batch_size]], tokenizer.pad_token_id
+        ).to(device)
         logits = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits.float()[:, :-1]
         target = batch.labels[:, 1:]
         has = target != IGNORE
@@ -160,7 +163,9 @@ def reference_perplexities(model, tokenizer, examples: list[Example], max_length
     return np.array(out)
 
 
-def dataset_descriptors(examples: list[Example], base, encoder=None, max_examples: int = 64, max_length: int = 64, device="cpu") -> dict[str, float]:
+def dataset_descriptors(
+    examples: list[Example], base, encoder=None, max_examples: int = 64, max_length: int = 64, device="cpu"
+) -> dict[str, float]:
     """Every descriptor of the module doc for ``examples`` under ``base`` (a :class:`BaseModel`).
 
     ``encoder`` is a :class:`~tuneahead.probe.embeddings.SentenceEncoder`; without one the two

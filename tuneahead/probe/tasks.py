@@ -120,9 +120,7 @@ def make_task(
     if kind not in _MAKERS:
         raise ValueError(f"task kind {kind!r} is unknown; use one of {list(TASK_KINDS)}")
     if not 0 <= label_noise <= 1 or not 0 <= duplication < 1:
-        raise ValueError(
-            f"label_noise={label_noise} must lie in [0, 1] and duplication={duplication} in [0, 1)"
-        )
+        raise ValueError(f"label_noise={label_noise} must lie in [0, 1] and duplication={duplication} in [0, 1)")
     if n < 1 or length < 1 or difficulty < 1:
         raise ValueError(f"n={n}, length={length} and difficulty={difficulty} must all be at least 1")
     rng = random.Random(f"{kind}-{seed}")

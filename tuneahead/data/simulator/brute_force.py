@@ -26,8 +26,8 @@ bootstrap over candidates for the power-law fit, come with it.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import jax
 import numpy as np
@@ -80,9 +80,12 @@ class BruteForceRisk:
         """The same numbers as a :class:`tuneahead.risk.RiskCurve`, with bootstrap draws over runs."""
         intrinsic_draws, draws = self.bootstrap(n_boot, seed)
         return RiskCurve(
-            budgets=self.budgets.astype(float), total=self.total, draws=draws,
-            intrinsic=self.intrinsic, intrinsic_draws=intrinsic_draws,
-        )  # fmt: skip
+            budgets=self.budgets.astype(float),
+            total=self.total,
+            draws=draws,
+            intrinsic=self.intrinsic,
+            intrinsic_draws=intrinsic_draws,
+        )
 
 
 def brute_force_risk(
@@ -118,6 +121,9 @@ def brute_force_risk(
         if progress is not None:
             progress(float(c))
     return BruteForceRisk(
-        budgets=budgets.astype(float), run_variance=run_variance, run_mean=run_mean,
-        intrinsic_per_run=population.intrinsic_risk_per_run(candidates), branches=branches,
-    )  # fmt: skip
+        budgets=budgets.astype(float),
+        run_variance=run_variance,
+        run_mean=run_mean,
+        intrinsic_per_run=population.intrinsic_risk_per_run(candidates),
+        branches=branches,
+    )

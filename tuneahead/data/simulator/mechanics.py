@@ -267,7 +267,11 @@ def simulate(
         x_pool, p1_pool = tasks.x_pool[knob.task], tasks.p1_pool[knob.task]
         n_train = tasks.n_train[knob.task]
         rank_mask = (jnp.arange(spec.r_max) < knob.rank).astype(jnp.float32)
-        V0 = jax.random.normal(jax.random.PRNGKey(knob.init_seed), (spec.d, spec.r_max)) * spec.adapter_init / jnp.sqrt(spec.d)
+        V0 = (
+            jax.random.normal(jax.random.PRNGKey(knob.init_seed), (spec.d, spec.r_max))
+            * spec.adapter_init
+            / jnp.sqrt(spec.d)
+        )
         params = {"w": backbone.w, "b": backbone.b, "U": jnp.zeros((spec.m, spec.r_max)), "V": V0 * rank_mask}
         weights = (jnp.arange(spec.b_max) < knob.batch).astype(jnp.float32)
         weights = weights / weights.sum()

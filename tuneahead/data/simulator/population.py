@@ -32,7 +32,17 @@ from .mechanics import (
 
 __all__ = ["Preset", "PRESETS", "SimulatedPopulation", "simulate_population", "simulated_population"]
 
-STATIC_FEATURES = ("shift", "sharpness", "label_noise", "log_n_train", "log_n_test", "log_lr", "rho", "log_batch", "rank")
+STATIC_FEATURES = (
+    "shift",
+    "sharpness",
+    "label_noise",
+    "log_n_train",
+    "log_n_test",
+    "log_lr",
+    "rho",
+    "log_batch",
+    "rank",
+)
 CURVE_METRICS = ("eval_score", "eval_loss", "train_loss", "grad_norm")
 NEVER = 1 << 30  # a branch budget past every step
 
@@ -134,10 +144,14 @@ class SimulatedPopulation:
             knobs = RunKnobs(*(np.asarray(v)[r] for v in self.knobs))
             out.append(
                 simulate(
-                    self.spec, self.backbone, self.tasks, knobs,
-                    jnp.asarray(self.run_keys[r]), jnp.asarray(branch_keys[s : s + chunk]),
+                    self.spec,
+                    self.backbone,
+                    self.tasks,
+                    knobs,
+                    jnp.asarray(self.run_keys[r]),
+                    jnp.asarray(branch_keys[s : s + chunk]),
                     jnp.asarray(branch_at[s : s + chunk], dtype=jnp.int32),
-                )  # fmt: skip
+                )
             )
         return RunRecord(*(np.concatenate([np.asarray(getattr(o, f)) for o in out])[:n] for f in RunRecord._fields))
 
@@ -157,50 +171,77 @@ def simulate_population(
     pre = _preset(preset, overrides)
     rng = np.random.default_rng(seed)
     task = dict(
-        shift=_draw(rng, pre.shift, n_tasks), sharpness=_draw(rng, pre.sharpness, n_tasks),
-        label_noise=_draw(rng, pre.label_noise, n_tasks), n_train=_draw(rng, pre.n_train, n_tasks, log=True, integer=True),
-    )  # fmt: skip
+        shift=_draw(rng, pre.shift, n_tasks),
+        sharpness=_draw(rng, pre.sharpness, n_tasks),
+        label_noise=_draw(rng, pre.label_noise, n_tasks),
+        n_train=_draw(rng, pre.n_train, n_tasks, log=True, integer=True),
+    )
     n_cells = n_tasks * configs_per_task
     cell = dict(
-        task=np.repeat(np.arange(n_tasks), configs_per_task), lr=_draw(rng, pre.lr, n_cells, log=True),
-        rho=_draw(rng, pre.rho, n_cells), batch=_draw(rng, pre.batch, n_cells).astype(int),
-        rank=_draw(rng, pre.rank, n_cells).astype(int), n_test=_draw(rng, pre.n_test, n_cells, log=True, integer=True),
-    )  # fmt: skip
+        task=np.repeat(np.arange(n_tasks), configs_per_task),
+        lr=_draw(rng, pre.lr, n_cells, log=True),
+        rho=_draw(rng, pre.rho, n_cells),
+        batch=_draw(rng, pre.batch, n_cells).astype(int),
+        rank=_draw(rng, pre.rank, n_cells).astype(int),
+        n_test=_draw(rng, pre.n_test, n_cells, log=True, integer=True),
+    )
     if (cell["batch"] > spec.b_max).any() or (cell["rank"] > spec.r_max).any():
         raise ValueError(f"preset batch/rank exceed the simulator's b_max={spec.b_max} / r_max={spec.r_max}")
     backbone = pretrain(spec)
     tasks = build_tasks(spec, backbone, task["shift"], task["sharpness"], task["label_noise"], task["n_train"], seed)
     per_run = {k: np.repeat(v, seeds) for k, v in cell.items()}
     knobs = RunKnobs(
-        task=per_run["task"].astype(np.int32), lr=per_run["lr"].astype(np.float32),
-        rho=per_run["rho"].astype(np.float32), batch=per_run["batch"].astype(np.int32),
-        rank=per_run["rank"].astype(np.int32), n_test=per_run["n_test"].astype(np.int32),
+        task=per_run["task"].astype(np.int32),
+        lr=per_run["lr"].astype(np.float32),
+        rho=per_run["rho"].astype(np.float32),
+        batch=per_run["batch"].astype(np.int32),
+        rank=per_run["rank"].astype(np.int32),
+        n_test=per_run["n_test"].astype(np.int32),
         init_seed=(np.repeat(np.arange(n_cells), seeds) + 7919 * seed).astype(np.int32),
-    )  # fmt: skip
+    )
     n = n_cells * seeds
     run_keys = np.asarray(jax.random.split(jax.random.PRNGKey(seed + 1), n))
     test_keys = np.asarray(jax.random.split(jax.random.PRNGKey(seed + 2), n))
     pop = SimulatedPopulation(
-        table=None, spec=spec, preset=pre, backbone=backbone, tasks=tasks, knobs=knobs,  # type: ignore[arg-type]
-        run_keys=run_keys, p_final=np.zeros(n),
-    )  # fmt: skip
+        table=None,
+        spec=spec,
+        preset=pre,
+        backbone=backbone,
+        tasks=tasks,
+        knobs=knobs,  # type: ignore[arg-type]
+        run_keys=run_keys,
+        p_final=np.zeros(n),
+    )
     # The observed run: every event from its run key, and its test draw from its own test key.
     record = pop.run(np.arange(n), test_keys, np.full(n, NEVER))
     t = per_run["task"]
     static = np.stack(
-        [task["shift"][t], task["sharpness"][t], task["label_noise"][t], np.log(task["n_train"][t]),
-         np.log(per_run["n_test"]), np.log(per_run["lr"]), per_run["rho"], np.log(per_run["batch"]),
-         per_run["rank"].astype(float)], axis=1,
-    )  # fmt: skip
+        [
+            task["shift"][t],
+            task["sharpness"][t],
+            task["label_noise"][t],
+            np.log(task["n_train"][t]),
+            np.log(per_run["n_test"]),
+            np.log(per_run["lr"]),
+            per_run["rho"],
+            np.log(per_run["batch"]),
+            per_run["rank"].astype(float),
+        ],
+        axis=1,
+    )
     steps = spec.record_steps.astype(float)
     curves = {m: Curve(np.tile(steps, (n, 1)), np.asarray(getattr(record, m), dtype=float)) for m in CURVE_METRICS}
     cell_id = np.repeat(np.arange(n_cells), seeds)
     table = RunTable(
         run_id=np.array([f"c{c:03d}s{s}" for c, s in zip(cell_id, np.tile(np.arange(seeds), n_cells))]),
         group=np.array([f"task{t_:02d}/cfg{c:03d}" for t_, c in zip(t, cell_id)]),
-        static=static, static_names=STATIC_FEATURES, budget=np.full(n, float(spec.steps)),
-        curves=curves, final=np.asarray(record.final, dtype=float), diverged=np.asarray(record.diverged, dtype=bool),
-    )  # fmt: skip
+        static=static,
+        static_names=STATIC_FEATURES,
+        budget=np.full(n, float(spec.steps)),
+        curves=curves,
+        final=np.asarray(record.final, dtype=float),
+        diverged=np.asarray(record.diverged, dtype=bool),
+    )
     return replace(pop, table=table, p_final=np.asarray(record.p_final, dtype=float))
 
 

@@ -23,8 +23,8 @@ normality an unbiased one. At :math:`c = 0` it is the within-config variance, as
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import jax
 import numpy as np
