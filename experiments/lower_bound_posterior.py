@@ -19,9 +19,10 @@ import time
 import numpy as np
 
 from tuneahead.artifacts import write_json
-from tuneahead.data.simulator import SimulatorSpec, simulate_population
-from tuneahead.model import InferenceConfig, ModelSpec, fit
+from tuneahead.inference import InferenceConfig, fit
+from tuneahead.model import ModelSpec
 from tuneahead.risk import fit_power_law, posterior_risk
+from tuneahead.synthetic import SimulatorSpec, simulate_population
 
 # the population sizes of theory/check_lower_bound.py: check() defaults, and its --fast settings
 FULL = dict(budgets=(25, 50, 100, 200, 400), steps=1000, n_tasks=4, configs_per_task=4, seeds=2)

@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from tuneahead.artifacts import write_json
-from tuneahead.data.sampler import PopulationDesign, PopulationParams, sample_population
+from tuneahead.inference import InferenceConfig, fit
 from tuneahead.model.design import ModelSpec
-from tuneahead.model.inference import InferenceConfig, fit
+from tuneahead.synthetic import PopulationDesign, PopulationParams, sample_population
 
 PARAMETERS = ("sigma_eps", "sigma_delta", "tau_a", "lam0", "lam1", "sigma_y")
 

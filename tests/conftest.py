@@ -44,3 +44,66 @@ def compose_config(config_name: str, overrides=()) -> DictConfig:
 def compose_app():
     """:func:`compose_config`, for tests that compose an app's config."""
     return compose_config
+
+
+# ---------------------------------------------------------------------- tiny inputs shared by tests
+@pytest.fixture(scope="session")
+def tiny_simulator():
+    """Simulator sizes at which a population of a few cells simulates in seconds."""
+    from tuneahead.synthetic import SimulatorSpec
+
+    return SimulatorSpec(d=8, m=16, r_max=2, b_max=32, steps=60, eval_every=10, n_eval=64, pool=512, n_train_max=256)
+
+
+@pytest.fixture(scope="session")
+def tiny_knobs():
+    """Knob ranges that fit :func:`tiny_simulator`."""
+    return {"rank": [1, 2], "n_train": [64, 256]}
+
+
+@pytest.fixture(scope="session")
+def tiny_recovery_overrides():
+    """Overrides that make ``+experiment=recovery`` a seconds-long fit."""
+    return [
+        "data.population.n_groups=3",
+        "data.population.runs_per_group=8",
+        "data.population.budgets=[400,800]",
+        "inference.num_warmup=40",
+        "inference.num_samples=40",
+        "inference.progress=false",
+        "probe.budget=200",
+        "risk.budgets=[100,400]",
+        "risk.c_max=400",
+        "risk.max_draws=20",
+        "predict.max_draws=20",
+    ]
+
+
+@pytest.fixture(scope="session")
+def tiny_simulated_overrides(tiny_simulator, tiny_knobs):
+    """Overrides that run ``+experiment=synthetic`` on the tiny simulator with SVI and a small brute force."""
+    sizes = ", ".join(
+        f"{k}: {getattr(tiny_simulator, k)}"
+        for k in ("d", "m", "r_max", "b_max", "steps", "eval_every", "n_eval", "pool", "n_train_max")
+    )
+    knobs = ", ".join(f"{k}: {v}" for k, v in tiny_knobs.items())
+    return [
+        "data.n_tasks=2",
+        "data.configs_per_task=2",
+        "data.seeds=5",
+        f"data.simulator={{{sizes}}}",
+        f"data.overrides={{{knobs}}}",
+        "inference=svi",
+        "inference.svi_steps=150",
+        "inference.svi_draws=40",
+        "inference.progress=false",
+        "probe.budget=20",
+        "risk.budgets=[0,20,40]",
+        "risk.c_max=40",
+        "risk.max_draws=20",
+        "predict.max_draws=20",
+        "truth.max_runs=4",
+        "truth.branches=3",
+        "truth.probe_cells=2",
+        "truth.probe_seeds=8",
+    ]

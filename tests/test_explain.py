@@ -25,7 +25,7 @@ def _table(rng, n=240):
 
 def test_tree_attributions_add_up(rng):
     table = _table(rng)
-    train, test = table.split_random(0.25, 0)
+    train, test = table.split("random", test_fraction=0.25, seed=0)
     model = GradientBoosted(["score"], seed=0).fit(train, 300.0)
     att = explain_gradient_boosted(model, test)
     assert att.values.shape == (len(test), len(model.feature_names_))

@@ -16,12 +16,12 @@ import time
 
 import numpy as np
 
-from tuneahead.data.simulator import (
+from tuneahead.risk import fit_power_law
+from tuneahead.synthetic import (
     SimulatorSpec,
-    brute_force_risk,
     simulate_population,
 )
-from tuneahead.risk import fit_power_law
+from tuneahead.validation import brute_force_risk
 
 ALPHA_GRID = np.linspace(0.005, 2.5, 500)
 

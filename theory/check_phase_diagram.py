@@ -18,13 +18,8 @@ import time
 
 import numpy as np
 
-from tuneahead.data.simulator import (
-    PRESETS,
-    SimulatorSpec,
-    brute_force_risk,
-    simulate_population,
-)
-from tuneahead.model import InferenceConfig, ModelSpec, fit
+from tuneahead.inference import InferenceConfig, fit
+from tuneahead.model import ModelSpec
 from tuneahead.risk import (
     REGIMES,
     call_regime,
@@ -32,6 +27,12 @@ from tuneahead.risk import (
     fit_power_law,
     posterior_risk,
 )
+from tuneahead.synthetic import (
+    PRESETS,
+    SimulatorSpec,
+    simulate_population,
+)
+from tuneahead.validation import brute_force_risk
 
 PRESET_REGIME = {"static_sufficient": REGIMES[0], "dynamic_critical": REGIMES[1], "noise_dominant": REGIMES[2]}
 

@@ -4,7 +4,7 @@ Runs the default synthetic experiment (``python -m tuneahead.fit +experiment=syn
 folder and prints, budget by budget, the posterior's V_opt(c) (mean over draws of the per-draw
 V_opt, with its 90% band) beside the brute-force V_opt(c) with its standard error, and beside the
 probe-information reference (what the curves alone reveal, from many fresh seeds per config; see
-``tuneahead/data/simulator/probe_information.py``), then L_int, alpha, c* and the regime from both.
+``tuneahead/validation/probe_information.py``), then L_int, alpha, c* and the regime from both.
 Extra arguments are Hydra overrides.
 
     python theory/check_posterior.py                       # the default experiment (minutes)
@@ -19,7 +19,7 @@ from pathlib import Path
 
 from hydra import compose, initialize_config_dir
 
-from tuneahead.fit import run_fit
+from tuneahead.pipeline import run_fit
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 

@@ -4,32 +4,19 @@ The public API is the list below. Nothing here imports torch: the probe runner l
 ``tuneahead.probe`` and is imported only by those who run probes.
 """
 
+# core: runs, the model, its fit, predictions and the risk split
 from .data import (
     Curve,
-    Population,
-    PopulationDesign,
-    PopulationParams,
     RunStore,
     RunTable,
     RunTableError,
+    Split,
     load_opda,
     load_runstore,
     read_runtable,
-    sample_population,
     write_runtable,
 )
-from .data.simulator import (
-    PRESETS,
-    BruteForceRisk,
-    ProbeInformation,
-    SimulatedPopulation,
-    SimulatorSpec,
-    brute_force_risk,
-    probe_information_risk,
-    simulate_population,
-)
-from .explain import Attribution, explain_gradient_boosted, explain_posterior_mean
-from .metrics import (
+from .evaluation.metrics import (
     crps_ensemble,
     crps_gaussian_mixture,
     heldout_metrics,
@@ -37,7 +24,9 @@ from .metrics import (
     r_squared,
     spearman,
 )
-from .model import InferenceConfig, ModelSpec, Posterior, fit
+from .explain import Attribution, explain_gradient_boosted, explain_posterior_mean
+from .inference import InferenceConfig, fit
+from .model import ModelSpec, Posterior
 from .predict import Prediction, PredictiveComponents, predict, predictive_components
 from .risk import (
     REGIMES,
@@ -56,31 +45,42 @@ from .screen import (
     screening_outcome,
     threshold_rows,
 )
-from .truth import true_components, true_risk
+
+# simulation: synthetic sources whose truth is known
+from .synthetic import (
+    PRESETS,
+    Population,
+    PopulationDesign,
+    PopulationParams,
+    SimulatedPopulation,
+    SimulatorSpec,
+    sample_population,
+    simulate_population,
+)
+
+# validation: a posterior against that truth
+from .validation import (
+    BruteForceRisk,
+    ProbeInformation,
+    brute_force_risk,
+    probe_information_risk,
+    true_components,
+    true_risk,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
+    # core
     "Curve",
     "RunTable",
     "RunTableError",
+    "Split",
     "read_runtable",
     "write_runtable",
     "load_opda",
     "RunStore",
     "load_runstore",
-    "Population",
-    "PopulationDesign",
-    "PopulationParams",
-    "sample_population",
-    "SimulatorSpec",
-    "PRESETS",
-    "SimulatedPopulation",
-    "simulate_population",
-    "BruteForceRisk",
-    "brute_force_risk",
-    "ProbeInformation",
-    "probe_information_risk",
     "ModelSpec",
     "InferenceConfig",
     "fit",
@@ -98,8 +98,26 @@ __all__ = [
     "optimal_budget",
     "classify_regime",
     "call_regime",
+    "Attribution",
+    "explain_posterior_mean",
+    "explain_gradient_boosted",
+    # simulation
+    "Population",
+    "PopulationDesign",
+    "PopulationParams",
+    "sample_population",
+    "SimulatorSpec",
+    "PRESETS",
+    "SimulatedPopulation",
+    "simulate_population",
+    # validation
+    "BruteForceRisk",
+    "brute_force_risk",
+    "ProbeInformation",
+    "probe_information_risk",
     "true_components",
     "true_risk",
+    # evaluation
     "heldout_metrics",
     "point_metrics",
     "r_squared",
@@ -110,7 +128,4 @@ __all__ = [
     "threshold_rows",
     "best_saving_at_recall",
     "replay_outcome",
-    "Attribution",
-    "explain_posterior_mean",
-    "explain_gradient_boosted",
 ]

@@ -34,7 +34,7 @@ from scipy.special import ndtr
 
 from .data.runtable import RunTable
 from .model.design import ModelData, ModelDesign
-from .model.hierarchical import gate_logit, outcome_components
+from .model.likelihood import gate_logit, outcome_components
 from .model.posterior import Posterior
 
 __all__ = [

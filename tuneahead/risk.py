@@ -38,11 +38,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from .data.runtable import RunTable
+from .model.parameters import natural_parameters
 from .model.posterior import Posterior
 from .predict import PredictiveComponents, components_from_params, gate_prior_probability
 
 __all__ = [
     "REGIMES",
+    "RiskConfig",
+    "summarize_draws",
+    "summarize_risk",
+    "regime_summary",
     "RiskCurve",
     "PowerLaw",
     "RegimeCall",
@@ -56,6 +61,37 @@ __all__ = [
 ]
 
 REGIMES = ("Static-Sufficient", "Dynamic-Critical", "Noise-Dominant")
+
+
+@dataclass(frozen=True)
+class RiskConfig:
+    """Where and how the risk is split (the ``risk`` config group).
+
+    ``budgets`` are the probe budgets c of L(c); ``epsilon`` the tolerance in score points;
+    ``c_max`` the largest affordable probe; ``gamma`` the points^2 of risk worth one unit of
+    compute; ``cost_per_step`` is :math:`\\lambda` (None: one full run of median budget costs 1).
+    """
+
+    budgets: Sequence[float] = (0, 100, 200, 400, 800, 1600, 3200)
+    epsilon: float = 3.0
+    c_max: float = 2000
+    gamma: float = 1.0
+    cost_per_step: float | None = None
+    max_draws: int = 400
+
+    def __post_init__(self) -> None:
+        if self.epsilon <= 0 or self.c_max <= 0 or self.gamma <= 0:
+            raise ValueError("risk.epsilon, risk.c_max and risk.gamma must be positive")
+        if any(c < 0 for c in self.budgets):
+            raise ValueError(f"risk.budgets must be non-negative, got {list(self.budgets)}")
+
+    def all_budgets(self) -> list[float]:
+        """The budgets with 0 and ``c_max`` added, sorted."""
+        return sorted({float(c) for c in self.budgets} | {0.0, float(self.c_max)})
+
+    def step_cost(self, budgets: np.ndarray) -> float:
+        """:math:`\\lambda`: the configured cost per step, or one over the median run budget."""
+        return float(self.cost_per_step or 1.0 / np.median(budgets))
 
 
 @dataclass(frozen=True)
@@ -162,9 +198,10 @@ def posterior_risk(
     """L(c) and L_int for ``candidates`` under the posterior (see module doc)."""
     params = posterior.params(max_draws)
     design = posterior.design
-    scale2 = design.r_sd**2
-    sigma_eps2 = scale2 * np.asarray(params["sigma_eps"], dtype=float) ** 2
-    s_fail2 = scale2 * np.asarray(params["s_fail"], dtype=float) ** 2 if "s_fail" in params else sigma_eps2
+    noise = {k: np.asarray(params[k], dtype=float) for k in ("sigma_eps", "s_fail") if k in params}
+    natural = natural_parameters(noise, design)
+    sigma_eps2 = np.asarray(natural["sigma_eps"], dtype=float) ** 2
+    s_fail2 = np.asarray(natural["s_fail"], dtype=float) ** 2 if "s_fail" in natural else sigma_eps2
     intrinsic = intrinsic_risk_draws(gate_prior_probability(params, design, candidates), sigma_eps2, s_fail2)
     return risk_curve(
         lambda table: components_from_params(params, design, table), candidates, budgets, intrinsic, progress
@@ -239,3 +276,64 @@ def call_regime(risk: RiskCurve, power_law: PowerLaw, epsilon: float, c_max: flo
         reachable=bool(L_c_max <= epsilon**2),
         budget_to_tolerance=needed,
     )
+
+
+def summarize_draws(draws: np.ndarray) -> dict:
+    """Mean, median and the central 90% interval of the finite ``draws`` (None where there are none)."""
+    draws = np.asarray(draws, dtype=float)
+    draws = draws[np.isfinite(draws)]
+    if draws.size == 0:
+        return {"mean": None, "median": None, "q05": None, "q95": None}
+    q05, q50, q95 = np.percentile(draws, [5, 50, 95])
+    return {"mean": float(draws.mean()), "median": float(q50), "q05": float(q05), "q95": float(q95)}
+
+
+def summarize_risk(risk: RiskCurve, config: RiskConfig, cost_per_step: float) -> tuple[dict, dict]:
+    """The risk split as plain values: L(c) with its 90% band, L_int, V_opt(c), (K, alpha) and c*,
+    and the regime call at the config's tolerance and largest budget."""
+    power = fit_power_law(risk)
+    c_star_draws = optimal_budget(power.K_draws, power.alpha_draws, config.gamma, cost_per_step)
+    c_star = float(optimal_budget(power.K, power.alpha, config.gamma, cost_per_step))
+    regime = call_regime(risk, power, config.epsilon, config.c_max)
+    lo, hi = np.percentile(risk.draws, [5, 95], axis=0)
+    v_lo, v_hi = np.percentile(risk.optimization_variance_draws, [5, 95], axis=0)
+    summary = {
+        "budgets": risk.budgets,
+        "L": risk.total,
+        "L_q05": lo,
+        "L_q95": hi,
+        "L_int": {"value": risk.intrinsic, **summarize_draws(risk.intrinsic_draws)},
+        "L_theta_mean": risk.draws.mean(axis=0),
+        "V_opt": risk.optimization_variance,
+        "V_opt_theta_mean": risk.optimization_variance_draws.mean(axis=0),
+        "V_opt_q05": v_lo,
+        "V_opt_q95": v_hi,
+        "power_law": {
+            "K": power.K,
+            "alpha": power.alpha,
+            "K_draws": summarize_draws(power.K_draws),
+            "alpha_draws": summarize_draws(power.alpha_draws),
+        },
+        "c_star": {
+            "value": c_star,
+            **summarize_draws(c_star_draws),
+            "gamma": config.gamma,
+            "cost_per_step": cost_per_step,
+        },
+    }
+    return summary, regime_summary(regime)
+
+
+def regime_summary(regime: RegimeCall) -> dict:
+    """A regime call as plain values."""
+    return {
+        "label": regime.label,
+        "probabilities": regime.probabilities,
+        "epsilon": regime.epsilon,
+        "c_max": regime.c_max,
+        "L0": regime.L0,
+        "L_int": regime.L_int,
+        "L_c_max": regime.L_c_max,
+        "reachable_within_c_max": regime.reachable,
+        "budget_to_tolerance": regime.budget_to_tolerance,
+    }

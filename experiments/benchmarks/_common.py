@@ -25,8 +25,8 @@ import numpy as np  # noqa: E402
 import yaml  # noqa: E402
 
 from tuneahead.data.runtable import RunTable  # noqa: E402
-from tuneahead.data.sampler import PopulationDesign, PopulationParams, sample_population  # noqa: E402
-from tuneahead.model.inference import InferenceConfig, use_host_devices  # noqa: E402
+from tuneahead.inference import InferenceConfig, use_host_devices  # noqa: E402
+from tuneahead.synthetic import PopulationDesign, PopulationParams, sample_population  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 # one CPU device per NUTS chain (up to the cores), as the command-line entry points set up
@@ -78,7 +78,7 @@ def timed():
 
 def recovery_table(n_runs: int, points: int, seed: int = 0, n_groups: int = 10) -> RunTable:
     """``n_runs`` runs of ``points`` curve points each, drawn from the model itself
-    (:func:`tuneahead.data.sampler.sample_population`, the ``recovery`` experiment's source),
+    (:func:`tuneahead.synthetic.sample_population`, the ``recovery`` experiment's source),
     in ``n_groups`` groups of equal size, one evaluation every 100 steps up to the budget."""
     design = PopulationDesign(
         n_groups=n_groups,

@@ -8,7 +8,7 @@ beside TuneAhead's LightGBM on the same table.
 
 Each table is drawn from the model itself (the ``recovery`` experiment's sampler) in 10 groups,
 one evaluation every 100 steps, full curves, about 7% of runs diverged. NUTS and SVI run through
-:func:`tuneahead.model.inference.fit` with ``conf/inference/nuts.yaml`` and ``svi.yaml`` as they
+:func:`tuneahead.inference.fit` with ``conf/inference/nuts.yaml`` and ``svi.yaml`` as they
 are (no progress bar); ``--warmup``/``--samples``/``--chain-method`` override NUTS's. LightGBM is
 :class:`tuneahead.baselines.GradientBoosted` at TuneAhead's settings on all points of each curve.
 
@@ -32,8 +32,8 @@ from _common import inference_config, nuts_stats, recovery_table, timed  # noqa:
 
 from tuneahead.artifacts import write_json  # noqa: E402
 from tuneahead.baselines.gradient_boosting import GradientBoosted  # noqa: E402
+from tuneahead.inference import fit  # noqa: E402
 from tuneahead.model.design import ModelSpec  # noqa: E402
-from tuneahead.model.inference import fit  # noqa: E402
 
 GOAL = {"runs": 1000, "points": 30, "nuts": 60.0, "svi": 10.0}
 

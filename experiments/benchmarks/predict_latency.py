@@ -26,8 +26,8 @@ from _common import inference_config, load, recovery_table, timed  # noqa: E402
 
 from tuneahead.artifacts import write_json  # noqa: E402
 from tuneahead.baselines.gradient_boosting import GradientBoosted  # noqa: E402
+from tuneahead.inference import fit  # noqa: E402
 from tuneahead.model.design import ModelSpec  # noqa: E402
-from tuneahead.model.inference import fit  # noqa: E402
 from tuneahead.predict import predict, predictive_components  # noqa: E402
 
 

@@ -23,12 +23,12 @@ import torch
 from tuneahead.probe.batches import BatchSampler
 from tuneahead.probe.datasets import load_dataset
 from tuneahead.probe.models import load_base_model
-from tuneahead.probe.runner import ProbeConfig, TrainConfig, _lora_model, train_run
+from tuneahead.probe.runner import ProbeConfig, TrainConfig, lora_copy, train_run
 
 
 def bare_loop(base, data, cfg: TrainConfig, steps: int) -> float:
     """Seconds per step of a plain LoRA training loop."""
-    model = _lora_model(base, cfg.lora_rank, cfg.lora_alpha, cfg.lora_targets, cfg.lora_dropout, cfg.seed, "cpu")
+    model = lora_copy(base, cfg.lora_rank, cfg.lora_alpha, cfg.lora_targets, cfg.lora_dropout, cfg.seed, "cpu")
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda k: max(0.0, (steps - k) / steps))

@@ -18,11 +18,11 @@ os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false")
 
 import numpy as np  # noqa: E402
 
-from tuneahead.data.simulator import (  # noqa: E402
+from tuneahead.synthetic import (  # noqa: E402
     SimulatorSpec,
-    brute_force_risk,
     simulate_population,
 )
+from tuneahead.validation import brute_force_risk  # noqa: E402
 
 
 def main(argv=None) -> dict:

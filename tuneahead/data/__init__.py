@@ -1,21 +1,19 @@
 """Sources of runs, each turned into a :class:`RunTable`."""
 
+from .errors import RunTableError
 from .files import read_runtable, runtable_to_frame, write_runtable
 from .opda import load_opda
 from .runstore import RunStore, load_runstore, run_key
-from .runtable import Curve, RunTable, RunTableError
-from .sampler import (
-    Population,
-    PopulationDesign,
-    PopulationParams,
-    sample_population,
-    synthetic_population,
-)
+from .runtable import Curve, RunTable, as_runtable
+from .splits import SPLIT_KINDS, Split
 
 __all__ = [
     "Curve",
     "RunTable",
     "RunTableError",
+    "as_runtable",
+    "Split",
+    "SPLIT_KINDS",
     "read_runtable",
     "write_runtable",
     "runtable_to_frame",
@@ -23,9 +21,4 @@ __all__ = [
     "RunStore",
     "load_runstore",
     "run_key",
-    "Population",
-    "PopulationDesign",
-    "PopulationParams",
-    "sample_population",
-    "synthetic_population",
 ]

@@ -133,6 +133,20 @@ def _select_features(records: Sequence[dict], features: Iterable[str]) -> list[t
     return pairs
 
 
+def _imputed_static(records: list[dict], pairs: list[tuple[str, str]], path) -> np.ndarray:
+    """The (set, name) features of every record, a feature's missing values at its median."""
+    matrix = np.array(
+        [[_number(r.get("static", {}).get(s, {}).get(n)) for s, n in pairs] for r in records], dtype=float
+    ).reshape(len(records), len(pairs))
+    for j in range(matrix.shape[1]):
+        col = matrix[:, j]
+        ok = np.isfinite(col)
+        if not ok.any():
+            raise RunTableError(f"{path}: static feature {pairs[j][1]!r} is missing in every run")
+        col[~ok] = np.median(col[ok])
+    return matrix
+
+
 def load_runstore(
     path: str | os.PathLike,
     features: Sequence[str] = ("config", "dataset"),
@@ -173,15 +187,7 @@ def load_runstore(
         counts[r["group"]] = counts.get(r["group"], 0) + 1
     records = [r for r in records if counts[r["group"]] >= min_group_size]
     pairs = _select_features(records, features)
-    matrix = np.array(
-        [[_number(r.get("static", {}).get(s, {}).get(n)) for s, n in pairs] for r in records], dtype=float
-    ).reshape(len(records), len(pairs))
-    for j in range(matrix.shape[1]):
-        col = matrix[:, j]
-        ok = np.isfinite(col)
-        if not ok.any():
-            raise RunTableError(f"{path}: static feature {pairs[j][1]!r} is missing in every run")
-        col[~ok] = np.median(col[ok])
+    matrix = _imputed_static(records, pairs, path)
     keep = [j for j in range(len(pairs)) if not (drop_constant and np.ptp(matrix[:, j]) == 0)]
     names = [pairs[j][1] for j in keep]
     out = []

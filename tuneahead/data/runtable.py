@@ -23,11 +23,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .errors import RunTableError
+from .splits import Split
+
 __all__ = ["Curve", "RunTable", "RunTableError"]
-
-
-class RunTableError(ValueError):
-    """Bad input for a RunTable: the message names the run, the field and the fix."""
 
 
 def _readonly(a: np.ndarray) -> np.ndarray:
@@ -78,59 +77,11 @@ class RunTable:
 
     # ------------------------------------------------------------------ construction
     def __post_init__(self) -> None:
-        run_id = np.asarray(self.run_id, dtype=object)
-        n = run_id.shape[0] if run_id.ndim == 1 else -1
-        if run_id.ndim != 1:
-            raise RunTableError("run_id must be a 1-d sequence of run identifiers")
-        if n == 0:
-            raise RunTableError("the run table is empty: no runs were given; check the source path and filters")
-        run_id = np.array([str(r) for r in run_id], dtype=object)
-        _check_unique_ids(run_id)
-
-        group = np.asarray(self.group, dtype=object)
-        if group.shape != (n,):
-            raise RunTableError(f"group has shape {group.shape}, expected ({n},): one per run")
-        group = np.array([str(g) for g in group], dtype=object)
-        for rid, g in zip(run_id, group):
-            if g in ("", "nan", "None"):
-                raise RunTableError(f"run {rid!r}: field 'group' is empty; give every run a group label")
-
-        names = tuple(str(s) for s in self.static_names)
-        if len(set(names)) != len(names):
-            raise RunTableError(f"static feature names repeat: {names}")
-        static = np.asarray(self.static, dtype=float).reshape(n, len(names))
-        bad = ~np.isfinite(static)
-        if bad.any():
-            i, j = np.argwhere(bad)[0]
-            raise RunTableError(
-                f"run {run_id[i]!r}: static feature {names[j]!r} is {static[i, j]}; "
-                "static features must be finite: impute or drop the feature"
-            )
-
-        budget = np.asarray(self.budget, dtype=float)
-        if budget.shape != (n,):
-            raise RunTableError(f"budget has shape {budget.shape}, expected ({n},)")
-        for i in np.flatnonzero(~(np.isfinite(budget) & (budget > 0))):
-            raise RunTableError(
-                f"run {run_id[i]!r}: field 'budget' is {budget[i]}; the total step budget T must be positive"
-            )
-
-        final = np.asarray(self.final, dtype=float)
-        if final.shape != (n,):
-            raise RunTableError(f"final has shape {final.shape}, expected ({n},)")
-        for i in np.flatnonzero(np.isinf(final)):
-            raise RunTableError(
-                f"run {run_id[i]!r}: field 'final' is infinite; use NaN for a candidate without a score"
-            )
-
-        diverged = np.full(n, np.nan) if self.diverged is None else np.asarray(self.diverged, dtype=float)
-        if diverged.shape != (n,):
-            raise RunTableError(f"diverged has shape {diverged.shape}, expected ({n},)")
-        for i in np.flatnonzero(~(np.isnan(diverged) | (diverged == 0) | (diverged == 1))):
-            raise RunTableError(
-                f"run {run_id[i]!r}: field 'diverged' is {diverged[i]}; use 1 (diverged), 0 (healthy) or empty (unknown)"
-            )
-
+        run_id = _checked_ids(self.run_id)
+        n = len(run_id)
+        group = _checked_groups(self.group, run_id)
+        names, static = _checked_static(self.static, self.static_names, run_id)
+        budget, final, diverged = _checked_run_fields(self.budget, self.final, self.diverged, run_id)
         curves = {}
         for metric, curve in dict(self.curves).items():
             curves[str(metric)] = _check_curve(str(metric), curve, run_id, budget, diverged, n)
@@ -171,29 +122,8 @@ class RunTable:
             for m in rec.get("curves", {}):
                 if m not in metrics:
                     metrics.append(m)
-        n = len(records)
-        static = np.zeros((n, len(static_names)))
-        for i, rec in enumerate(records):
-            feats = rec.get("static", {})
-            for j, name in enumerate(static_names):
-                if name not in feats:
-                    raise RunTableError(
-                        f"run {rec.get('run_id')!r}: static feature {name!r} is missing; "
-                        "every run needs the same static features"
-                    )
-                static[i, j] = feats[name]
-        curves = {}
-        for m in metrics:
-            pts = [list(rec.get("curves", {}).get(m, [])) for rec in records]
-            width = max((len(p) for p in pts), default=0)
-            steps = np.full((n, width), np.nan)
-            values = np.full((n, width), np.nan)
-            for i, p in enumerate(pts):
-                if p:
-                    arr = np.asarray(p, dtype=float).reshape(len(p), 2)
-                    steps[i, : len(p)] = arr[:, 0]
-                    values[i, : len(p)] = arr[:, 1]
-            curves[m] = Curve(steps, values)
+        static = _records_static(records, static_names)
+        curves = {m: _records_curve(records, m) for m in metrics}
 
         def col(key, default):
             return np.array(
@@ -293,57 +223,14 @@ class RunTable:
             diverged,
         )
 
-    def split_random(self, test_fraction: float, seed: int) -> tuple[RunTable, RunTable]:
-        """Split runs at random into (train, test), ``test_fraction`` of them in test."""
-        _check_fraction(test_fraction)
-        rng = np.random.default_rng(seed)
-        perm = rng.permutation(len(self))
-        n_test = int(round(test_fraction * len(self)))
-        if n_test == 0 or n_test == len(self):
-            raise RunTableError(f"a test fraction of {test_fraction} leaves an empty side for {len(self)} runs")
-        test = np.sort(perm[:n_test])
-        train = np.sort(perm[n_test:])
-        return self.select(train), self.select(test)
-
-    def split_within_groups(self, test_fraction: float, seed: int, min_train: int = 2) -> tuple[RunTable, RunTable]:
-        """Hold out ``test_fraction`` of each group's runs at random, keeping ``min_train`` of every
-        group in training (a group needs two training runs to tell its intercept from a run's own
-        deviation)."""
-        _check_fraction(test_fraction)
-        rng = np.random.default_rng(seed)
-        is_test = np.zeros(len(self), dtype=bool)
-        for g in self.groups:
-            rows = np.flatnonzero(self.group == g)
-            k = min(int(round(test_fraction * len(rows))), len(rows) - min_train)
-            if k > 0:
-                is_test[rng.choice(rows, size=k, replace=False)] = True
-        if not is_test.any():
-            raise RunTableError(
-                f"a test fraction of {test_fraction} holds out no run when every group keeps {min_train} "
-                "in training; use more runs per group or a larger fraction"
-            )
-        return self.select(~is_test), self.select(is_test)
-
-    def split_by_group(
-        self, test_fraction: float, seed: int, test_groups: Sequence[str] | None = None
-    ) -> tuple[RunTable, RunTable]:
-        """Hold out whole groups: ``test_groups`` if given, else a random ``test_fraction`` of them."""
-        groups = np.array(self.groups, dtype=object)
-        if test_groups is None:
-            _check_fraction(test_fraction)
-            rng = np.random.default_rng(seed)
-            k = int(round(test_fraction * len(groups)))
-            if k == 0 or k == len(groups):
-                raise RunTableError(
-                    f"a test fraction of {test_fraction} of {len(groups)} groups leaves an empty side; "
-                    "use a random split or more groups"
-                )
-            test_groups = list(rng.choice(groups, size=k, replace=False))
-        unknown = set(test_groups) - set(groups)
-        if unknown:
-            raise RunTableError(f"unknown test groups {sorted(unknown)}; known: {list(groups)}")
-        is_test = np.isin(self.group, list(test_groups))
-        return self.select(~is_test), self.select(is_test)
+    def split(self, kind: str = "random", **options) -> tuple[RunTable, RunTable]:
+        """Hold out runs as a :class:`~tuneahead.data.splits.Split` of ``kind`` with ``options``
+        (``test_fraction``, ``seed``, ...) says; returns (train, test). K folds:
+        ``Split(kind="kfold", folds=k).partition(table)``."""
+        if kind == "kfold":
+            raise RunTableError("a kfold split has several (train, test) pairs; use Split(kind='kfold').partition")
+        ((train, test),) = Split.from_config({"kind": kind, **options}).partition(self)
+        return train, test
 
     def __repr__(self) -> str:
         n_cand = int((~self.has_final).sum())
@@ -363,17 +250,101 @@ def as_runtable(source, origin: str) -> RunTable:
 
 
 # ---------------------------------------------------------------------- helpers
+def _checked_ids(values) -> np.ndarray:
+    run_id = np.asarray(values, dtype=object)
+    if run_id.ndim != 1:
+        raise RunTableError("run_id must be a 1-d sequence of run identifiers")
+    if run_id.shape[0] == 0:
+        raise RunTableError("the run table is empty: no runs were given; check the source path and filters")
+    run_id = np.array([str(r) for r in run_id], dtype=object)
+    _check_unique_ids(run_id)
+    return run_id
+
+
+def _checked_groups(values, run_id: np.ndarray) -> np.ndarray:
+    n = len(run_id)
+    group = np.asarray(values, dtype=object)
+    if group.shape != (n,):
+        raise RunTableError(f"group has shape {group.shape}, expected ({n},): one per run")
+    group = np.array([str(g) for g in group], dtype=object)
+    for rid, g in zip(run_id, group):
+        if g in ("", "nan", "None"):
+            raise RunTableError(f"run {rid!r}: field 'group' is empty; give every run a group label")
+    return group
+
+
+def _checked_static(values, static_names, run_id: np.ndarray) -> tuple[tuple[str, ...], np.ndarray]:
+    names = tuple(str(s) for s in static_names)
+    if len(set(names)) != len(names):
+        raise RunTableError(f"static feature names repeat: {names}")
+    static = np.asarray(values, dtype=float).reshape(len(run_id), len(names))
+    bad = ~np.isfinite(static)
+    if bad.any():
+        i, j = np.argwhere(bad)[0]
+        raise RunTableError(
+            f"run {run_id[i]!r}: static feature {names[j]!r} is {static[i, j]}; "
+            "static features must be finite: impute or drop the feature"
+        )
+    return names, static
+
+
+def _checked_run_fields(budget, final, diverged, run_id: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    n = len(run_id)
+    budget = np.asarray(budget, dtype=float)
+    if budget.shape != (n,):
+        raise RunTableError(f"budget has shape {budget.shape}, expected ({n},)")
+    for i in np.flatnonzero(~(np.isfinite(budget) & (budget > 0))):
+        raise RunTableError(
+            f"run {run_id[i]!r}: field 'budget' is {budget[i]}; the total step budget T must be positive"
+        )
+    final = np.asarray(final, dtype=float)
+    if final.shape != (n,):
+        raise RunTableError(f"final has shape {final.shape}, expected ({n},)")
+    for i in np.flatnonzero(np.isinf(final)):
+        raise RunTableError(f"run {run_id[i]!r}: field 'final' is infinite; use NaN for a candidate without a score")
+    diverged = np.full(n, np.nan) if diverged is None else np.asarray(diverged, dtype=float)
+    if diverged.shape != (n,):
+        raise RunTableError(f"diverged has shape {diverged.shape}, expected ({n},)")
+    for i in np.flatnonzero(~(np.isnan(diverged) | (diverged == 0) | (diverged == 1))):
+        raise RunTableError(
+            f"run {run_id[i]!r}: field 'diverged' is {diverged[i]}; use 1 (diverged), 0 (healthy) or empty (unknown)"
+        )
+    return budget, final, diverged
+
+
+def _records_static(records: list[Mapping], static_names: Sequence[str]) -> np.ndarray:
+    static = np.zeros((len(records), len(static_names)))
+    for i, rec in enumerate(records):
+        feats = rec.get("static", {})
+        for j, name in enumerate(static_names):
+            if name not in feats:
+                raise RunTableError(
+                    f"run {rec.get('run_id')!r}: static feature {name!r} is missing; "
+                    "every run needs the same static features"
+                )
+            static[i, j] = feats[name]
+    return static
+
+
+def _records_curve(records: list[Mapping], metric: str) -> Curve:
+    pts = [list(rec.get("curves", {}).get(metric, [])) for rec in records]
+    width = max((len(p) for p in pts), default=0)
+    steps = np.full((len(records), width), np.nan)
+    values = np.full((len(records), width), np.nan)
+    for i, p in enumerate(pts):
+        if p:
+            arr = np.asarray(p, dtype=float).reshape(len(p), 2)
+            steps[i, : len(p)] = arr[:, 0]
+            values[i, : len(p)] = arr[:, 1]
+    return Curve(steps, values)
+
+
 def _check_unique_ids(run_id: np.ndarray) -> None:
     seen: dict[str, int] = {}
     for i, rid in enumerate(run_id):
         if rid in seen:
             raise RunTableError(f"duplicate run_id {rid!r} at rows {seen[rid]} and {i}; every run needs a unique id")
         seen[rid] = i
-
-
-def _check_fraction(f: float) -> None:
-    if not 0 < f < 1:
-        raise RunTableError(f"test_fraction must lie strictly between 0 and 1, got {f}")
 
 
 def _trim(curve: Curve) -> Curve:

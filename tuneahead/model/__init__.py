@@ -1,15 +1,18 @@
-"""The hierarchical numpyro model, its design encoding, inference and posterior."""
+"""The hierarchical numpyro model: its parameter registry, design encoding, likelihood and posterior."""
 
 from .design import ModelData, ModelDesign, ModelSpec
 from .gaussian import LatentPosterior, condition_latent
-from .hierarchical import (
-    hierarchical_model,
-    known_branch_loglik,
-    outcome_components,
-    reparameterized_model,
-    run_loglik,
+from .hierarchical import hierarchical_model, reparameterized_model
+from .likelihood import known_branch_loglik, outcome_components, run_loglik
+from .parameters import (
+    B_MAX,
+    NATURAL_PARAMETERS,
+    POPULATION_SITES,
+    SITES,
+    natural_parameters,
+    params_from_sites,
+    site_dims,
 )
-from .inference import InferenceConfig, fit, use_host_devices
 from .posterior import Diagnostics, Posterior
 from .prefix import prefix_loglik
 
@@ -25,9 +28,13 @@ __all__ = [
     "run_loglik",
     "known_branch_loglik",
     "prefix_loglik",
-    "InferenceConfig",
-    "fit",
-    "use_host_devices",
+    "B_MAX",
+    "SITES",
+    "POPULATION_SITES",
+    "NATURAL_PARAMETERS",
+    "site_dims",
+    "params_from_sites",
+    "natural_parameters",
     "Diagnostics",
     "Posterior",
 ]

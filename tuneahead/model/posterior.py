@@ -2,16 +2,8 @@
 
 Sites are stored on the model's standardized scale, exactly as sampled. :meth:`Posterior.params`
 gives the draws in the form the likelihood reads, and :meth:`Posterior.natural` gives the
-interpretable parameters in the data's own units:
-
-.. math::
-
-    \\sigma_\\varepsilon^{nat} = s_R \\sigma_\\varepsilon, \\quad
-    \\sigma_\\delta^{nat} = s_R \\sigma_\\delta, \\quad \\tau_a^{nat} = s_R \\tau_a, \\quad
-    \\lambda_{1m}^{nat} = \\lambda_{1m} s_m / s_R, \\quad
-    \\lambda_{0m}^{nat} = \\bar y_m + s_m \\lambda_{0m} - \\lambda_{1m}^{nat} \\bar R,
-
-so that :math:`y^{nat} = \\lambda_0^{nat} + \\lambda_1^{nat} (\\mu^{nat} + \\delta^{nat})` at the budget.
+interpretable parameters in the data's own units; both are defined once, in the parameter registry
+:mod:`tuneahead.model.parameters`.
 """
 
 from __future__ import annotations
@@ -31,7 +23,7 @@ with warnings.catch_warnings():
 
 from ..artifacts import atomic_path
 from .design import ModelDesign
-from .hierarchical import B_MAX, POPULATION_SITES, params_from_sites
+from .parameters import POPULATION_SITES, natural_parameters, params_from_sites
 
 __all__ = ["Posterior", "Diagnostics"]
 
@@ -102,28 +94,8 @@ class Posterior:
         return jax.vmap(lambda s: params_from_sites(s, n_linear))(sites)
 
     def natural(self, max_draws: int | None = None) -> dict[str, np.ndarray]:
-        """Interpretable parameters in the data's own units (see module doc), as ``(S, ...)`` draws."""
-        d = self.design
-        s = self.draws(max_draws)
-        y_mean, y_sd = np.array(d.y_mean), np.array(d.y_sd)
-        out = {
-            "sigma_eps": d.r_sd * s["sigma_eps"],
-            "sigma_delta": d.r_sd * s["sigma_delta"],
-            "tau_a": d.r_sd * s["tau_a"],
-        }
-        if "sigma_walk" in s:
-            out["sigma_walk"] = d.r_sd * s["sigma_walk"]
-        lam1 = s["lam1"] * y_sd / d.r_sd
-        out["lam1"] = lam1
-        out["lam0"] = y_mean + y_sd * s["lam0"] - lam1 * d.r_mean
-        out["sigma_y"] = s["sigma_y"] * y_sd
-        out["b"] = B_MAX * s["b_frac"]
-        out["t0"] = out["b"] / s["rate"] * d.time_unit
-        if "r_fail" in s:
-            out["r_fail"] = d.r_mean + d.r_sd * s["r_fail"]
-            out["s_fail"] = d.r_sd * s["s_fail"]
-            out["tau_div"] = s["tau_div"] * d.time_unit
-        return out
+        """Interpretable parameters in the data's own units (:func:`natural_parameters`), as ``(S, ...)`` draws."""
+        return natural_parameters(self.draws(max_draws), self.design)
 
     # ------------------------------------------------------------------ storage
     def save(self, path: str | os.PathLike) -> Path:

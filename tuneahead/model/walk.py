@@ -26,7 +26,7 @@ log-likelihood by the prediction-error decomposition,
     \qquad S_j = \tilde a_j^\top P_{j|j-1} \tilde a_j + v_j,
 
 with :math:`\tilde a_j = (a_j, \ell_j)`. It is exact for this linear-Gaussian state space, and its
-cost is linear in the rows; ``tests/test_model.py`` checks it against the dense joint density.
+cost is linear in the rows; ``tests/model/test_model.py`` checks it against the dense joint density.
 
 Unlike a latent seen through independent noise, the walk's future increments are independent of
 everything seen so far: however long the probe, :math:`\operatorname{Var}(X(T) - X(c)) =

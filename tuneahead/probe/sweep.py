@@ -13,17 +13,25 @@ import itertools
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, fields
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 import numpy as np
 
 from ..data.runstore import RunStore, run_key
-from .datasets import load_dataset
+from .datasets import InstructionDataset, load_dataset
 from .descriptors import dataset_descriptors
-from .runner import ProbeConfig, TrainConfig, run_candidate
+from .runner import ProbeConfig, RunResult, TrainConfig, run_candidate
 
-__all__ = ["expand_grid", "config_features", "run_sweep", "build_config"]
+__all__ = [
+    "expand_grid",
+    "config_features",
+    "run_sweep",
+    "build_config",
+    "DatasetVariant",
+    "pending_runs",
+    "run_record",
+]
 
 log = logging.getLogger("tuneahead.probe")
 
@@ -62,6 +70,114 @@ def config_features(cfg: TrainConfig) -> dict[str, float]:
     }
 
 
+@dataclass
+class DatasetVariant:
+    """One loaded dataset variant of a sweep: its name and spec, its splits and its static descriptors."""
+
+    name: str
+    spec: dict[str, Any]
+    data: InstructionDataset
+    descriptors: dict[str, float]
+
+
+def pending_runs(
+    store: RunStore,
+    model_name: str,
+    name: str,
+    spec: Mapping[str, Any],
+    configs: list[TrainConfig],
+    probe_dict: dict,
+    full: bool,
+) -> list[tuple[str, TrainConfig]]:
+    """The (run key, config) pairs of dataset variant ``name`` that ``store`` does not hold yet."""
+    pending = []
+    for cfg in configs:
+        key = run_key({"name": name, **spec, "model": model_name}, {**asdict(cfg), "probe": probe_dict, "full": full})
+        if not store.has(key):
+            pending.append((key, cfg))
+    return pending
+
+
+def load_variant(
+    name: str, spec: dict[str, Any], base, encoder, descriptor_examples: int, max_length: int, device: str
+) -> DatasetVariant:
+    """Load dataset variant ``name`` and compute its static descriptors (once per sweep)."""
+    data = load_dataset(name, spec)
+    t0 = time.perf_counter()
+    descriptors = dataset_descriptors(data.train, base, encoder, descriptor_examples, max_length, device)
+    log.info(
+        "dataset %s: %d train / %d held-out, descriptors in %.1f s",
+        name,
+        len(data.train),
+        len(data.heldout),
+        time.perf_counter() - t0,
+    )
+    return DatasetVariant(name, spec, data, descriptors)
+
+
+def run_record(
+    key: str,
+    variant: DatasetVariant,
+    cfg: TrainConfig,
+    probe: ProbeConfig,
+    budget: int,
+    result: RunResult,
+    model_name: str,
+    device: str,
+) -> dict[str, Any]:
+    """The run store record of one finished run."""
+    spec = variant.spec
+    return {
+        "key": key,
+        "run_id": f"{variant.name}/{key[:8]}",
+        "group": f"{model_name}/{spec.get('task', spec.get('source'))}",
+        "dataset": {"name": variant.name, "spec": spec},
+        "config": asdict(cfg),
+        "probe_config": asdict(probe),
+        "budget": budget,
+        "static": {"config": config_features(cfg), "dataset": variant.descriptors, "probe": result.probe},
+        "curves": result.curves,
+        "final": result.final,
+        "diverged": result.diverged,
+        "steps_done": result.steps_done,
+        "timing": result.timing,
+        "device": device,
+        "model": model_name,
+    }
+
+
+def execute_run(
+    base,
+    variant: DatasetVariant,
+    key: str,
+    cfg: TrainConfig,
+    probe: ProbeConfig,
+    store: RunStore,
+    full: bool,
+    device: str,
+    progress: Callable | None,
+) -> None:
+    """Run one candidate (with a progress bar when ``progress`` is given) and write its record to ``store``."""
+    store.log("start", key)
+    budget = cfg.steps if full else probe.steps
+    desc = f"{variant.name} lr={cfg.learning_rate:g} r={cfg.lora_rank} bs={cfg.batch_size}"
+    bar = progress(desc, budget) if progress else None
+    on_step = (lambda s: bar.update(1)) if bar else None
+    result = run_candidate(base, variant.data, cfg, probe, full=full, device=device, on_step=on_step)
+    if bar:
+        bar.close()
+    store.write(run_record(key, variant, cfg, probe, budget, result, base.name, device))
+    store.log("finish", key)
+    log.info(
+        "run %s %s: final %s, diverged %s, %.2f steps/s",
+        variant.name,
+        key[:8],
+        result.final,
+        result.diverged,
+        result.timing["steps_per_second"],
+    )
+
+
 def run_sweep(
     base,
     datasets: Mapping[str, Mapping[str, Any]],
@@ -81,70 +197,14 @@ def run_sweep(
     probe_dict = asdict(probe)
     for name, spec in datasets.items():
         spec = dict(spec)
-        pending = []
-        for cfg in configs:
-            key = run_key(
-                {"name": name, **spec, "model": base.name}, {**asdict(cfg), "probe": probe_dict, "full": full}
-            )
-            if not store.has(key):
-                pending.append((key, cfg))
+        pending = pending_runs(store, base.name, name, spec, configs, probe_dict, full)
         skipped += len(configs) - len(pending)
         if not pending:
             continue
-        data = load_dataset(name, spec)
-        t0 = time.perf_counter()
-        descriptors = dataset_descriptors(data.train, base, encoder, descriptor_examples, configs[0].max_length, device)
-        log.info(
-            "dataset %s: %d train / %d held-out, descriptors in %.1f s",
-            name,
-            len(data.train),
-            len(data.heldout),
-            time.perf_counter() - t0,
-        )
+        variant = load_variant(name, spec, base, encoder, descriptor_examples, configs[0].max_length, device)
         for key, cfg in pending:
             if max_runs is not None and executed >= max_runs:
                 return {"executed": executed, "skipped": skipped, "total": total}
-            store.log("start", key)
-            bar = (
-                progress(
-                    f"{name} lr={cfg.learning_rate:g} r={cfg.lora_rank} bs={cfg.batch_size}",
-                    cfg.steps if full else probe.steps,
-                )
-                if progress
-                else None
-            )
-            result = run_candidate(
-                base, data, cfg, probe, full=full, device=device, on_step=(lambda s: bar.update(1)) if bar else None
-            )
-            if bar:
-                bar.close()
-            budget = cfg.steps if full else probe.steps
-            record = {
-                "key": key,
-                "run_id": f"{name}/{key[:8]}",
-                "group": f"{base.name}/{spec.get('task', spec.get('source'))}",
-                "dataset": {"name": name, "spec": spec},
-                "config": asdict(cfg),
-                "probe_config": probe_dict,
-                "budget": budget,
-                "static": {"config": config_features(cfg), "dataset": descriptors, "probe": result.probe},
-                "curves": result.curves,
-                "final": result.final,
-                "diverged": result.diverged,
-                "steps_done": result.steps_done,
-                "timing": result.timing,
-                "device": device,
-                "model": base.name,
-            }
-            store.write(record)
-            store.log("finish", key)
+            execute_run(base, variant, key, cfg, probe, store, full, device, progress)
             executed += 1
-            log.info(
-                "run %s %s: final %s, diverged %s, %.2f steps/s",
-                name,
-                key[:8],
-                result.final,
-                result.diverged,
-                result.timing["steps_per_second"],
-            )
     return {"executed": executed, "skipped": skipped, "total": total}

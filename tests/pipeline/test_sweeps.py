@@ -1,0 +1,51 @@
+"""The fit app on simulated runs, and a Hydra multirun over probe budgets (split from test_app.py so
+the two test workers share the end-to-end jobs)."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tuneahead.pipeline import run_fit
+
+
+@pytest.mark.slow
+def test_synthetic_job_puts_the_posterior_beside_brute_force(tiny_simulated_overrides, compose_app, tmp_path):
+    summary = run_fit(compose_app("config", ["+experiment=synthetic", *tiny_simulated_overrides]), tmp_path)
+    truth = json.loads((tmp_path / "summary.json").read_text())["truth"]
+    assert truth["kind"] == "brute force" and truth["n_runs"] == 4 and truth["branches"] == 3
+    cmp = truth["comparison"]
+    assert cmp["budgets"] == [0.0, 20.0, 40.0]
+    assert cmp["L_int_brute"] > 0 and cmp["L_int_posterior"] > 0
+    assert len(cmp["V_opt_brute"]) == len(cmp["V_opt_posterior"]) == 3
+    assert cmp["regime"]["brute"] in ("Static-Sufficient", "Dynamic-Critical", "Noise-Dominant")
+    assert summary["data"]["n_groups"] == 4
+
+
+@pytest.mark.slow
+def test_multirun_over_probe_budget(tiny_recovery_overrides, tmp_path):
+    env = {**os.environ, "HYDRA_FULL_ERROR": "1"}
+    # SVI keeps the two jobs short: the test is about the sweep's plumbing, not the fit
+    svi = ["inference=svi", "inference.svi_steps=100", "inference.svi_draws=20"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "tuneahead.fit",
+        "-m",
+        "+experiment=recovery",
+        "probe.budget=200,400",
+        *svi,
+        *[o for o in tiny_recovery_overrides if not o.startswith(("probe.budget", "inference."))],
+        f"hydra.sweep.dir={tmp_path}",
+    ]
+    result = subprocess.run(
+        cmd, cwd=Path(__file__).resolve().parents[2], env=env, capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    summaries = sorted(tmp_path.glob("*/summary.json"))
+    assert len(summaries) == 2
+    budgets = sorted(json.loads(p.read_text())["probe_budget"] for p in summaries)
+    assert budgets == [200.0, 400.0]

@@ -1,0 +1,158 @@
+"""The one split vocabulary: how runs are held out, for the fit and evaluate apps and for RunTable.
+
+A split is a :class:`Split` of one of four kinds, each with its own keys:
+
+- ``random``: ``test_fraction`` of the runs at random (``seed``);
+- ``within_groups``: ``test_fraction`` of each group's runs at random, while every group keeps
+  ``min_train`` runs in training (a group needs two to tell its intercept from a run's deviation);
+- ``group``: whole groups held out, where a group is a value of ``by``, the group label
+  (``by: null``) or a static feature; the held-out values are ``test_values``, or a random
+  ``test_fraction`` of the distinct values;
+- ``kfold``: ``folds`` folds at random (``seed``), each run held out exactly once.
+
+:meth:`Split.partition` gives the (train, test) pairs: one pair, or one per fold. A split that
+would leave a side empty, or names a key its kind does not have, is refused with a message that
+names the split and the fix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .errors import RunTableError
+
+if TYPE_CHECKING:
+    from .runtable import RunTable
+
+__all__ = ["SPLIT_KINDS", "SPLIT_KEYS", "Split"]
+
+SPLIT_KEYS: dict[str, frozenset[str]] = {
+    "random": frozenset({"kind", "test_fraction", "seed"}),
+    "within_groups": frozenset({"kind", "test_fraction", "seed", "min_train"}),
+    "group": frozenset({"kind", "by", "test_fraction", "seed", "test_values"}),
+    "kfold": frozenset({"kind", "folds", "seed"}),
+}
+SPLIT_KINDS = tuple(SPLIT_KEYS)
+
+
+@dataclass(frozen=True)
+class Split:
+    """How runs are held out (see module doc); ``name`` is the config path used in messages."""
+
+    kind: str = "random"
+    test_fraction: float = 0.3
+    seed: int = 0
+    min_train: int = 2
+    by: str | None = None
+    test_values: Sequence[Any] | None = None
+    folds: int = 5
+    name: str = "split"
+
+    def __post_init__(self) -> None:
+        if self.kind not in SPLIT_KEYS:
+            raise ValueError(f"{self.name}.kind={self.kind!r}; use one of {sorted(SPLIT_KEYS)}")
+
+    @classmethod
+    def from_config(cls, values: Mapping[str, Any], name: str = "split") -> Split:
+        """A split from a config mapping, refusing keys that its kind does not have."""
+        values = dict(values)
+        kind = values.get("kind", "random")
+        if kind not in SPLIT_KEYS:
+            raise ValueError(f"{name}.kind={kind!r}; use one of {sorted(SPLIT_KEYS)}")
+        unknown = set(values) - SPLIT_KEYS[kind]
+        if unknown:
+            raise ValueError(
+                f"{name}: unknown key(s) {sorted(unknown)} for kind {kind!r}; known keys are {sorted(SPLIT_KEYS[kind])}"
+            )
+        if values.get("test_values") is not None:
+            values["test_values"] = tuple(values["test_values"])
+        return cls(**values, name=name)
+
+    def config(self) -> dict[str, Any]:
+        """The split's own keys, as :meth:`from_config` reads them."""
+        keys = SPLIT_KEYS[self.kind]
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name in keys}
+
+    def partition(self, table: RunTable) -> list[tuple[RunTable, RunTable]]:
+        """The (train, test) pairs of ``table``: one, or one per fold for ``kfold``."""
+        if self.kind == "kfold":
+            return self._kfold(table)
+        is_test = {"random": self._random, "within_groups": self._within_groups, "group": self._group}[self.kind](table)
+        return [(table.select(~is_test), table.select(is_test))]
+
+    def _fraction(self) -> float:
+        if not 0 < self.test_fraction < 1:
+            raise RunTableError(f"test_fraction must lie strictly between 0 and 1, got {self.test_fraction}")
+        return float(self.test_fraction)
+
+    def _random(self, table: RunTable) -> np.ndarray:
+        fraction = self._fraction()
+        perm = np.random.default_rng(self.seed).permutation(len(table))
+        n_test = int(round(fraction * len(table)))
+        if n_test == 0 or n_test == len(table):
+            raise RunTableError(f"a test fraction of {fraction} leaves an empty side for {len(table)} runs")
+        is_test = np.zeros(len(table), dtype=bool)
+        is_test[perm[:n_test]] = True
+        return is_test
+
+    def _within_groups(self, table: RunTable) -> np.ndarray:
+        fraction = self._fraction()
+        rng = np.random.default_rng(self.seed)
+        is_test = np.zeros(len(table), dtype=bool)
+        for g in table.groups:
+            rows = np.flatnonzero(table.group == g)
+            k = min(int(round(fraction * len(rows))), len(rows) - self.min_train)
+            if k > 0:
+                is_test[rng.choice(rows, size=k, replace=False)] = True
+        if not is_test.any():
+            raise RunTableError(
+                f"a test fraction of {fraction} holds out no run when every group keeps {self.min_train} "
+                "in training; use more runs per group or a larger fraction"
+            )
+        return is_test
+
+    def _labels(self, table: RunTable) -> np.ndarray:
+        if self.by is None:
+            return np.asarray(table.group)
+        if self.by in table.static_names:
+            return table.static[:, table.static_names.index(self.by)]
+        raise RunTableError(
+            f"{self.name}.by={self.by!r} is not a static feature; the table has "
+            f"{list(table.static_names)} (or use by: null for the group labels)"
+        )
+
+    def _group(self, table: RunTable) -> np.ndarray:
+        labels = self._labels(table)
+        values = list(dict.fromkeys(labels.tolist()))
+        what = "groups" if self.by is None else f"values of {self.by}"
+        if self.test_values is not None:
+            held = list(self.test_values)
+            unknown = [v for v in held if v not in values]
+            if unknown:
+                raise RunTableError(f"{self.name}: unknown test {what} {sorted(unknown)}; known: {values}")
+        else:
+            fraction = self._fraction()
+            k = int(round(fraction * len(values)))
+            if not 0 < k < len(values):
+                raise RunTableError(
+                    f"{self.name}: {len(values)} distinct {what} cannot be split with test_fraction={fraction}, "
+                    "which leaves an empty side; use a random split or more groups"
+                )
+            rng = np.random.default_rng(self.seed)
+            held = [values[j] for j in sorted(rng.choice(len(values), size=k, replace=False))]
+        is_test = np.isin(labels, held)
+        if is_test.all() or not is_test.any():
+            raise RunTableError(f"{self.name}: held-out {what} {held} leave an empty side")
+        return is_test
+
+    def _kfold(self, table: RunTable) -> list[tuple[RunTable, RunTable]]:
+        n, k = len(table), int(self.folds)
+        if not 2 <= k <= n:
+            raise RunTableError(f"{self.name}.folds={k}; use between 2 and the number of runs ({n})")
+        fold = np.empty(n, dtype=int)
+        fold[np.random.default_rng(self.seed).permutation(n)] = np.arange(n) % k
+        return [(table.select(fold != j), table.select(fold == j)) for j in range(k)]

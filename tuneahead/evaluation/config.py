@@ -1,0 +1,57 @@
+"""The evaluation config (``conf/evaluation/default.yaml``): the methods, their labels and the known keys.
+
+Every key of the ``evaluation`` group is checked, and so is every split, through
+:meth:`tuneahead.data.splits.Split.from_config`: the split kinds and their keys are the data
+layer's, the same for the fit app, the evaluate app and :class:`~tuneahead.data.runtable.RunTable`.
+"""
+
+from __future__ import annotations
+
+from ..data.splits import Split
+
+__all__ = ["METHODS", "METHOD_LABELS", "KNOWN_KEYS", "check_evaluation_config", "evaluation_splits"]
+
+METHODS = ("ours", "last_value", "extrapolation", "loss_decay", "static_only", "dynamic_only", "tuneahead", "proxylm")
+# the name of each method in the tables
+METHOD_LABELS = {
+    "ours": "ours (hierarchical)",
+    "last_value": "last value",
+    "extrapolation": "early-stop extrapolation",
+    "loss_decay": "loss-decay regression",
+    "static_only": "static-only LightGBM",
+    "dynamic_only": "dynamic-only LightGBM",
+    "tuneahead": "TuneAhead (LightGBM)",
+    "proxylm": "ProxyLM-style",
+}
+# config path -> the keys it may hold (the splits are checked by Split.from_config)
+KNOWN_KEYS = {
+    "evaluation": {"budgets", "metric", "methods", "splits", "posterior_cache", "baselines", "screen", "explain"},
+    "evaluation.baselines": {"lightgbm", "extrapolation", "proxylm"},
+    "evaluation.baselines.lightgbm": {"validation_fraction", "calibration_fraction", "early_stopping"},
+    "evaluation.baselines.extrapolation": {"min_points"},
+    "evaluation.baselines.proxylm": {"regressor", "alpha"},
+    "evaluation.screen": {"taus", "tau_quantiles", "p", "top_quantile", "recall", "resume_from_probe", "pruners"},
+    "evaluation.explain": {"enabled", "budget", "candidates", "background", "permutations", "max_draws"},
+}
+
+
+def evaluation_splits(ev: dict) -> dict[str, Split]:
+    """Every configured split by name, each checked as ``evaluation.splits.<name>``."""
+    return {name: Split.from_config(split, f"evaluation.splits.{name}") for name, split in (ev.get("splits") or {}).items()}
+
+
+def check_evaluation_config(ev: dict) -> None:
+    """Refuse unknown keys, methods and split kinds with a message that lists the known ones."""
+    for path, known in KNOWN_KEYS.items():
+        node = ev
+        for part in path.split(".")[1:]:
+            node = node.get(part) or {}
+        unknown = set(node) - known
+        if unknown:
+            raise ValueError(f"config {path}: unknown key(s) {sorted(unknown)}; known keys are {sorted(known)}")
+    bad = [m for m in ev["methods"] if m not in METHODS]
+    if bad:
+        raise ValueError(f"evaluation.methods: unknown method(s) {bad}; known methods are {list(METHODS)}")
+    evaluation_splits(ev)
+    if not ev.get("splits"):
+        raise ValueError("evaluation.splits is empty; give at least one split")

@@ -1,0 +1,43 @@
+"""Fitting the hierarchical model: NUTS for small and medium tables, SVI (optax) for large ones.
+
+Both return a :class:`~tuneahead.model.posterior.Posterior`. Every step that runs the model is
+compiled as one program, never run op by op: eager JAX compiles each operation of the likelihood
+on its own, which for a thousand runs costs more than compiling the whole program. Each fit compiles
+the likelihood's gradient once:
+
+- **set-up**: numpyro finds the sites, their transforms and the starting point by running the model;
+  that runs on the priors alone (no runs, so no likelihood), compiled in one small program;
+- **NUTS**: each chain is one scan of numpyro's NUTS kernel over warm-up and draws (the kernel
+  adapts while the iteration is in the warm-up); with ``chain_method: parallel`` and a CPU device
+  per chain (:func:`use_host_devices`) the chains run side by side, one per core;
+- **SVI**: the optimization is one scan of the optimizer's update, its ELBO summed in a fixed order
+  (:class:`~tuneahead.inference.svi.OrderedELBO`).
+
+Nothing in these programs depends on the order of a Python set, so the persistent compilation
+cache (``inference.compilation_cache``) serves them to a later fit of the same table in any
+process. (The table's arrays are constants in them: a different table compiles anew.)
+
+The package, one concern a module: :mod:`.config` (the checked config), :mod:`.fitting` (the
+fit and its arviz output), :mod:`.start` (starting values), :mod:`.nuts`, :mod:`.svi`,
+:mod:`.diagnostics` (r_hat, ESS, divergences, SVI convergence; logged and kept, never dropped),
+:mod:`.devices` (CPU devices per chain, the compilation cache) and :mod:`.progress`.
+"""
+
+from .config import InferenceConfig
+from .devices import chain_method, use_compilation_cache, use_host_devices
+from .diagnostics import diagnose
+from .fitting import check_training_runs, fit
+from .progress import Progress
+from .svi import OrderedELBO
+
+__all__ = [
+    "InferenceConfig",
+    "fit",
+    "check_training_runs",
+    "OrderedELBO",
+    "use_host_devices",
+    "use_compilation_cache",
+    "chain_method",
+    "diagnose",
+    "Progress",
+]

@@ -1,0 +1,129 @@
+"""The fit: training runs in, a :class:`~tuneahead.model.posterior.Posterior` out, by NUTS or SVI."""
+
+from __future__ import annotations
+
+import logging
+import time
+import warnings
+
+import jax
+import numpy as np
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", FutureWarning)
+    import arviz as az
+
+from ..data.runtable import RunTable, RunTableError
+from ..model.design import ModelData, ModelDesign, ModelSpec
+from ..model.hierarchical import hierarchical_model, reparameterized_model
+from ..model.parameters import POPULATION_SITES, site_dims
+from ..model.posterior import Posterior
+from .config import InferenceConfig
+from .devices import use_compilation_cache
+from .diagnostics import diagnose
+from .nuts import run_nuts
+from .start import link_start
+from .svi import run_svi
+
+__all__ = ["CENTERED_MIN_RUNS", "check_training_runs", "fit", "model_arguments", "parameterization"]
+
+log = logging.getLogger(__name__)
+
+CENTERED_MIN_RUNS = 10
+
+
+def check_training_runs(table: RunTable) -> None:
+    """Training runs need final scores, and every group more than one run."""
+    missing = table.run_id[~table.has_final]
+    if missing.size:
+        raise RunTableError(
+            f"run {missing[0]!r}: training runs need a final score, but 'final' is empty "
+            f"({missing.size} such runs); predict them as candidates instead"
+        )
+    labels, counts = np.unique(table.group, return_counts=True)
+    single = labels[counts < 2]
+    if single.size:
+        raise RunTableError(
+            f"group {single[0]!r} has a single training run, so its intercept cannot be told apart "
+            "from the run's own deviation; merge it into a related group or relabel the run"
+        )
+
+
+def model_arguments(spec: ModelSpec, design: ModelDesign, data: ModelData) -> dict:
+    """The keyword arguments of :func:`~tuneahead.model.hierarchical.hierarchical_model` for ``data``;
+    with the failure gate, runs of known fate are scored on their own branch alone."""
+    kwargs = dict(
+        data=data,
+        n_groups=len(design.groups),
+        n_metrics=len(spec.metrics),
+        failure_gate=spec.failure_gate,
+        amplitude_features=spec.amplitude_features,
+        shape_features=spec.shape_features,
+        variance_features=spec.variance_features,
+        random_walk=spec.random_walk,
+        divergence_features=spec.divergence_features,
+    )
+    if spec.failure_gate:
+        kwargs["data"], kwargs["healthy"], kwargs["diverged"] = data.by_fate()
+    return kwargs
+
+
+def fit(table: RunTable, spec: ModelSpec, config: InferenceConfig) -> Posterior:
+    """Fit the hierarchical model to the training runs in ``table``."""
+    check_training_runs(table)
+    design = ModelDesign.fit(table, spec)
+    data = design.encode(table, with_outcome=True)
+    model_kwargs = model_arguments(spec, design, data)
+    start_values = link_start(data, len(spec.metrics))
+    if spec.failure_gate and not (np.asarray(data.gate) != 0).any():
+        log.info("no training run diverged; the failure gate is learned from its prior and the healthy runs")
+    log.info(
+        "fitting %d runs in %d groups with %s (%d curve points)",
+        len(table),
+        len(design.groups),
+        config.method.upper(),
+        int(np.asarray(data.mask).sum()),
+    )
+    if config.compilation_cache:
+        use_compilation_cache(config.compilation_cache)
+    start = time.perf_counter()
+    rng = jax.random.PRNGKey(config.seed)
+    model = parameterization(table, config)
+    run = run_nuts if config.method == "nuts" else run_svi
+    samples, diagnostics = run(rng, model, model_kwargs, config, start_values)
+    seconds = time.perf_counter() - start
+    idata = to_inference_data(samples, diagnostics.pop("sample_stats"), design)
+    diag = diagnose(idata, config, diagnostics, seconds)
+    for message in diag.warnings:
+        log.warning(message)
+    log.info("fit took %.1f s", seconds)
+    return Posterior(idata, design, diag)
+
+
+def to_inference_data(samples: dict, sample_stats: dict | None, design: ModelDesign) -> az.InferenceData:
+    """The population sites of ``samples`` as arviz InferenceData, with the registry's dims."""
+    spec = design.spec
+    coords = {
+        "group": list(design.groups),
+        "feature": list(design.basis_names),
+        "linear_feature": list(design.static_names),
+        "metric": list(spec.metrics),
+    }
+    posterior = {k: v for k, v in samples.items() if k in POPULATION_SITES}
+    dims = site_dims(spec.gate_basis)
+    return az.from_dict(
+        posterior=posterior,
+        sample_stats=sample_stats,
+        coords=coords,
+        dims={k: v for k, v in dims.items() if k in posterior},
+    )
+
+
+def parameterization(table: RunTable, config: InferenceConfig):
+    """Centred group intercepts when every group has many runs (the data pin each intercept down,
+    and a non-centred form would correlate it with tau_a), non-centred otherwise."""
+    centered = config.centered_groups
+    if centered == "auto":
+        _, counts = np.unique(table.group, return_counts=True)
+        centered = counts.min() >= CENTERED_MIN_RUNS
+    return hierarchical_model if centered else reparameterized_model

@@ -1,0 +1,22 @@
+"""The one pipeline both apps call: load the runs, split them, fit, and write the results.
+
+- :mod:`.settings`: every config group as a checked object, built before any fit starts;
+- :mod:`.runs`: load the configured source, hold runs out, fit the posterior;
+- :mod:`.fit_job`: the fit app's job (predict, split the risk, validate against a synthetic truth);
+- :mod:`.evaluate_job`: the evaluate app's job (ours beside the peers on the same runs).
+"""
+
+from .fit_job import run_fit
+from .runs import fit_posterior, load_runs, scored_partition
+from .settings import JobSettings, PredictConfig, config_object, job_settings
+
+__all__ = [
+    "run_fit",
+    "load_runs",
+    "scored_partition",
+    "fit_posterior",
+    "JobSettings",
+    "PredictConfig",
+    "config_object",
+    "job_settings",
+]
