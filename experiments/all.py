@@ -73,7 +73,7 @@ def make_artifact(a: Artifact, outputs: Path, fast: bool, logs: Path) -> float:
     return time.perf_counter() - t0
 
 
-def main(argv=None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
         "--outputs", type=Path, default=None, help="artifact root (default outputs/, or outputs/fast/ with --fast)"
@@ -93,35 +93,36 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--only", nargs="+", default=None, help="figures to make, by number (4) or name")
     parser.add_argument("--plan", action="store_true", help="print what would run and stop")
-    args = parser.parse_args(argv)
-    outputs = (args.outputs or Path("outputs/fast" if args.fast else "outputs")).resolve()
-    folder = (args.out or outputs / "figures").resolve()
-    logs = outputs / "logs"
-    figures = _figure_modules(args.only)
-    needed = [a for a in ARTIFACTS.values() if any(a.name in f.ARTIFACTS for f in figures)]
-    todo = [a for a in needed if args.force or a.name in args.remake or a.problems(outputs)]
+    return parser
 
-    print(f"artifacts under {outputs}; figures into {folder}{' (fast settings)' if args.fast else ''}")
+
+def _print_plan(
+    needed: list[Artifact], todo: list[Artifact], outputs: Path, folder: Path, n_figures: int, fast: bool
+) -> None:
+    """Which artifacts are kept and which are made (with why), and a rough time for the lot."""
+    print(f"artifacts under {outputs}; figures into {folder}{' (fast settings)' if fast else ''}")
     for a in needed:
         state = "make" if a in todo else "keep"
         why = "forced" if a in todo and not a.problems(outputs) else "; ".join(a.problems(outputs)[:1])
         print(f"  {state} {a.name:28s} {'(' + why + ')' if state == 'make' else ''}")
-    est = sum(a.minutes for a in todo) * (0.25 if args.fast else 1.0)
-    print(f"{len(todo)} artifact(s) to make (roughly {est:.0f} min on two cores), then {len(figures)} figure(s)")
-    if args.plan:
-        for a in todo:
-            print(f"  $ {a.shell(outputs, args.fast)}")
-        return 0
+    est = sum(a.minutes for a in todo) * (0.25 if fast else 1.0)
+    print(f"{len(todo)} artifact(s) to make (roughly {est:.0f} min on two cores), then {n_figures} figure(s)")
 
-    started = time.perf_counter()
-    timings = {"artifacts": {}, "figures": {}}
+
+def _make_artifacts(todo: list[Artifact], outputs: Path, fast: bool, logs: Path, started: float) -> dict:
+    """Make each artifact in turn; returns the seconds each took."""
+    seconds_of = {}
     for i, a in enumerate(todo, 1):
-        print(f"\n[{i}/{len(todo)}] {a.name}: {a.what} (about {a.minutes * (0.25 if args.fast else 1):g} min)")
-        print(f"    $ {a.shell(outputs, args.fast)}")
-        seconds = make_artifact(a, outputs, args.fast, logs)
-        timings["artifacts"][a.name] = seconds
+        print(f"\n[{i}/{len(todo)}] {a.name}: {a.what} (about {a.minutes * (0.25 if fast else 1):g} min)")
+        print(f"    $ {a.shell(outputs, fast)}")
+        seconds = make_artifact(a, outputs, fast, logs)
+        seconds_of[a.name] = seconds
         print(f"    done in {_fmt(seconds)} (total {_fmt(time.perf_counter() - started)})")
+    return seconds_of
 
+
+def _make_figures(figures, outputs: Path, folder: Path, seconds_of: dict) -> list[str]:
+    """Plot every figure, recording its seconds in ``seconds_of``; returns the names of those that failed."""
     failed = []
     print(f"\nfigures into {folder}")
     for f in figures:
@@ -133,15 +134,40 @@ def main(argv=None) -> int:
             print(f"  {f.NAME}: FAILED: {err}")
             traceback.print_exc()
             continue
-        timings["figures"][f.NAME] = time.perf_counter() - t0
-        print(f"  {f.NAME}: {', '.join(p.name for p in paths)} ({_fmt(timings['figures'][f.NAME])})")
-    timings["last_run_seconds"] = time.perf_counter() - started
+        seconds_of[f.NAME] = time.perf_counter() - t0
+        print(f"  {f.NAME}: {', '.join(p.name for p in paths)} ({_fmt(seconds_of[f.NAME])})")
+    return failed
+
+
+def _write_timings(logs: Path, timings: dict) -> None:
+    """``timings.json``, where artifacts kept from earlier runs keep the times they were made in."""
     logs.mkdir(parents=True, exist_ok=True)
-    # artifacts kept from earlier runs keep the times they were made in
     path = logs / "timings.json"
     earlier = json.loads(path.read_text()).get("artifacts", {}) if path.exists() else {}
     timings["artifacts"] = {**earlier, **timings["artifacts"]}
     path.write_text(json.dumps(timings, indent=2) + "\n")
+
+
+def main(argv=None) -> int:
+    args = _parser().parse_args(argv)
+    outputs = (args.outputs or Path("outputs/fast" if args.fast else "outputs")).resolve()
+    folder = (args.out or outputs / "figures").resolve()
+    logs = outputs / "logs"
+    figures = _figure_modules(args.only)
+    needed = [a for a in ARTIFACTS.values() if any(a.name in f.ARTIFACTS for f in figures)]
+    todo = [a for a in needed if args.force or a.name in args.remake or a.problems(outputs)]
+
+    _print_plan(needed, todo, outputs, folder, len(figures), args.fast)
+    if args.plan:
+        for a in todo:
+            print(f"  $ {a.shell(outputs, args.fast)}")
+        return 0
+
+    started = time.perf_counter()
+    timings = {"artifacts": _make_artifacts(todo, outputs, args.fast, logs, started), "figures": {}}
+    failed = _make_figures(figures, outputs, folder, timings["figures"])
+    timings["last_run_seconds"] = time.perf_counter() - started
+    _write_timings(logs, timings)
     print(f"\nall done in {_fmt(timings['last_run_seconds'])}" + (f"; FAILED: {failed}" if failed else ""))
     return 1 if failed else 0
 

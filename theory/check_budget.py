@@ -24,6 +24,51 @@ from tuneahead.synthetic import (
 from tuneahead.validation import brute_force_risk
 
 
+def _objective_row(pop, bf, grid, L_grid, power, gamma: float, steps: int, setup_cost, branches, seed) -> dict:
+    """The formula's c* at one gamma, the brute-force objective at c* itself and its minimum over the grid.
+
+    F(c) = L(c) + gamma (C_s + lambda c); the reducible gap leaves out L_int and gamma C_s, which no
+    budget changes. The standard error of the gap is paired over the same runs.
+    """
+    lam = 1.0 / steps
+    c_star = float(optimal_budget(power.K, power.alpha, gamma, lam))
+    c_eval = int(np.clip(round(c_star), 1, steps - 1))
+    at_star = brute_force_risk(pop, pop.table, [c_eval], branches=branches, seed=seed + 1)
+    L_star = float(at_star.total[at_star.budgets == c_eval][0])
+    v_star = at_star.run_variance[:, at_star.budgets == c_eval][:, 0]
+    F_grid = L_grid + gamma * (setup_cost + lam * grid)
+    F_star = L_star + gamma * (setup_cost + lam * c_eval)
+    best = int(np.argmin(F_grid))
+    reducible_star = F_star - bf.intrinsic - gamma * setup_cost
+    reducible_best = F_grid[best] - bf.intrinsic - gamma * setup_cost
+    return {
+        "gamma": gamma,
+        "c_star": c_star,
+        "argmin_grid": float(grid[best]),
+        "F_at_c_star": F_star,
+        "F_min_grid": float(F_grid[best]),
+        "objective_gap": (F_star - F_grid[best]) / F_grid[best],
+        "reducible_gap": (reducible_star - reducible_best) / reducible_best,
+        "L_at_c_star": L_star,
+        "within_5pct": bool((F_star - F_grid[best]) / F_grid[best] <= 0.05),
+        # paired over the same runs: their spread cancels, branch noise remains
+        "gap_standard_error": float(
+            np.std(v_star - bf.run_variance[:, bf.budgets == grid[best]][:, 0], ddof=1)
+            / np.sqrt(len(v_star))
+            / F_grid[best]
+        ),
+    }
+
+
+def _describe(r: dict) -> str:
+    """One progress line: c* against the grid argmin and the objective gap."""
+    return (
+        f"gamma={r['gamma']:.3g}: c*={r['c_star']:.0f} vs grid argmin {r['argmin_grid']:.0f}; "
+        f"F(c*)={r['F_at_c_star']:.3f} vs min F={r['F_min_grid']:.3f}: gap {100 * r['objective_gap']:+.1f}% "
+        f"+- {100 * r['gap_standard_error']:.1f}% (reducible part {100 * r['reducible_gap']:+.1f}%)"
+    )
+
+
 def check(
     budgets=(10, 20, 40, 80, 160, 320),
     steps: int = 500,
@@ -58,42 +103,9 @@ def check(
     L_grid = np.array([bf.total[bf.budgets == c][0] for c in grid])
     rows = []
     for factor in gamma_factors:
-        gamma = gamma_mid * factor
-        c_star = float(optimal_budget(power.K, power.alpha, gamma, lam))
-        c_eval = int(np.clip(round(c_star), 1, steps - 1))
-        at_star = brute_force_risk(pop, runs, [c_eval], branches=branches, seed=seed + 1)
-        L_star = float(at_star.total[at_star.budgets == c_eval][0])
-        v_star = at_star.run_variance[:, at_star.budgets == c_eval][:, 0]
-        F_grid = L_grid + gamma * (setup_cost + lam * grid)
-        F_star = L_star + gamma * (setup_cost + lam * c_eval)
-        best = int(np.argmin(F_grid))
-        reducible_star = F_star - bf.intrinsic - gamma * setup_cost
-        reducible_best = F_grid[best] - bf.intrinsic - gamma * setup_cost
-        rows.append(
-            {
-                "gamma": gamma,
-                "c_star": c_star,
-                "argmin_grid": float(grid[best]),
-                "F_at_c_star": F_star,
-                "F_min_grid": float(F_grid[best]),
-                "objective_gap": (F_star - F_grid[best]) / F_grid[best],
-                "reducible_gap": (reducible_star - reducible_best) / reducible_best,
-                "L_at_c_star": L_star,
-                "within_5pct": bool((F_star - F_grid[best]) / F_grid[best] <= 0.05),
-                # paired over the same runs: their spread cancels, branch noise remains
-                "gap_standard_error": float(
-                    np.std(v_star - bf.run_variance[:, bf.budgets == grid[best]][:, 0], ddof=1)
-                    / np.sqrt(len(v_star))
-                    / F_grid[best]
-                ),
-            }
-        )
-        r = rows[-1]
-        progress(
-            f"gamma={gamma:.3g}: c*={c_star:.0f} vs grid argmin {grid[best]:.0f}; F(c*)={F_star:.3f} vs "
-            f"min F={F_grid[best]:.3f}: gap {100 * r['objective_gap']:+.1f}% +- {100 * r['gap_standard_error']:.1f}% "
-            f"(reducible part {100 * r['reducible_gap']:+.1f}%)"
-        )
+        row = _objective_row(pop, bf, grid, L_grid, power, gamma_mid * factor, steps, setup_cost, branches, seed)
+        rows.append(row)
+        progress(_describe(row))
     return {
         "K": power.K,
         "alpha": power.alpha,

@@ -44,6 +44,70 @@ def fit_horizon_power_law(budgets: np.ndarray, v: np.ndarray, T: float) -> tuple
     return float(np.exp(log_k[best])), float(ALPHA_GRID[best])
 
 
+def _bootstrap_alpha(bf, steps: int, n_boot: int, seed: int) -> tuple[float, float]:
+    """The 90% interval of the horizon-aware alpha, resampling runs with replacement."""
+    rng = np.random.default_rng(seed)
+    boot = []
+    n_runs = bf.run_variance.shape[0]
+    for _ in range(n_boot):
+        idx = rng.integers(0, n_runs, n_runs)
+        boot.append(fit_horizon_power_law(bf.budgets, bf.run_variance[idx].mean(axis=0), steps)[1])
+    lo, hi = np.nanpercentile(boot, [5, 95])
+    return float(lo), float(hi)
+
+
+def _check_rho(rho: float, budgets, spec, n_tasks, configs_per_task, seeds, branches, n_boot, seed, overrides) -> dict:
+    """Brute-force V_opt(c) at one rho, its horizon-aware and naive log-log fits, and the comparison with 2 rho - 1."""
+    t0 = time.perf_counter()
+    pop = simulate_population(
+        "dynamic_critical",
+        n_tasks,
+        configs_per_task,
+        seeds,
+        spec,
+        seed,
+        overrides={**(overrides or {}), "rho": [rho, rho]},
+    )
+    bf = brute_force_risk(pop, pop.table, budgets, branches=branches, seed=seed)
+    v = bf.optimization_variance
+    K, alpha = fit_horizon_power_law(bf.budgets, v, spec.steps)
+    lo, hi = _bootstrap_alpha(bf, spec.steps, n_boot, seed)
+    naive_fit = fit_power_law(bf.as_risk_curve(n_boot=n_boot, seed=seed))
+    naive_lo, naive_hi = np.nanpercentile(naive_fit.alpha_draws, [5, 95])
+    bound = 2 * rho - 1
+    return {
+        "rho": rho,
+        "bound_2rho_minus_1": bound,
+        "alpha": alpha,
+        "alpha_q05": lo,
+        "alpha_q95": hi,
+        "K": K,
+        "naive_loglog_alpha": naive_fit.alpha,
+        "naive_q05": float(naive_lo),
+        "naive_q95": float(naive_hi),
+        "at_grid_edge": bool(alpha <= ALPHA_GRID[0]),
+        "consistent": bool(lo <= bound),
+        "budgets": bf.budgets.tolist(),
+        "V_opt": v.tolist(),
+        "V_opt_se": bf.standard_error.tolist(),
+        "L_int": bf.intrinsic,
+        "n_runs": int(bf.run_variance.shape[0]),
+        "branches": branches,
+        "seconds": time.perf_counter() - t0,
+    }
+
+
+def _describe(r: dict) -> str:
+    """One progress line: the fitted alpha and the naive slope against the bound."""
+    return (
+        f"rho={r['rho']:.2f}: alpha={r['alpha']:.3f} [{r['alpha_q05']:.3f}, {r['alpha_q95']:.3f}] "
+        f"vs 2rho-1={r['bound_2rho_minus_1']:.3f} (naive slope {r['naive_loglog_alpha']:.3f} "
+        f"[{r['naive_q05']:.3f}, {r['naive_q95']:.3f}]) -> "
+        f"{'consistent' if r['consistent'] else 'FASTER than the bound'}"
+        f"  [{r['seconds']:.0f} s]"
+    )
+
+
 def check(
     rhos=(0.6, 0.75, 0.9, 1.0),
     budgets=(25, 50, 100, 200, 400),
@@ -66,61 +130,12 @@ def check(
     spec = spec or SimulatorSpec(steps=steps, eval_every=steps // 10, schedule="power")
     if spec.schedule != "power":
         raise ValueError("the lower-bound check needs the pure power schedule, SimulatorSpec(schedule='power')")
-    steps = spec.steps
     results = []
     for rho in rhos:
-        t0 = time.perf_counter()
-        pop = simulate_population(
-            "dynamic_critical",
-            n_tasks,
-            configs_per_task,
-            seeds,
-            spec,
-            seed,
-            overrides={**(overrides or {}), "rho": [rho, rho]},
-        )
-        bf = brute_force_risk(pop, pop.table, budgets, branches=branches, seed=seed)
-        v = bf.optimization_variance
-        K, alpha = fit_horizon_power_law(bf.budgets, v, steps)
-        rng = np.random.default_rng(seed)
-        boot = []
-        for _ in range(n_boot):
-            idx = rng.integers(0, bf.run_variance.shape[0], bf.run_variance.shape[0])
-            boot.append(fit_horizon_power_law(bf.budgets, bf.run_variance[idx].mean(axis=0), steps)[1])
-        lo, hi = np.nanpercentile(boot, [5, 95])
-        naive_fit = fit_power_law(bf.as_risk_curve(n_boot=n_boot, seed=seed))
-        naive = naive_fit.alpha
-        naive_lo, naive_hi = np.nanpercentile(naive_fit.alpha_draws, [5, 95])
-        bound = 2 * rho - 1
         results.append(
-            {
-                "rho": rho,
-                "bound_2rho_minus_1": bound,
-                "alpha": alpha,
-                "alpha_q05": float(lo),
-                "alpha_q95": float(hi),
-                "K": K,
-                "naive_loglog_alpha": naive,
-                "naive_q05": float(naive_lo),
-                "naive_q95": float(naive_hi),
-                "at_grid_edge": bool(alpha <= ALPHA_GRID[0]),
-                "consistent": bool(lo <= bound),
-                "budgets": bf.budgets.tolist(),
-                "V_opt": v.tolist(),
-                "V_opt_se": bf.standard_error.tolist(),
-                "L_int": bf.intrinsic,
-                "n_runs": int(bf.run_variance.shape[0]),
-                "branches": branches,
-                "seconds": time.perf_counter() - t0,
-            }
+            _check_rho(rho, budgets, spec, n_tasks, configs_per_task, seeds, branches, n_boot, seed, overrides)
         )
-        r = results[-1]
-        progress(
-            f"rho={rho:.2f}: alpha={alpha:.3f} [{lo:.3f}, {hi:.3f}] vs 2rho-1={bound:.3f} "
-            f"(naive slope {naive:.3f} [{naive_lo:.3f}, {naive_hi:.3f}]) -> "
-            f"{'consistent' if r['consistent'] else 'FASTER than the bound'}"
-            f"  [{r['seconds']:.0f} s]"
-        )
+        progress(_describe(results[-1]))
     return results
 
 

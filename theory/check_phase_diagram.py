@@ -45,6 +45,49 @@ def confusion(truth: list[str], called: list[str]) -> np.ndarray:
     return m
 
 
+def _brute_force_call(pop, preset: str, s: int, branches: int, epsilon: float) -> dict:
+    """The task's regime by brute force: exact L_int, and L(0) from fresh seeds of every config."""
+    bf = brute_force_risk(pop, pop.table, [0], branches=branches, seed=s)
+    return {
+        "preset": preset,
+        "seed": 1000 + s,
+        "expected": PRESET_REGIME[preset],
+        "brute": str(classify_regime(bf.total[0], bf.intrinsic, epsilon)),
+        "brute_L0": float(bf.total[0]),
+        "brute_L_int": bf.intrinsic,
+    }
+
+
+def _posterior_call(pop, model: ModelSpec, inference: InferenceConfig, budgets, epsilon: float, c_max: float) -> dict:
+    """The task's regime by the posterior of the hierarchical model fitted to the same runs."""
+    post = fit(pop.table, model, inference)
+    risk = posterior_risk(post, pop.table, budgets, max_draws=200)
+    power = fit_power_law(risk)
+    call = call_regime(risk, power, epsilon, c_max)
+    return {
+        "posterior": call.label,
+        "posterior_probabilities": call.probabilities,
+        "posterior_L0": call.L0,
+        "posterior_L_int": call.L_int,
+        "posterior_alpha": power.alpha,
+        "max_rhat": post.diagnostics.max_rhat,
+    }
+
+
+def _describe(task: dict, seconds: float) -> str:
+    """One progress line: the brute-force call and, when there is one, the posterior's."""
+    line = (
+        f"{task['preset']:18s} seed {task['seed']}: brute force {task['brute']} "
+        f"(L0 {task['brute_L0']:.2f}, L_int {task['brute_L_int']:.2f})"
+    )
+    if "posterior" in task:
+        line += (
+            f"; posterior {task['posterior']} (L0 {task['posterior_L0']:.2f}, "
+            f"L_int {task['posterior_L_int']:.2f}, alpha {task['posterior_alpha']:.2f})"
+        )
+    return line + f"  [{seconds:.0f} s]"
+
+
 def check(
     tasks_per_preset: int = 10,
     n_tasks: int = 2,
@@ -71,42 +114,11 @@ def check(
             pop = simulate_population(
                 preset, n_tasks, configs_per_task, seeds, spec, seed=1000 + s, overrides=overrides
             )
-            bf = brute_force_risk(pop, pop.table, [0], branches=branches, seed=s)
-            brute = str(classify_regime(bf.total[0], bf.intrinsic, epsilon))
-            task = {
-                "preset": preset,
-                "seed": 1000 + s,
-                "expected": PRESET_REGIME[preset],
-                "brute": brute,
-                "brute_L0": float(bf.total[0]),
-                "brute_L_int": bf.intrinsic,
-            }
+            task = _brute_force_call(pop, preset, s, branches, epsilon)
             if posterior:
-                post = fit(pop.table, model, inference)
-                risk = posterior_risk(post, pop.table, budgets, max_draws=200)
-                power = fit_power_law(risk)
-                call = call_regime(risk, power, epsilon, c_max)
-                task.update(
-                    {
-                        "posterior": call.label,
-                        "posterior_probabilities": call.probabilities,
-                        "posterior_L0": call.L0,
-                        "posterior_L_int": call.L_int,
-                        "posterior_alpha": power.alpha,
-                        "max_rhat": post.diagnostics.max_rhat,
-                    }
-                )
+                task.update(_posterior_call(pop, model, inference, budgets, epsilon, c_max))
             tasks.append(task)
-            progress(
-                f"{preset:18s} seed {1000 + s}: brute force {brute} (L0 {bf.total[0]:.2f}, L_int {bf.intrinsic:.2f})"
-                + (
-                    f"; posterior {task['posterior']} (L0 {task['posterior_L0']:.2f}, L_int {task['posterior_L_int']:.2f},"
-                    f" alpha {task['posterior_alpha']:.2f})"
-                    if posterior
-                    else ""
-                )
-                + f"  [{time.perf_counter() - t0:.0f} s]"
-            )
+            progress(_describe(task, time.perf_counter() - t0))
     expected = [t["expected"] for t in tasks]
     out = {"tasks": tasks, "confusion_brute": confusion(expected, [t["brute"] for t in tasks]).tolist()}
     if posterior:

@@ -47,8 +47,10 @@ def report(summary: dict) -> str:
         lines.append(
             f"{c:6g}   {cmp['V_opt_brute'][i]:7.2f} ({cmp['V_opt_brute_se'][i]:5.2f})   "
             f"{cmp['V_opt_probe_reference'][i]:8.2f} ({cmp['V_opt_probe_reference_se'][i]:5.2f})        "
-            f"{cmp['V_opt_posterior'][i]:7.2f} [{cmp['V_opt_posterior_q05'][i]:6.2f}, {cmp['V_opt_posterior_q95'][i]:6.2f}]"
-            f"   {pct(cmp['V_opt_relative_error'][i]):>8s}   {pct(cmp['V_opt_relative_error_to_probe_reference'][i]):>8s}"
+            f"{cmp['V_opt_posterior'][i]:7.2f} "
+            f"[{cmp['V_opt_posterior_q05'][i]:6.2f}, {cmp['V_opt_posterior_q95'][i]:6.2f}]"
+            f"   {pct(cmp['V_opt_relative_error'][i]):>8s}"
+            f"   {pct(cmp['V_opt_relative_error_to_probe_reference'][i]):>8s}"
         )
     lines += [
         "",

@@ -95,7 +95,8 @@ def render(rows: list[dict]) -> str:
         load = max(v["load"] for v in (nuts, svi, lgbm) if v)
         lines.append(
             f"| {r['runs']} | {r['points']} "
-            f"| {_f(nuts and nuts['wall'], '.1f')} | {_f(nuts and nuts['cpu'], '.1f')} | {_f(nuts and nuts['compile'], '.1f')} "
+            f"| {_f(nuts and nuts['wall'], '.1f')} | {_f(nuts and nuts['cpu'], '.1f')} "
+            f"| {_f(nuts and nuts['compile'], '.1f')} "
             f"| {_f(nuts and nuts['min_ess_bulk'], '.0f')} | {_f(nuts and nuts['s_per_ess'], '.3f')} "
             f"| {_f(nuts and nuts['max_rhat'], '.3f')} | {_f(nuts and nuts['divergences'], 'd')} "
             f"| {_f(nuts and nuts['mean_leapfrog'], '.1f')} "

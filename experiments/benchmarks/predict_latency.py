@@ -46,7 +46,7 @@ def _repeat(fn, repeats: int) -> dict:
     }
 
 
-def main(argv=None) -> dict:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--fit", choices=["svi", "nuts"], default="svi")
     parser.add_argument("--runs", type=int, default=300, help="training runs (30 points each)")
@@ -55,39 +55,33 @@ def main(argv=None) -> dict:
     parser.add_argument("--max-draws", type=int, default=400, help="posterior draws per prediction")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--json", default=None, help="write the figures to this JSON file (atomically)")
-    args = parser.parse_args(argv)
+    return parser
 
-    train = recovery_table(args.runs, 30, seed=0)
-    candidates = recovery_table(args.candidates, 30, seed=1).truncate(args.budget)
-    spec = ModelSpec()
-    overrides = {"num_warmup": 200, "num_samples": 200} if args.fit == "nuts" else {}
-    with timed() as t_fit:
-        posterior = fit(train, spec, inference_config(args.fit, **overrides))
-    print(f"fit ({args.fit}, {len(train)} runs): {t_fit['wall']:.1f} s, load {t_fit['load']:.2f}", flush=True)
 
-    run = lambda: predict(posterior, candidates, max_draws=args.max_draws)  # noqa: E731
+def _time_predict(posterior, candidates, max_draws: int, repeats: int) -> dict:
+    """The first call of ``predict``, its warm calls, and the warm times of its three parts."""
+    run = lambda: predict(posterior, candidates, max_draws=max_draws)  # noqa: E731
     with timed() as first:
         run()
-    warm = _repeat(run, args.repeats)
-    encode = _repeat(lambda: posterior.design.encode(candidates, with_outcome=False), args.repeats)
-    comp = predictive_components(posterior, candidates, args.max_draws)
-    branches = _repeat(lambda: predictive_components(posterior, candidates, args.max_draws), args.repeats)
-    intervals = _repeat(lambda: (comp.moments(), comp.quantile(0.05), comp.quantile(0.95)), args.repeats)
+    warm = _repeat(run, repeats)
+    encode = _repeat(lambda: posterior.design.encode(candidates, with_outcome=False), repeats)
+    comp = predictive_components(posterior, candidates, max_draws)
+    branches = _repeat(lambda: predictive_components(posterior, candidates, max_draws), repeats)
+    intervals = _repeat(lambda: (comp.moments(), comp.quantile(0.05), comp.quantile(0.95)), repeats)
+    return {"first_call": first, "warm": warm, "encode": encode, "branches": branches, "intervals": intervals}
 
-    lgbm = GradientBoosted(spec.metrics, features="both", seed=0)
-    with timed() as lgbm_fit:
-        lgbm.fit(train, budget=args.budget)
-    lgbm_warm = _repeat(lambda: lgbm.predict(candidates), args.repeats)
 
-    n, draws = len(candidates), min(args.max_draws, posterior.num_draws)
-    print(f"\n{n} candidates at a {args.budget:g}-step probe, {draws} posterior draws, {args.repeats} warm repeats")
+def _print_table(times: dict, lgbm_warm: dict, n: int, budget: float, draws: int, repeats: int) -> None:
+    """The Markdown table of the timings (and the compile time and the ratio to LightGBM)."""
+    first, warm = times["first_call"], times["warm"]
+    print(f"\n{n} candidates at a {budget:g}-step probe, {draws} posterior draws, {repeats} warm repeats")
     print("| what | first call s | warm median s | warm min s | warm CPU s | ms per candidate | load |")
     print("|---|---|---|---|---|---|---|")
     rows = [
         ("predict (all)", first["wall"], warm),
-        ("  encode candidates", None, encode),
-        ("  predictive branches (JAX)", None, branches),
-        ("  moments and 90% interval", None, intervals),
+        ("  encode candidates", None, times["encode"]),
+        ("  predictive branches (JAX)", None, times["branches"]),
+        ("  moments and 90% interval", None, times["intervals"]),
         ("LightGBM predict", None, lgbm_warm),
     ]
     for name, cold, r in rows:
@@ -100,16 +94,34 @@ def main(argv=None) -> dict:
         f"first call compile (JAX tracing and compiling): {first['compile']:.2f} s; "
         f"predict / LightGBM (warm medians): {warm['median'] / lgbm_warm['median']:.0f} x"
     )
+
+
+def main(argv=None) -> dict:
+    args = _parser().parse_args(argv)
+
+    train = recovery_table(args.runs, 30, seed=0)
+    candidates = recovery_table(args.candidates, 30, seed=1).truncate(args.budget)
+    spec = ModelSpec()
+    overrides = {"num_warmup": 200, "num_samples": 200} if args.fit == "nuts" else {}
+    with timed() as t_fit:
+        posterior = fit(train, spec, inference_config(args.fit, **overrides))
+    print(f"fit ({args.fit}, {len(train)} runs): {t_fit['wall']:.1f} s, load {t_fit['load']:.2f}", flush=True)
+
+    times = _time_predict(posterior, candidates, args.max_draws, args.repeats)
+
+    lgbm = GradientBoosted(spec.metrics, features="both", seed=0)
+    with timed() as lgbm_fit:
+        lgbm.fit(train, budget=args.budget)
+    lgbm_warm = _repeat(lambda: lgbm.predict(candidates), args.repeats)
+
+    n, draws = len(candidates), min(args.max_draws, posterior.num_draws)
+    _print_table(times, lgbm_warm, n, args.budget, draws, args.repeats)
     result = {
         "candidates": n,
         "budget": args.budget,
         "draws": draws,
         "fit": {args.fit: t_fit},
-        "first_call": first,
-        "warm": warm,
-        "encode": encode,
-        "branches": branches,
-        "intervals": intervals,
+        **times,
         "lgbm_fit": lgbm_fit,
         "lgbm_predict": lgbm_warm,
     }

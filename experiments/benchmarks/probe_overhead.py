@@ -70,7 +70,8 @@ def main() -> None:
         probe.append(probe_loop(base, data, cfg, args.steps))
     b, p = float(np.median(bare)), float(np.median(probe))
     print(
-        f"model {base.name}, batch {args.batch_size} x <= {args.max_length} tokens, {args.steps} steps x {args.repeats} repeats, {args.threads} thread(s)"
+        f"model {base.name}, batch {args.batch_size} x <= {args.max_length} tokens, "
+        f"{args.steps} steps x {args.repeats} repeats, {args.threads} thread(s)"
     )
     print(f"bare LoRA loop : {1e3 * b:8.2f} ms/step ({1 / b:7.2f} steps/s)")
     print(f"probe loop     : {1e3 * p:8.2f} ms/step ({1 / p:7.2f} steps/s)")

@@ -11,13 +11,26 @@ import argparse
 from pathlib import Path
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from tuneahead.artifacts import atomic_path  # noqa: E402
 
-__all__ = ["parser", "out_dir", "save", "METHOD_STYLE", "REGIME_COLORS", "PRESET_MARKERS", "plt"]
+__all__ = [
+    "parser",
+    "out_dir",
+    "save",
+    "legend_entry",
+    "figure_legend",
+    "plain_log_ticks",
+    "METHOD_STYLE",
+    "REGIME_COLORS",
+    "PRESET_MARKERS",
+    "PRESET_REGIME",
+    "plt",
+]
 
 plt.rcParams.update(
     {
@@ -64,6 +77,27 @@ def parser(doc: str) -> argparse.ArgumentParser:
 
 def out_dir(args) -> Path:
     return args.out if args.out is not None else args.outputs / "figures"
+
+
+def legend_entry(ax, label: str, **style) -> None:
+    """A legend row with no data: an empty line or marker drawn with ``style``."""
+    ax.plot([], [], label=label, **style)
+
+
+def figure_legend(fig, axes, **kwargs) -> None:
+    """One legend for the whole figure: every labelled artist of ``axes``, the first of each label."""
+    handles = {}
+    for ax in axes:
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(lab, h)
+    fig.legend(list(handles.values()), list(handles), **kwargs)
+
+
+def plain_log_ticks(axis, ticks, formatter) -> None:
+    """Major ticks of a log ``axis`` at ``ticks``, labelled by ``formatter``, and no minor labels."""
+    axis.set_ticks(ticks)
+    axis.set_major_formatter(formatter)
+    axis.set_minor_formatter(matplotlib.ticker.NullFormatter())
 
 
 def save(fig, folder: str | Path, stem: str) -> list[Path]:

@@ -23,7 +23,16 @@ from __future__ import annotations
 import numpy as np
 
 from experiments.artifacts import read_json
-from experiments.figures.common import PRESET_MARKERS, PRESET_REGIME, REGIME_COLORS, out_dir, parser, plt, save
+from experiments.figures.common import (
+    PRESET_MARKERS,
+    PRESET_REGIME,
+    REGIME_COLORS,
+    legend_entry,
+    out_dir,
+    parser,
+    plt,
+    save,
+)
 
 NAME = "fig1_phase_diagram"
 ARTIFACTS = (
@@ -67,17 +76,8 @@ def _cross(ax, x, y, xq, yq, color, zorder=5, **marker):
     ax.plot([x], [y], ls="none", zorder=zorder + 0.5, **marker)
 
 
-def plot(outputs, folder) -> list:
-    checks = read_json(outputs, "phase_diagram", "phase_diagram.json")["tasks"]
-    fits = {p: read_json(outputs, a, "summary.json") for p, a in PRESET_FITS.items()}
-    deberta = read_json(outputs, "deberta_fit", "summary.json")
-    sim_risk_cfg = fits["dynamic_critical"]["experiment"]["risk"]
-    epsilon = float(sim_risk_cfg["epsilon"])
-    tol = epsilon**2
-
-    fig, (ax, strip) = plt.subplots(
-        2, 1, figsize=(6.6, 5.6), sharex=True, gridspec_kw={"height_ratios": [6, 1], "hspace": 0.32}
-    )
+def _limits(checks, fits, deberta, tol) -> tuple[float, float, float]:
+    """The L_int range (whole decades around every placed point and the wall) and the top of alpha."""
     xs = [t["posterior_L_int"] for t in checks if "posterior_L_int" in t] + [t["brute_L_int"] for t in checks]
     xs += [deberta["risk"]["L_int"]["value"]] + [f["truth"]["risk"]["L_int"]["value"] for f in fits.values()]
     xs = np.asarray([x for x in xs if x and np.isfinite(x) and x > 0])
@@ -91,9 +91,11 @@ def plot(outputs, folder) -> list:
     ys += [deberta["risk"]["power_law"]["alpha_draws"]["q95"]]
     ys = np.asarray([y for y in ys if y is not None and np.isfinite(y)])
     y_top = max(1.5, float(np.nanmax(ys)) * 1.15)
+    return lo, hi, y_top
 
-    # regions and boundaries
-    grid = np.geomspace(lo, hi, 600)
+
+def _draw_noise_wall(ax, tol, hi, y_top) -> None:
+    """The Noise-Dominant region right of L_int = epsilon^2."""
     ax.axvspan(tol, hi, color=REGIME_COLORS["Noise-Dominant"], alpha=0.08, lw=0)
     ax.axvline(
         tol,
@@ -102,6 +104,10 @@ def plot(outputs, folder) -> list:
         label=f"Noise-Dominant wall: $L_{{int}}=\\epsilon^2$ ({tol:g} pt$^2$)",
     )
     ax.text(tol * 1.12, y_top * 0.96, "Noise-Dominant", color=REGIME_COLORS["Noise-Dominant"], va="top", fontsize=8)
+
+
+def _draw_simulator_boundary(ax, grid, lo, y_top, tol, epsilon, sim_K, sim_cmax) -> None:
+    """The Dynamic-Critical labels and the simulator's alpha_min(L_int), shaded below."""
     ax.text(
         lo * 1.15,
         y_top * 0.96,
@@ -112,17 +118,12 @@ def plot(outputs, folder) -> list:
     )
     ax.text(
         lo * 1.15,
-        0.5
-        * alpha_min(
-            lo, fits["dynamic_critical"]["truth"]["risk"]["power_law"]["K"], epsilon, float(sim_risk_cfg["c_max"])
-        ),
+        0.5 * alpha_min(lo, sim_K, epsilon, sim_cmax),
         "Dynamic-Critical,\nnot reachable within $c_{max}$",
         color=REGIME_COLORS["Dynamic-Critical"],
         va="center",
         fontsize=8,
     )
-    sim_K = fits["dynamic_critical"]["truth"]["risk"]["power_law"]["K"]
-    sim_cmax = float(sim_risk_cfg["c_max"])
     a_sim = alpha_min(grid, sim_K, epsilon, sim_cmax)
     ax.fill_between(
         grid,
@@ -140,6 +141,10 @@ def plot(outputs, folder) -> list:
         lw=1.4,
         label=f"$\\alpha_{{min}}(L_{{int}})$, simulator: $K$={sim_K:.3g}, $c_{{max}}$={sim_cmax:g} steps",
     )
+
+
+def _draw_deberta_boundary(ax, grid, deberta) -> None:
+    """DeBERTa's alpha_min(L_int) for its own K, c_max and tolerance (when its K is usable)."""
     deb_cfg = deberta["experiment"]["risk"]
     deb_K, deb_cmax, deb_eps = deberta["risk"]["power_law"]["K"], float(deb_cfg["c_max"]), float(deb_cfg["epsilon"])
     if np.isfinite(deb_K) and deb_K > 0:
@@ -152,7 +157,9 @@ def plot(outputs, folder) -> list:
             label=f"$\\alpha_{{min}}(L_{{int}})$, DeBERTa: $K$={deb_K:.3g}, $c_{{max}}$={deb_cmax:g} steps",
         )
 
-    # the seeded check tasks, by the posterior
+
+def _draw_check_tasks(ax, strip, checks) -> None:
+    """The seeded check tasks: by the posterior on the plane, by brute force (L_int only) in the strip."""
     for preset, marker in PRESET_MARKERS.items():
         tasks = [t for t in checks if t["preset"] == preset and "posterior_L_int" in t]
         for t in tasks:
@@ -167,7 +174,6 @@ def plot(outputs, folder) -> list:
                 zorder=3,
             )
         ax.scatter([], [], marker=marker, s=26, color="0.45", label=f"check task, {preset} preset: posterior")
-        # the check's brute force: L_int only, in the strip
         b = [t for t in checks if t["preset"] == preset]
         strip.scatter(
             [t["brute_L_int"] for t in b],
@@ -179,7 +185,9 @@ def plot(outputs, folder) -> list:
             lw=0.5,
         )
 
-    # the preset populations of the fit experiments: brute force and posterior on the same runs
+
+def _draw_preset_populations(ax, fits) -> None:
+    """Each preset population by brute force (open) and by the posterior on the same runs (filled)."""
     for preset, summary in fits.items():
         truth = summary["truth"]
         bx, by, bxq, byq = _point(truth["risk"])
@@ -188,47 +196,50 @@ def plot(outputs, folder) -> list:
         ax.annotate("", xy=(px, py), xytext=(bx, by), arrowprops=dict(arrowstyle="->", color=color, lw=0.9), zorder=4)
         _cross(ax, bx, by, bxq, byq, color, marker=PRESET_MARKERS[preset], ms=9, mfc="white", mec=color, mew=1.8)
         _cross(ax, px, py, pxq, pyq, color, marker=PRESET_MARKERS[preset], ms=9, mfc=color, mec="k", mew=0.8)
-    ax.plot(
-        [],
-        [],
+    dc = fits["dynamic_critical"]
+    legend_entry(
+        ax,
+        f"{dc['data']['n_runs']}-run preset population: brute force on "
+        f"{dc['truth']['n_runs']} held-out runs, 90% interval",
         ls="none",
         marker="o",
         ms=8,
         mfc="white",
         mec="0.3",
         mew=1.8,
-        label=f"{fits['dynamic_critical']['data']['n_runs']}-run preset population: brute force on "
-        f"{fits['dynamic_critical']['truth']['n_runs']} held-out runs, 90% interval",
     )
-    ax.plot(
-        [],
-        [],
+    legend_entry(
+        ax,
+        "the same runs by the posterior, 90% interval (arrow from brute force)",
         ls="none",
         marker="o",
         ms=8,
         mfc="0.5",
         mec="k",
         mew=0.8,
-        label="the same runs by the posterior, 90% interval (arrow from brute force)",
     )
-    ax.plot([], [], color="0.3", lw=1.1, label="segments: 90% interval; $\\alpha$'s is over per-draw fits")
+    legend_entry(ax, "segments: 90% interval; $\\alpha$'s is over per-draw fits", color="0.3", lw=1.1)
 
-    # DeBERTa by the posterior
+
+def _draw_deberta_point(ax, deberta) -> None:
+    """The DeBERTa-base runs placed by the posterior, coloured by the regime it calls."""
     dx, dy, dxq, dyq = _point(deberta["risk"])
-    dlabel = deberta["regime"]["label"]
-    _cross(ax, dx, dy, dxq, dyq, "k", zorder=6, marker="*", ms=15, mfc=REGIME_COLORS.get(dlabel, "k"), mec="k", mew=0.8)
-    ax.plot(
-        [],
-        [],
+    face = REGIME_COLORS.get(deberta["regime"]["label"], "k")
+    _cross(ax, dx, dy, dxq, dyq, "k", zorder=6, marker="*", ms=15, mfc=face, mec="k", mew=0.8)
+    legend_entry(
+        ax,
+        f"DeBERTa-base MultiNLI ({deberta['data']['n_test']} held-out runs): posterior",
         ls="none",
         marker="*",
         ms=12,
-        mfc=REGIME_COLORS.get(dlabel, "k"),
+        mfc=face,
         mec="k",
         mew=0.8,
-        label=f"DeBERTa-base MultiNLI ({deberta['data']['n_test']} held-out runs): posterior",
     )
 
+
+def _finish_plane(ax, lo, hi, y_top, epsilon) -> None:
+    """Colour key, axes, title and the legend of the (L_int, alpha) plane."""
     for regime, color in REGIME_COLORS.items():
         ax.scatter([], [], marker="s", s=30, color=color, label=f"colour: called {regime}")
     ax.set_xscale("log")
@@ -237,6 +248,10 @@ def plot(outputs, folder) -> list:
     ax.set_ylabel("decay exponent $\\alpha$ of $V_{opt}(c) = K c^{-\\alpha}$ (dimensionless)")
     ax.set_title(f"Predictability phase diagram, tolerance $\\epsilon$ = {epsilon:g} points")
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+
+
+def _finish_strip(strip, tol) -> None:
+    """The wall, preset rows and labels of the brute-force strip."""
     strip.axvline(tol, color=REGIME_COLORS["Noise-Dominant"], lw=1.4)
     strip.set_yticks(range(len(PRESET_MARKERS)), [p.replace("_", " ") for p in PRESET_MARKERS], fontsize=7)
     strip.set_ylim(-0.7, len(PRESET_MARKERS) - 0.3)
@@ -247,6 +262,31 @@ def plot(outputs, folder) -> list:
         fontsize=7.5,
         loc="left",
     )
+
+
+def plot(outputs, folder) -> list:
+    checks = read_json(outputs, "phase_diagram", "phase_diagram.json")["tasks"]
+    fits = {p: read_json(outputs, a, "summary.json") for p, a in PRESET_FITS.items()}
+    deberta = read_json(outputs, "deberta_fit", "summary.json")
+    sim_risk_cfg = fits["dynamic_critical"]["experiment"]["risk"]
+    epsilon = float(sim_risk_cfg["epsilon"])
+    tol = epsilon**2
+    sim_K = fits["dynamic_critical"]["truth"]["risk"]["power_law"]["K"]
+    sim_cmax = float(sim_risk_cfg["c_max"])
+
+    fig, (ax, strip) = plt.subplots(
+        2, 1, figsize=(6.6, 5.6), sharex=True, gridspec_kw={"height_ratios": [6, 1], "hspace": 0.32}
+    )
+    lo, hi, y_top = _limits(checks, fits, deberta, tol)
+    grid = np.geomspace(lo, hi, 600)
+    _draw_noise_wall(ax, tol, hi, y_top)
+    _draw_simulator_boundary(ax, grid, lo, y_top, tol, epsilon, sim_K, sim_cmax)
+    _draw_deberta_boundary(ax, grid, deberta)
+    _draw_check_tasks(ax, strip, checks)
+    _draw_preset_populations(ax, fits)
+    _draw_deberta_point(ax, deberta)
+    _finish_plane(ax, lo, hi, y_top, epsilon)
+    _finish_strip(strip, tol)
     return save(fig, folder, NAME)
 
 

@@ -24,8 +24,8 @@ from experiments.figures import FIGURES  # noqa: E402
 from experiments.figures.fig1_phase_diagram import alpha_min  # noqa: E402
 from experiments.figures.fig6_screening import tradeoff  # noqa: E402
 from tuneahead.artifacts import write_json  # noqa: E402
-from tuneahead.evaluate import CALIBRATION_LEVELS  # noqa: E402
-from tuneahead.risk import REGIMES, RiskConfig, RiskCurve, summarize_risk  # noqa: E402  # noqa: E402
+from tuneahead.evaluation import CALIBRATION_LEVELS  # noqa: E402
+from tuneahead.risk import REGIMES, RiskConfig, RiskCurve, summarize_risk  # noqa: E402
 from tuneahead.screen import best_saving_at_recall  # noqa: E402
 
 RISK_CFG = {"budgets": [0, 25, 50, 100, 200, 400], "epsilon": 3.0, "c_max": 400, "gamma": 1.0, "cost_per_step": None}
@@ -63,10 +63,11 @@ def _fit_summary(L_int, K, alpha, rng, budgets=RISK_CFG["budgets"]) -> dict:
     }
 
 
-def write_tiny_artifacts(root: Path, seed: int = 0) -> Path:
-    """A complete artifact tree under ``root`` with the fields the figures read."""
-    rng = np.random.default_rng(seed)
-    budgets = [0.0, 10.0, 20.0, 40.0, 80.0]
+TINY_BUDGETS = [0.0, 10.0, 20.0, 40.0, 80.0]
+TINY_METHODS = ("ours", "tuneahead", "last_value")
+
+
+def _write_lower_bound(root: Path) -> None:
     write_json(
         [
             {
@@ -77,7 +78,7 @@ def write_tiny_artifacts(root: Path, seed: int = 0) -> Path:
                 "alpha_q95": 0.6,
                 "K": 40.0,
                 "naive_loglog_alpha": 0.4,
-                "budgets": budgets,
+                "budgets": TINY_BUDGETS,
                 "V_opt": [30.0, 9.0, 6.0, 4.0, 2.5],
                 "V_opt_se": [3.0, 1.0, 0.8, 0.5, 0.4],
                 "L_int": 2.0,
@@ -88,11 +89,14 @@ def write_tiny_artifacts(root: Path, seed: int = 0) -> Path:
         ],
         root / "theory" / "lower_bound.json",
     )
+
+
+def _write_lower_bound_posterior(root: Path) -> None:
     write_json(
         [
             {
                 "rho": rho,
-                "budgets": budgets,
+                "budgets": TINY_BUDGETS,
                 "L": [40, 12, 9, 6, 4],
                 "V_opt": [38, 10, 7, 4, 2],
                 "V_opt_q05": [30, 8, 5, 3, 1.5],
@@ -106,13 +110,16 @@ def write_tiny_artifacts(root: Path, seed: int = 0) -> Path:
         ],
         root / "theory" / "lower_bound_posterior.json",
     )
+
+
+def _write_budget(root: Path) -> None:
     write_json(
         {
             "K": 26.0,
             "alpha": 0.43,
             "lambda": 0.005,
             "L_int": 2.3,
-            "budgets": budgets + [160.0],
+            "budgets": TINY_BUDGETS + [160.0],
             "L": [47.0, 12.1, 10.2, 8.2, 5.3, 4.8],
             "n_runs": 8,
             "branches": 4,
@@ -130,6 +137,9 @@ def write_tiny_artifacts(root: Path, seed: int = 0) -> Path:
         },
         root / "theory" / "budget.json",
     )
+
+
+def _write_phase_diagram(root: Path, rng) -> None:
     presets = {"static_sufficient": (0.3, 0.32), "dynamic_critical": (2.5, 30.0), "noise_dominant": (95.0, 96.0)}
     tasks = []
     for (preset, (li, l0)), regime in zip(presets.items(), REGIMES):
@@ -150,6 +160,10 @@ def write_tiny_artifacts(root: Path, seed: int = 0) -> Path:
                 }
             )
     write_json({"tasks": tasks, "confusion_brute": np.eye(3, dtype=int) * 2}, root / "theory" / "phase_diagram.json")
+
+
+def _write_fits(root: Path, rng) -> None:
+    """The three preset fits and the DeBERTa fit (which has no brute-force truth)."""
     for name, (li, k, a) in {
         "synthetic_static_sufficient": (0.3, 0.01, 0.5),
         "synthetic_final": (3.0, 300.0, 1.0),
@@ -161,7 +175,9 @@ def write_tiny_artifacts(root: Path, seed: int = 0) -> Path:
     del deberta["truth"]
     write_json(deberta, root / "fit" / "deberta" / "summary.json")
 
-    methods = ("ours", "tuneahead", "last_value")
+
+def _write_evaluation_results(root: Path, rng) -> None:
+    """``results.json`` of the simulated and the DeBERTa evaluation, with their calibration blocks."""
     experiment = {
         "predict": {"level": 0.9},
         "probe": {"budget": 2000},
@@ -191,12 +207,16 @@ def write_tiny_artifacts(root: Path, seed: int = 0) -> Path:
             {"experiment": experiment, "budgets": eval_budgets, "calibration": calibration},
             root / "evaluate" / name / "results.json",
         )
+
+
+def _write_predictions(folder: Path, rng) -> None:
+    """``predictions.csv``: 30 held-out runs, a fifth of them diverged, for every split, budget and method."""
     n = 30
     final = np.where(rng.uniform(size=n) < 0.2, rng.normal(33, 1, n), rng.normal(85, 3, n))
     frames = []
     for split in ("random", "grouped"):
         for b in (1000.0, 4000.0):
-            for m in methods:
+            for m in TINY_METHODS:
                 mean = final + rng.normal(0, 4, n)
                 frames.append(
                     pd.DataFrame(
@@ -215,8 +235,11 @@ def write_tiny_artifacts(root: Path, seed: int = 0) -> Path:
                         }
                     )
                 )
-    folder = root / "evaluate" / "deberta_nuts"
     pd.concat(frames).to_csv(folder / "predictions.csv", index=False)
+
+
+def _write_screening(folder: Path) -> None:
+    """``screening.csv``: one replayed pruner per split and budget."""
     pd.DataFrame(
         [
             {
@@ -232,6 +255,10 @@ def write_tiny_artifacts(root: Path, seed: int = 0) -> Path:
             for b in (1000.0, 4000.0)
         ]
     ).to_csv(folder / "screening.csv", index=False)
+
+
+def _write_explanations(folder: Path, rng) -> None:
+    """``explanations.csv``: three features' attributions for six runs, for ours and the TuneAhead baseline."""
     rows = [
         {
             "run_id": f"r/{i}",
@@ -247,6 +274,21 @@ def write_tiny_artifacts(root: Path, seed: int = 0) -> Path:
         for f, w in (("log_lr", 5.0), ("epochs", 1.0), ("warmup", 0.3))
     ]
     pd.DataFrame(rows).to_csv(folder / "explanations.csv", index=False)
+
+
+def write_tiny_artifacts(root: Path, seed: int = 0) -> Path:
+    """A complete artifact tree under ``root`` with the fields the figures read."""
+    rng = np.random.default_rng(seed)
+    _write_lower_bound(root)
+    _write_lower_bound_posterior(root)
+    _write_budget(root)
+    _write_phase_diagram(root, rng)
+    _write_fits(root, rng)
+    _write_evaluation_results(root, rng)
+    folder = root / "evaluate" / "deberta_nuts"
+    _write_predictions(folder, rng)
+    _write_screening(folder)
+    _write_explanations(folder, rng)
     return root
 
 

@@ -19,16 +19,27 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from .errors import RunTableError
 
-if TYPE_CHECKING:
-    from .runtable import RunTable
+__all__ = ["SPLIT_KINDS", "SPLIT_KEYS", "Split", "Runs"]
 
-__all__ = ["SPLIT_KINDS", "SPLIT_KEYS", "Split"]
+
+class Runs(Protocol):
+    """What a split reads of a table of runs (a :class:`~tuneahead.data.runtable.RunTable`)."""
+
+    group: np.ndarray
+    groups: tuple[str, ...]
+    static: np.ndarray
+    static_names: tuple[str, ...]
+
+    def __len__(self) -> int: ...
+
+    def select(self, index) -> Runs: ...
+
 
 SPLIT_KEYS: dict[str, frozenset[str]] = {
     "random": frozenset({"kind", "test_fraction", "seed"}),
@@ -77,7 +88,7 @@ class Split:
         keys = SPLIT_KEYS[self.kind]
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name in keys}
 
-    def partition(self, table: RunTable) -> list[tuple[RunTable, RunTable]]:
+    def partition(self, table: Runs) -> list[tuple[Runs, Runs]]:
         """The (train, test) pairs of ``table``: one, or one per fold for ``kfold``."""
         if self.kind == "kfold":
             return self._kfold(table)
@@ -89,7 +100,7 @@ class Split:
             raise RunTableError(f"test_fraction must lie strictly between 0 and 1, got {self.test_fraction}")
         return float(self.test_fraction)
 
-    def _random(self, table: RunTable) -> np.ndarray:
+    def _random(self, table: Runs) -> np.ndarray:
         fraction = self._fraction()
         perm = np.random.default_rng(self.seed).permutation(len(table))
         n_test = int(round(fraction * len(table)))
@@ -99,7 +110,7 @@ class Split:
         is_test[perm[:n_test]] = True
         return is_test
 
-    def _within_groups(self, table: RunTable) -> np.ndarray:
+    def _within_groups(self, table: Runs) -> np.ndarray:
         fraction = self._fraction()
         rng = np.random.default_rng(self.seed)
         is_test = np.zeros(len(table), dtype=bool)
@@ -115,7 +126,7 @@ class Split:
             )
         return is_test
 
-    def _labels(self, table: RunTable) -> np.ndarray:
+    def _labels(self, table: Runs) -> np.ndarray:
         if self.by is None:
             return np.asarray(table.group)
         if self.by in table.static_names:
@@ -125,7 +136,7 @@ class Split:
             f"{list(table.static_names)} (or use by: null for the group labels)"
         )
 
-    def _group(self, table: RunTable) -> np.ndarray:
+    def _group(self, table: Runs) -> np.ndarray:
         labels = self._labels(table)
         values = list(dict.fromkeys(labels.tolist()))
         what = "groups" if self.by is None else f"values of {self.by}"
@@ -149,7 +160,7 @@ class Split:
             raise RunTableError(f"{self.name}: held-out {what} {held} leave an empty side")
         return is_test
 
-    def _kfold(self, table: RunTable) -> list[tuple[RunTable, RunTable]]:
+    def _kfold(self, table: Runs) -> list[tuple[Runs, Runs]]:
         n, k = len(table), int(self.folds)
         if not 2 <= k <= n:
             raise RunTableError(f"{self.name}.folds={k}; use between 2 and the number of runs ({n})")

@@ -37,7 +37,9 @@ KNOWN_KEYS = {
 
 def evaluation_splits(ev: dict) -> dict[str, Split]:
     """Every configured split by name, each checked as ``evaluation.splits.<name>``."""
-    return {name: Split.from_config(split, f"evaluation.splits.{name}") for name, split in (ev.get("splits") or {}).items()}
+    return {
+        name: Split.from_config(split, f"evaluation.splits.{name}") for name, split in (ev.get("splits") or {}).items()
+    }
 
 
 def check_evaluation_config(ev: dict) -> None:

@@ -99,7 +99,8 @@ def heldout_metrics(
 
 
 def _a(mu: np.ndarray, var: np.ndarray) -> np.ndarray:
-    """:math:`E|X|` for :math:`X \\sim N(\\mu, \\sigma^2)`: :math:`2\\sigma\\varphi(\\mu/\\sigma) + \\mu(2\\Phi(\\mu/\\sigma) - 1)`."""
+    """:math:`E|X|` for :math:`X \\sim N(\\mu, \\sigma^2)`:
+    :math:`2\\sigma\\varphi(\\mu/\\sigma) + \\mu(2\\Phi(\\mu/\\sigma) - 1)`."""
     sd = np.sqrt(np.maximum(var, 1e-300))
     z = mu / sd
     return 2 * sd * np.exp(-0.5 * z**2) / np.sqrt(2 * np.pi) + mu * (2 * ndtr(z) - 1)

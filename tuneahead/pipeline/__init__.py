@@ -6,12 +6,14 @@
 - :mod:`.evaluate_job`: the evaluate app's job (ours beside the peers on the same runs).
 """
 
+from .evaluate_job import run_evaluation
 from .fit_job import run_fit
 from .runs import fit_posterior, load_runs, scored_partition
 from .settings import JobSettings, PredictConfig, config_object, job_settings
 
 __all__ = [
     "run_fit",
+    "run_evaluation",
     "load_runs",
     "scored_partition",
     "fit_posterior",

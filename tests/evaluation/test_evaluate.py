@@ -6,23 +6,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from hydra import compose, initialize_config_dir
 from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
 
+from tuneahead.data.errors import RunTableError
 from tuneahead.data.files import write_runtable
-from tuneahead.data.runtable import RunTableError
-from tuneahead.data.sampler import PopulationDesign, sample_population
-from tuneahead.evaluate import check_evaluation_config, make_splits, run_evaluation
+from tuneahead.data.splits import Split
+from tuneahead.evaluation import check_evaluation_config
+from tuneahead.pipeline import run_evaluation, scored_partition
+from tuneahead.synthetic import PopulationDesign, sample_population
 
-ROOT = Path(__file__).resolve().parents[1]
-CONF = str(ROOT / "conf")
+ROOT = Path(__file__).resolve().parents[2]
 EXPERIMENTS = sorted(p.stem for p in (ROOT / "conf" / "experiment").glob("*.yaml"))
-
-
-def _compose(overrides):
-    with initialize_config_dir(config_dir=CONF, version_base="1.3"):
-        return compose(config_name="evaluate", overrides=overrides)
 
 
 def _evaluation(cfg):
@@ -30,8 +25,8 @@ def _evaluation(cfg):
 
 
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
-def test_every_experiment_builds_for_evaluation(experiment):
-    cfg = _compose([f"+experiment={experiment}"])
+def test_every_experiment_builds_for_evaluation(experiment, compose_app):
+    cfg = compose_app("evaluate", [f"+experiment={experiment}"])
     check_evaluation_config(_evaluation(cfg))
     if experiment == "deberta_eval":
         ev = _evaluation(cfg)
@@ -40,19 +35,19 @@ def test_every_experiment_builds_for_evaluation(experiment):
         assert list(cfg.model.metrics) == ["matched"]
 
 
-def test_unknown_keys_are_refused():
+def test_unknown_keys_are_refused(compose_app):
     with pytest.raises(ConfigCompositionException):
-        _compose(["evaluation.no_such_key=1"])
-    ev = _evaluation(_compose(["+evaluation.screen.no_such_key=1"]))
+        compose_app("evaluate", ["evaluation.no_such_key=1"])
+    ev = _evaluation(compose_app("evaluate", ["+evaluation.screen.no_such_key=1"]))
     with pytest.raises(ValueError, match=r"evaluation.screen: unknown key\(s\) \['no_such_key'\]; known keys"):
         check_evaluation_config(ev)
-    ev = _evaluation(_compose(["evaluation.methods=[ours,oracle]"]))
+    ev = _evaluation(compose_app("evaluate", ["evaluation.methods=[ours,oracle]"]))
     with pytest.raises(ValueError, match=r"unknown method\(s\) \['oracle'\]"):
         check_evaluation_config(ev)
-    ev = _evaluation(_compose(["+evaluation.splits.cv={kind: loo}"]))
+    ev = _evaluation(compose_app("evaluate", ["+evaluation.splits.cv={kind: loo}"]))
     with pytest.raises(ValueError, match="splits.cv.kind='loo'"):
         check_evaluation_config(ev)
-    ev = _evaluation(_compose(["+evaluation.splits.cv={kind: kfold, folds: 3, shuffle: true}"]))
+    ev = _evaluation(compose_app("evaluate", ["+evaluation.splits.cv={kind: kfold, folds: 3, shuffle: true}"]))
     with pytest.raises(ValueError, match=r"splits.cv: unknown key\(s\) \['shuffle'\]"):
         check_evaluation_config(ev)
 
@@ -64,22 +59,28 @@ def population_table():
 
 def test_splits_partition_the_runs(population_table):
     table = population_table
-    folds = make_splits(table, "cv", {"kind": "kfold", "folds": 4, "seed": 1})
+    folds = scored_partition(table, Split.from_config({"kind": "kfold", "folds": 4, "seed": 1}, "cv"))
     held = np.concatenate([te.run_id for _, te in folds])
     assert sorted(held) == sorted(table.run_id)  # every run held out exactly once
     for train, test in folds:
         assert not set(train.run_id) & set(test.run_id) and len(train) + len(test) == len(table)
-    ((train, test),) = make_splits(table, "g", {"kind": "group", "by": None, "test_fraction": 0.25, "seed": 0})
+    ((train, test),) = scored_partition(
+        table, Split.from_config({"kind": "group", "by": None, "test_fraction": 0.25, "seed": 0}, "g")
+    )
     assert len(set(test.group)) == 1 and not set(test.group) & set(train.group)
     name = table.static_names[0]
-    ((train, test),) = make_splits(table, "x", {"kind": "group", "by": name, "test_values": [table.static[0, 0]]})
+    ((train, test),) = scored_partition(
+        table, Split.from_config({"kind": "group", "by": name, "test_values": [table.static[0, 0]]}, "x")
+    )
     assert (test.static[:, 0] == table.static[0, 0]).all() and (train.static[:, 0] != table.static[0, 0]).all()
     with pytest.raises(RunTableError, match="not a static feature"):
-        make_splits(table, "x", {"kind": "group", "by": "no_such_feature", "test_fraction": 0.3})
+        scored_partition(
+            table, Split.from_config({"kind": "group", "by": "no_such_feature", "test_fraction": 0.3}, "x")
+        )
 
 
 @pytest.mark.slow
-def test_evaluation_job_writes_every_artifact(tmp_path, population_table):
+def test_evaluation_job_writes_every_artifact(tmp_path, population_table, compose_app):
     path = write_runtable(population_table, tmp_path / "runs.parquet")
     overrides = [
         "data=file",
@@ -99,7 +100,7 @@ def test_evaluation_job_writes_every_artifact(tmp_path, population_table):
         "evaluation.explain.max_draws=10",
         "evaluation.baselines.lightgbm.early_stopping=5",
     ]
-    result = run_evaluation(_compose(overrides), tmp_path / "out")
+    result = run_evaluation(compose_app("evaluate", overrides), tmp_path / "out")
     out = tmp_path / "out"
     for name in (
         "table.md",

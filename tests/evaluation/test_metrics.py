@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from tuneahead.metrics import heldout_metrics
+from tuneahead.evaluation.metrics import heldout_metrics
 
 CASES = [
     # mean, lower, upper, truth, expected
@@ -121,7 +121,7 @@ def test_non_finite_truth(bad):
 # ---------------------------------------------------------------------- R², Spearman, CRPS
 from scipy.stats import norm  # noqa: E402
 
-from tuneahead.metrics import (  # noqa: E402
+from tuneahead.evaluation.metrics import (  # noqa: E402
     crps_ensemble,
     crps_gaussian_mixture,
     point_metrics,

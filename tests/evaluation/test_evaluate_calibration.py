@@ -7,15 +7,14 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from hydra import compose, initialize_config_dir
 from scipy.stats import binom, norm
-from test_evaluate import CONF
 
 from tuneahead.baselines import SplitConformal
 from tuneahead.data.files import write_runtable
-from tuneahead.data.sampler import PopulationDesign, sample_population
-from tuneahead.evaluate import CALIBRATION_LEVELS, conformal_coverage, coverage_from_pit, run_evaluation
+from tuneahead.evaluation import CALIBRATION_LEVELS, conformal_coverage, coverage_from_pit
+from tuneahead.pipeline import run_evaluation
 from tuneahead.screen import best_saving_at_recall
+from tuneahead.synthetic import PopulationDesign, sample_population
 
 
 @pytest.mark.parametrize("level", CALIBRATION_LEVELS)
@@ -52,7 +51,7 @@ def test_conformal_coverage_agrees_with_the_conformal_interval(rng):
 
 
 @pytest.mark.slow
-def test_evaluation_writes_calibration_pit_and_total_steps(tmp_path):
+def test_evaluation_writes_calibration_pit_and_total_steps(tmp_path, compose_app):
     table = sample_population(design=PopulationDesign(n_groups=4, runs_per_group=10, budgets=(400.0,)), seed=3).table
     path = write_runtable(table, tmp_path / "runs.parquet")
     overrides = [
@@ -70,9 +69,7 @@ def test_evaluation_writes_calibration_pit_and_total_steps(tmp_path):
         "evaluation.explain.enabled=false",
         "evaluation.baselines.lightgbm.early_stopping=5",
     ]
-    with initialize_config_dir(config_dir=CONF, version_base="1.3"):
-        cfg = compose(config_name="evaluate", overrides=overrides)
-    run_evaluation(cfg, tmp_path / "out")
+    run_evaluation(compose_app("evaluate", overrides), tmp_path / "out")
     saved = json.loads((tmp_path / "out" / "results.json").read_text())
     table_csv = pd.read_csv(tmp_path / "out" / "table.csv").set_index("method")
     rows = {r["method"]: r for r in saved["calibration"]}
