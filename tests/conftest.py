@@ -56,6 +56,14 @@ def tiny_simulator():
 
 
 @pytest.fixture(scope="session")
+def population_table():
+    """A small run table drawn from the model itself: 4 groups of 10 runs of 400 steps."""
+    from tuneahead.synthetic import PopulationDesign, sample_population
+
+    return sample_population(design=PopulationDesign(n_groups=4, runs_per_group=10, budgets=(400.0,)), seed=3).table
+
+
+@pytest.fixture(scope="session")
 def tiny_knobs():
     """Knob ranges that fit :func:`tiny_simulator`."""
     return {"rank": [1, 2], "n_train": [64, 256]}

@@ -14,7 +14,6 @@ from tuneahead.data.files import write_runtable
 from tuneahead.data.splits import Split
 from tuneahead.evaluation import check_evaluation_config
 from tuneahead.pipeline import run_evaluation, scored_partition
-from tuneahead.synthetic import PopulationDesign, sample_population
 
 ROOT = Path(__file__).resolve().parents[2]
 EXPERIMENTS = sorted(p.stem for p in (ROOT / "conf" / "experiment").glob("*.yaml"))
@@ -50,11 +49,6 @@ def test_unknown_keys_are_refused(compose_app):
     ev = _evaluation(compose_app("evaluate", ["+evaluation.splits.cv={kind: kfold, folds: 3, shuffle: true}"]))
     with pytest.raises(ValueError, match=r"splits.cv: unknown key\(s\) \['shuffle'\]"):
         check_evaluation_config(ev)
-
-
-@pytest.fixture(scope="module")
-def population_table():
-    return sample_population(design=PopulationDesign(n_groups=4, runs_per_group=10, budgets=(400.0,)), seed=3).table
 
 
 def test_splits_partition_the_runs(population_table):

@@ -14,7 +14,6 @@ from tuneahead.data.files import write_runtable
 from tuneahead.evaluation import CALIBRATION_LEVELS, conformal_coverage, coverage_from_pit
 from tuneahead.pipeline import run_evaluation
 from tuneahead.screen import best_saving_at_recall
-from tuneahead.synthetic import PopulationDesign, sample_population
 
 
 @pytest.mark.parametrize("level", CALIBRATION_LEVELS)
@@ -51,9 +50,8 @@ def test_conformal_coverage_agrees_with_the_conformal_interval(rng):
 
 
 @pytest.mark.slow
-def test_evaluation_writes_calibration_pit_and_total_steps(tmp_path, compose_app):
-    table = sample_population(design=PopulationDesign(n_groups=4, runs_per_group=10, budgets=(400.0,)), seed=3).table
-    path = write_runtable(table, tmp_path / "runs.parquet")
+def test_evaluation_writes_calibration_pit_and_total_steps(tmp_path, compose_app, population_table):
+    path = write_runtable(population_table, tmp_path / "runs.parquet")
     overrides = [
         "data=file",
         f"data.path={path}",

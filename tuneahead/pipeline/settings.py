@@ -20,7 +20,16 @@ from ..model.design import ModelSpec
 from ..risk import RiskConfig
 from ..validation.report import TruthConfig
 
-__all__ = ["PredictConfig", "JobSettings", "config_object", "job_settings"]
+__all__ = [
+    "PredictConfig",
+    "JobSettings",
+    "config_object",
+    "job_settings",
+    "fit_split",
+    "fit_risk",
+    "fit_truth",
+    "plain",
+]
 
 
 @dataclass(frozen=True)
