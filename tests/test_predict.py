@@ -34,3 +34,22 @@ def test_quantile_and_moments_of_a_mixture_over_draws_and_branches(rng):
     for level in (0.05, 0.5, 0.95):
         q = comp.quantile(level)[0]
         assert weights @ norm.cdf(q, means, sds) == pytest.approx(level, abs=1e-9)
+
+
+def test_predicted_vs_true_draws_a_mean_outside_its_own_interval(tmp_path):
+    """A two-branch predictive's mean can lie outside its central interval (a likely healthy branch
+    and a far failure branch); the figure must still be drawn."""
+    from tuneahead.plots import plot_predicted_vs_true
+    from tuneahead.predict import Prediction
+
+    prediction = Prediction(
+        run_id=np.array(["a", "b"]),
+        mean=np.array([60.0, 70.0]),
+        sd=np.array([10.0, 2.0]),
+        lower=np.array([65.0, 66.0]),
+        upper=np.array([80.0, 74.0]),
+        p_fail=np.array([0.2, 0.0]),
+        level=0.9,
+    )
+    path = plot_predicted_vs_true(prediction, np.array([75.0, 90.0]), tmp_path / "fig.png", 100.0)
+    assert path.stat().st_size > 0

@@ -36,17 +36,9 @@ def plot_predicted_vs_true(
     inside = (truth >= prediction.lower) & (truth <= prediction.upper)
     fig, ax = plt.subplots(figsize=(5.5, 5.2))
     for mask, color, label in [(inside, "tab:blue", "interval covers truth"), (~inside, "tab:red", "interval misses")]:
-        ax.errorbar(
-            truth[mask],
-            prediction.mean[mask],
-            yerr=[prediction.mean[mask] - prediction.lower[mask], prediction.upper[mask] - prediction.mean[mask]],
-            fmt="o",
-            ms=3,
-            lw=0.6,
-            alpha=0.7,
-            color=color,
-            label=f"{label} ({mask.sum()})",
-        )
+        # the interval is drawn from its own ends: a two-branch predictive's mean may lie outside it
+        ax.vlines(truth[mask], prediction.lower[mask], prediction.upper[mask], lw=0.6, alpha=0.7, color=color)
+        ax.plot(truth[mask], prediction.mean[mask], "o", ms=3, alpha=0.7, color=color, label=f"{label} ({mask.sum()})")
     lo = np.nanmin([truth.min(), prediction.lower.min()])
     hi = np.nanmax([truth.max(), prediction.upper.max()])
     ax.plot([lo, hi], [lo, hi], color="black", lw=1, ls="--", label="perfect prediction")
