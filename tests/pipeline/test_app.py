@@ -91,3 +91,19 @@ def test_fit_job_reads_a_run_file_with_svi(compose_app, tmp_path):
 def test_numpyro_side_never_imports_torch():
     code = "import sys, tuneahead, tuneahead.fit; assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+@pytest.mark.slow
+def test_a_figure_that_fails_costs_no_numbers(tiny_recovery_overrides, compose_app, tmp_path, monkeypatch, caplog):
+    import tuneahead.pipeline.fit_job as fit_job
+
+    def broken(*args, **kwargs):
+        raise ValueError("no figure today")
+
+    monkeypatch.setattr(fit_job, "plot_risk_curve", broken)
+    summary = run_fit(compose_app("config", ["+experiment=recovery", *tiny_recovery_overrides]), tmp_path)
+    for name in ("posterior.nc", "summary.json", "predictions.csv"):
+        assert (tmp_path / name).stat().st_size > 0, name
+    assert json.loads((tmp_path / "summary.json").read_text())["heldout"]["n"] == summary["heldout"]["n"]
+    assert not (tmp_path / "risk_curve.png").exists()
+    assert "a figure could not be drawn" in caplog.text

@@ -87,6 +87,10 @@ def write_explanations(out_dir: Path, attributions: dict[str, Attribution]) -> N
 
 
 def plot_explanations(out_dir: Path, attributions: dict[str, Attribution], budget: float) -> None:
-    """``shap_<method>.png``: each method's SHAP summary."""
+    """``shap_<method>.png``: each method's SHAP summary; one that fails is logged and skipped, since
+    the numbers are written already."""
     for method, a in attributions.items():
-        plot_summary(a, out_dir / f"shap_{method}.png", title=_TITLES[method].format(budget=budget))
+        try:
+            plot_summary(a, out_dir / f"shap_{method}.png", title=_TITLES[method].format(budget=budget))
+        except Exception:  # a figure never costs the evaluation: its numbers are on disk
+            log.exception("the SHAP figure of %s could not be drawn; the numbers are in %s", method, out_dir)

@@ -109,6 +109,14 @@ def _truth(source, truth_config, posterior, test, budgets, risk_config, cost_per
 
 
 def _write_figures(out_dir: Path, prediction: Prediction, test, risk: RiskCurve, truth_curve, cfg, source) -> None:
+    """The two figures; one that fails is logged and skipped, since the numbers are written already."""
+    try:
+        _draw_figures(out_dir, prediction, test, risk, truth_curve, cfg, source)
+    except Exception:  # a figure never costs the fit: its numbers are on disk
+        log.exception("a figure could not be drawn; the numbers are in %s", out_dir)
+
+
+def _draw_figures(out_dir: Path, prediction: Prediction, test, risk: RiskCurve, truth_curve, cfg, source) -> None:
     plot_predicted_vs_true(prediction, test.final, out_dir / "predicted_vs_true.png", float(cfg.probe.budget))
     plot_risk_curve(
         risk,
