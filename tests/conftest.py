@@ -63,6 +63,25 @@ def population_table():
     return sample_population(design=PopulationDesign(n_groups=4, runs_per_group=10, budgets=(400.0,)), seed=3).table
 
 
+@pytest.fixture
+def tiny_evaluation_overrides(tmp_path, population_table):
+    """Overrides that evaluate :func:`population_table`, written as a run file, with a short SVI fit
+    on the random split alone."""
+    from tuneahead.data.files import write_runtable
+
+    path = write_runtable(population_table, tmp_path / "runs.parquet")
+    return [
+        "data=file",
+        f"data.path={path}",
+        "inference=svi",
+        "inference.svi_steps=150",
+        "inference.svi_draws=40",
+        "inference.progress=false",
+        "predict.max_draws=40",
+        "~evaluation.splits.grouped",
+    ]
+
+
 @pytest.fixture(scope="session")
 def tiny_knobs():
     """Knob ranges that fit :func:`tiny_simulator`."""

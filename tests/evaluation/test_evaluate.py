@@ -10,7 +10,6 @@ from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
 
 from tuneahead.data.errors import RunTableError
-from tuneahead.data.files import write_runtable
 from tuneahead.data.splits import Split
 from tuneahead.evaluation import check_evaluation_config
 from tuneahead.pipeline import run_evaluation, scored_partition
@@ -74,18 +73,10 @@ def test_splits_partition_the_runs(population_table):
 
 
 @pytest.mark.slow
-def test_evaluation_job_writes_every_artifact(tmp_path, population_table, compose_app):
-    path = write_runtable(population_table, tmp_path / "runs.parquet")
+def test_evaluation_job_writes_every_artifact(tmp_path, tiny_evaluation_overrides, compose_app):
     overrides = [
-        "data=file",
-        f"data.path={path}",
-        "inference=svi",
-        "inference.svi_steps=150",
-        "inference.svi_draws=40",
-        "inference.progress=false",
-        "predict.max_draws=40",
+        *tiny_evaluation_overrides,
         "evaluation.budgets=[200,300]",
-        "~evaluation.splits.grouped",
         "evaluation.screen.pruners=[{kind: median, percentile: 50}]",
         "evaluation.explain.budget=200",
         "evaluation.explain.candidates=2",

@@ -10,7 +10,6 @@ import pytest
 from scipy.stats import binom, norm
 
 from tuneahead.baselines import SplitConformal
-from tuneahead.data.files import write_runtable
 from tuneahead.evaluation import CALIBRATION_LEVELS, conformal_coverage, coverage_from_pit
 from tuneahead.pipeline import run_evaluation
 from tuneahead.screen import best_saving_at_recall
@@ -50,18 +49,10 @@ def test_conformal_coverage_agrees_with_the_conformal_interval(rng):
 
 
 @pytest.mark.slow
-def test_evaluation_writes_calibration_pit_and_total_steps(tmp_path, compose_app, population_table):
-    path = write_runtable(population_table, tmp_path / "runs.parquet")
+def test_evaluation_writes_calibration_pit_and_total_steps(tmp_path, compose_app, tiny_evaluation_overrides):
     overrides = [
-        "data=file",
-        f"data.path={path}",
-        "inference=svi",
-        "inference.svi_steps=150",
-        "inference.svi_draws=40",
-        "inference.progress=false",
-        "predict.max_draws=40",
+        *tiny_evaluation_overrides,
         "evaluation.budgets=[200]",
-        "~evaluation.splits.grouped",
         "evaluation.methods=[ours,last_value,tuneahead]",
         "evaluation.screen.pruners=[]",
         "evaluation.explain.enabled=false",

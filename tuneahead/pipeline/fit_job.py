@@ -108,21 +108,21 @@ def _truth(source, truth_config, posterior, test, budgets, risk_config, cost_per
     return None, None
 
 
-def _write_figures(out_dir: Path, prediction: Prediction, test, risk: RiskCurve, truth_curve, cfg, source) -> None:
+def _write_figures(out_dir: Path, prediction: Prediction, test, risk: RiskCurve, truth_curve, budget, epsilon, source):
     """The two figures; one that fails is logged and skipped, since the numbers are written already."""
     try:
-        _draw_figures(out_dir, prediction, test, risk, truth_curve, cfg, source)
+        _draw_figures(out_dir, prediction, test, risk, truth_curve, budget, epsilon, source)
     except Exception:  # a figure never costs the fit: its numbers are on disk
         log.exception("a figure could not be drawn; the numbers are in %s", out_dir)
 
 
-def _draw_figures(out_dir: Path, prediction: Prediction, test, risk: RiskCurve, truth_curve, cfg, source) -> None:
-    plot_predicted_vs_true(prediction, test.final, out_dir / "predicted_vs_true.png", float(cfg.probe.budget))
+def _draw_figures(out_dir: Path, prediction: Prediction, test, risk: RiskCurve, truth_curve, budget, epsilon, source):
+    plot_predicted_vs_true(prediction, test.final, out_dir / "predicted_vs_true.png", budget)
     plot_risk_curve(
         risk,
         out_dir / "risk_curve.png",
         truth=truth_curve,
-        epsilon=float(cfg.risk.epsilon),
+        epsilon=epsilon,
         truth_label="brute force" if isinstance(source, SimulatedPopulation) else "truth",
     )
 
@@ -171,6 +171,6 @@ def run_fit(cfg: DictConfig, out_dir: str | Path) -> dict:
     timing["total_seconds"] = time.perf_counter() - started
     summary["timing"] = timing
     write_json(summary, out_dir / "summary.json")
-    _write_figures(out_dir, prediction, test, risk, truth_curve, cfg, source)
+    _write_figures(out_dir, prediction, test, risk, truth_curve, settings.probe_budget, risk_config.epsilon, source)
     log.info("done in %.1f s", timing["total_seconds"])
     return summary

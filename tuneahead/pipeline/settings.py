@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -46,7 +45,8 @@ class PredictConfig:
             raise ValueError(f"predict.max_draws must be positive, got {self.max_draws}")
 
 
-def _plain(cfg: DictConfig | Mapping | None) -> dict:
+def plain(cfg: DictConfig | Mapping | None) -> dict:
+    """A config node as plain Python values (an empty dict for None)."""
     if cfg is None:
         return {}
     if isinstance(cfg, DictConfig):
@@ -56,7 +56,7 @@ def _plain(cfg: DictConfig | Mapping | None) -> dict:
 
 def config_object(cls, cfg: DictConfig | Mapping | None, group: str):
     """``cls(**cfg)``, or an error that names the config ``group`` and its known keys."""
-    values = _plain(cfg)
+    values = plain(cfg)
     known = sorted(f.name for f in fields(cls))
     unknown = sorted(set(values) - set(known))
     if unknown:
@@ -91,7 +91,7 @@ def job_settings(cfg: DictConfig) -> JobSettings:
 
 def fit_split(cfg: DictConfig) -> Split:
     """The fit app's one held-out split (``split``), checked."""
-    split = Split.from_config(_plain(cfg.split), "split")
+    split = Split.from_config(plain(cfg.split), "split")
     if split.kind == "kfold":
         raise ValueError("split.kind=kfold: the fit app holds out one side; use python -m tuneahead.evaluate for folds")
     return split
@@ -105,8 +105,3 @@ def fit_risk(cfg: DictConfig) -> RiskConfig:
 def fit_truth(cfg: DictConfig) -> TruthConfig:
     """The brute-force truth settings (``truth``), checked."""
     return config_object(TruthConfig, cfg.truth, "truth")
-
-
-def plain(cfg: Any) -> Any:
-    """A config node as plain Python values."""
-    return _plain(cfg)
