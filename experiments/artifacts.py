@@ -27,7 +27,6 @@ _FAST_FIT = (
     "inference.num_chains=1",
     "truth.max_runs=16",
     "truth.branches=4",
-    "truth.probe_cells=4",
     "truth.probe_seeds=16",
     "data.n_tasks=3",
     "data.configs_per_task=3",

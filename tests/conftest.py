@@ -131,6 +131,5 @@ def tiny_simulated_overrides(tiny_simulator, tiny_knobs):
         "predict.max_draws=20",
         "truth.max_runs=4",
         "truth.branches=3",
-        "truth.probe_cells=2",
         "truth.probe_seeds=8",
     ]

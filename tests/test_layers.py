@@ -18,7 +18,7 @@ LAYERS = [
     {"model"},
     {"inference"},
     {"synthetic", "predict"},
-    {"risk"},
+    {"risk", "selection"},
     {"screen", "explain", "plots", "baselines"},
     {"validation", "evaluation"},
     {"pipeline"},

@@ -10,6 +10,7 @@ from tuneahead.risk import (
     RiskCurve,
     call_regime,
     classify_regime,
+    fit_horizon_power_law,
     fit_power_law,
     optimal_budget,
     risk_curve,
@@ -106,9 +107,31 @@ def test_risk_curve_applies_the_law_of_total_variance():
     np.testing.assert_allclose(risk.total, [4.0 + 1.0, 2.0 + 1.0, 1.0 + 1.0])
     np.testing.assert_allclose(risk.draws, [[4.0, 2.0, 1.0], [4.0, 2.0, 1.0]])
     assert risk.intrinsic == pytest.approx(0.6)
-    np.testing.assert_allclose(risk.optimization_variance, risk.total - 0.6)
+    # the three parts: V_epi is the between-draw variance, V_opt the per-draw risk above L_int
+    np.testing.assert_allclose(risk.epistemic_variance, [1.0, 1.0, 1.0])
+    np.testing.assert_allclose(risk.optimization_variance, risk.draws.mean(axis=0) - 0.6)
+    np.testing.assert_allclose(risk.intrinsic + risk.optimization_variance + risk.epistemic_variance, risk.total)
+    assert risk.horizon == 10.0
 
 
 def test_power_law_callable():
     law = PowerLaw(8.0, 1.5, np.array([8.0]), np.array([1.5]))
     assert law(4.0) == pytest.approx(1.0)
+    horizon = PowerLaw(8.0, 1.5, np.array([8.0]), np.array([1.5]), horizon=16.0)
+    assert horizon(4.0) == pytest.approx(1.0 - 8.0 / 64.0)
+    assert horizon(16.0) == 0.0 and horizon(32.0) == 0.0
+    assert horizon(horizon.budget_for(0.5)) == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize("K, alpha, T", [(50.0, 0.4, 400.0), (300.0, 1.1, 500.0), (5.0, 2.2, 1000.0)])
+def test_horizon_power_law_recovers_exact_curves_row_by_row(K, alpha, T):
+    c = np.array([0.0, 10.0, 25.0, 50.0, 100.0, 200.0, T])
+    v = K * (np.where(c > 0, c, 1.0) ** -alpha - T**-alpha)
+    rows = np.stack([v, 2.0 * v, np.where(c == 10.0, v, 0.0)])  # the last has one usable budget
+    K_fit, alpha_fit = fit_horizon_power_law(c, rows, T)
+    np.testing.assert_allclose(K_fit[:2], [K, 2 * K], rtol=1e-6)
+    np.testing.assert_allclose(alpha_fit[:2], [alpha, alpha], rtol=1e-6)
+    assert np.isnan(K_fit[2]) and np.isnan(alpha_fit[2])
+    # the plain log-log slope of the same curve is steeper: the horizon term is not a power law
+    _, naive = fit_horizon_power_law(c, v)
+    assert naive[0] > alpha

@@ -53,27 +53,28 @@ def plot_predicted_vs_true(
 def plot_risk_curve(
     risk: RiskCurve,
     path: str | Path,
-    truth: RiskCurve | None = None,
+    truths: dict[str, RiskCurve] | None = None,
     epsilon: float | None = None,
-    truth_label: str = "truth",
 ) -> Path:
-    """L(c) against budget with its 90% posterior band, L_int, and the true curve when known."""
+    """L(c) against budget in its three parts, with its 90% posterior band and the truths when known.
+
+    The posterior's L(c) is drawn beside :math:`L_{int} + V_{opt}(c)` (the risk under known
+    parameters), so the gap between the two lines is :math:`V_{epi}(c)`.
+    """
     c = risk.budgets
     x = np.where(c > 0, c, np.nan)
-    lo, hi = np.percentile(risk.draws, [5, 95], axis=0)
+    lo, hi = np.percentile(risk.draws + risk.epistemic_variance[None, :], [5, 95], axis=0)
     fig, ax = plt.subplots(figsize=(6.0, 4.4))
     ax.fill_between(c[c > 0], lo[c > 0], hi[c > 0], color="tab:blue", alpha=0.2, label="posterior 90% band of L(c)")
-    ax.plot(x, risk.total, "o-", color="tab:blue", label="L(c), posterior")
+    ax.plot(x, risk.total, "o-", color="tab:blue", label="L(c) = L_int + V_opt + V_epi, posterior")
+    ax.plot(x, risk.intrinsic + risk.optimization_variance, "^-", color="tab:cyan", label="L_int + V_opt(c), posterior")
     ax.axhline(risk.intrinsic, color="tab:blue", ls=":", label=f"L_int, posterior ({risk.intrinsic:.3g})")
-    if truth is not None:
+    styles = [("s--", "black"), ("d-.", "tab:gray"), ("v:", "tab:olive")]
+    for (label, truth), (marker, color) in zip((truths or {}).items(), styles):
         ax.plot(
-            np.where(truth.budgets > 0, truth.budgets, np.nan),
-            truth.total,
-            "s--",
-            color="black",
-            label=f"L(c), {truth_label}",
+            np.where(truth.budgets > 0, truth.budgets, np.nan), truth.total, marker, color=color, label=f"L(c), {label}"
         )
-        ax.axhline(truth.intrinsic, color="black", ls=":", label=f"L_int, {truth_label} ({truth.intrinsic:.3g})")
+        ax.axhline(truth.intrinsic, color=color, ls=":", label=f"L_int, {label} ({truth.intrinsic:.3g})")
     if epsilon is not None:
         ax.axhline(epsilon**2, color="tab:red", lw=1, label=f"tolerance eps^2 = {epsilon**2:g}")
     ax.set_xscale("log")
@@ -88,8 +89,8 @@ def plot_risk_curve(
     ax.set_ylabel("prediction risk L(c) (points^2)")
     l0 = risk.at(0.0)
     title = f"Risk against probe budget (static only: L(0) = {l0:.3g})"
-    if truth is not None:
-        title += f"; {truth_label} L(0) = {truth.at(0.0):.3g}"
+    for label, truth in list((truths or {}).items())[:1]:
+        title += f"; {label} L(0) = {truth.at(0.0):.3g}"
     ax.set_title(title, fontsize=9)
     ax.legend(fontsize=7)
     return _save(fig, Path(path))

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tuneahead.pipeline import run_fit
@@ -16,9 +17,14 @@ from tuneahead.pipeline import run_fit
 def test_synthetic_job_puts_the_posterior_beside_brute_force(tiny_simulated_overrides, compose_app, tmp_path):
     summary = run_fit(compose_app("config", ["+experiment=synthetic", *tiny_simulated_overrides]), tmp_path)
     truth = json.loads((tmp_path / "summary.json").read_text())["truth"]
-    assert truth["kind"] == "brute force" and truth["n_runs"] == 4 and truth["branches"] == 3
+    assert truth["kind"].startswith("probe-information reference") and truth["n_runs"] == 4 and truth["branches"] == 3
     cmp = truth["comparison"]
     assert cmp["budgets"] == [0.0, 20.0, 40.0]
+    # the posterior's three parts add up, and the reference is computed on the same runs' configs
+    risk = json.loads((tmp_path / "summary.json").read_text())["risk"]
+    np.testing.assert_allclose(np.add(np.add(risk["L_int"]["value"], risk["V_opt"]), risk["V_epi"]), risk["L"])
+    assert truth["probe_reference"]["configs"] <= 4
+    assert len(cmp["L_probe_reference"]) == len(cmp["realized_squared_error"]) == 3
     assert cmp["L_int_brute"] > 0 and cmp["L_int_posterior"] > 0
     assert len(cmp["V_opt_brute"]) == len(cmp["V_opt_posterior"]) == 3
     assert cmp["regime"]["brute"] in ("Static-Sufficient", "Dynamic-Critical", "Noise-Dominant")

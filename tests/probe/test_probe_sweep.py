@@ -177,8 +177,8 @@ def test_the_fit_config_reads_a_probe_store(tmp_path, tiny_base, compose_app):
     from hydra.utils import instantiate
 
     from tuneahead.data.splits import Split
-    from tuneahead.model.design import ModelDesign, ModelSpec
-    from tuneahead.pipeline import config_object
+    from tuneahead.model.design import ModelDesign
+    from tuneahead.pipeline import job_settings
 
     store = RunStore(tmp_path / "store")
     # classification, so that the tiny model's exact match differs between runs (0 or 62.5 here)
@@ -197,6 +197,8 @@ def test_the_fit_config_reads_a_probe_store(tmp_path, tiny_base, compose_app):
     assert len(table) == 8 and table.static_names == ("log10_learning_rate", "ref_perplexity_mean")
     assert len(set(table.final)) > 1 and set(table.metrics) == {"train_loss", "grad_norm", "eval_loss"}
     ((train, test),) = Split.from_config(cfg.split).partition(table)
-    design = ModelDesign.fit(train, config_object(ModelSpec, cfg.model, "model"))
+    settings = job_settings(cfg)  # the experiment chooses its model on the training runs (model=auto)
+    assert settings.choice is not None and "base" in settings.choice.variants
+    design = ModelDesign.fit(train, settings.spec)
     data = design.encode(test.truncate(cfg.probe.budget))
     assert np.asarray(data.mask).sum() > 0, "the probe budget must leave curve points to condition on"

@@ -15,14 +15,16 @@ import check_budget  # noqa: E402
 import check_lower_bound  # noqa: E402
 import check_phase_diagram  # noqa: E402
 
+from tuneahead.validation import BruteForceRisk  # noqa: E402
+
 
 def test_horizon_power_law_recovers_exact_curves():
     c = np.array([10.0, 20, 40, 80, 160])
     for alpha in (0.2, 0.5, 1.0):
         v = 7.0 * (c**-alpha - 400.0**-alpha)
         K, a = check_lower_bound.fit_horizon_power_law(c, v, 400.0)
-        assert a == pytest.approx(alpha, abs=0.005)  # the grid step
-        assert K == pytest.approx(7.0, rel=0.05)
+        assert a == pytest.approx(alpha, rel=1e-6)
+        assert K == pytest.approx(7.0, rel=1e-6)
 
 
 def test_lower_bound_check_needs_the_power_schedule(tiny_simulator):
@@ -30,8 +32,28 @@ def test_lower_bound_check_needs_the_power_schedule(tiny_simulator):
         check_lower_bound.check(spec=tiny_simulator, progress=lambda _: None)
 
 
+def _brute_force_with(alpha: float, T: float = 400.0, runs: int = 16, seed: int = 0) -> BruteForceRisk:
+    """Brute-force results whose V_opt(c) is 50 (c^-alpha - T^-alpha) times a per-run factor."""
+    budgets = np.array([0.0, 10.0, 20.0, 40.0, 80.0, 160.0, T])
+    v = 50.0 * (np.where(budgets > 0, budgets, 1.0) ** -alpha - T**-alpha)
+    v[0] = v[1] * 2
+    noise = np.random.default_rng(seed).lognormal(0.0, 0.3, (runs, len(budgets)))  # branch noise per run and budget
+    return BruteForceRisk(budgets, noise * v, np.zeros((runs, len(budgets))), np.ones(runs), branches=8, horizon=T)
+
+
+@pytest.mark.parametrize("alpha, rho, consistent", [(0.3, 0.75, True), (1.5, 0.75, False), (0.8, 0.5, False)])
+def test_the_lower_bound_check_flags_a_decay_faster_than_the_bound(alpha, rho, consistent):
+    # V_opt falling as c^-1.5 at rho = 0.75 breaks the bound (alpha <= 2 rho - 1 = 0.5), and any
+    # decay breaks it at rho = 1/2 (2 rho - 1 = 0): the check must say so; c^-0.3 is within it
+    r = check_lower_bound.judge(_brute_force_with(alpha), rho, 400, n_boot=100)
+    assert r["consistent"] is consistent, r
+    assert r["alpha_q95"] - r["alpha_q05"] < 0.3, r  # 16 runs pin alpha down
+
+
 @pytest.mark.slow
-def test_lower_bound_holds_on_tiny_runs(tiny_simulator, tiny_knobs):
+def test_lower_bound_is_consistent_on_tiny_runs(tiny_simulator, tiny_knobs):
+    # On the tiny simulator V_opt barely falls between 10 and 30 steps of 60 (alpha near 0), so
+    # this checks the claim's direction only; the check's power is the constructed test above.
     spec = replace(tiny_simulator, schedule="power")
     results = check_lower_bound.check(
         rhos=(0.75, 1.0),
@@ -48,7 +70,6 @@ def test_lower_bound_holds_on_tiny_runs(tiny_simulator, tiny_knobs):
     for r in results:
         # The claim: the 90% bootstrap interval of alpha reaches down to 2 rho - 1 or below.
         assert r["consistent"], r
-        assert np.all(np.asarray(r["V_opt"])[:-1] >= 0)
 
 
 @pytest.mark.slow
@@ -66,9 +87,10 @@ def test_formula_budget_reaches_the_brute_force_optimum_on_tiny_runs(tiny_simula
     )
     row = result["rows"][0]
     assert 0 < row["c_star"] < tiny_simulator.steps
-    # The claim is a gap within 5%; the brute-force estimates of both objectives carry sampling
-    # error (the standard error of the per-run difference), so allow three of those on top.
-    assert row["objective_gap"] <= 0.05 + 3 * row["gap_standard_error"], row
+    # The claim is a gap within 5% of the objective; measured on the part a budget changes,
+    # V_opt(c) + gamma lambda c (L_int and the set-up cost left out, so the gap is not diluted),
+    # with sampling error from the per-run paired difference: three of those on top.
+    assert row["reducible_gap"] <= 0.05 + 3 * row["reducible_gap_standard_error"], row
 
 
 @pytest.mark.slow

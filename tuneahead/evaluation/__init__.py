@@ -10,6 +10,8 @@ posteriors; this package holds the steps it chains, none of which reads a config
 - :mod:`.scoring`: a split's held-out runs pooled over its folds (:class:`HeldOut`), each method's
   predictions at a budget accumulated fold by fold (:class:`MethodResults`), and their scores;
 - :mod:`.calibration`: the coverage of central intervals at the levels :data:`CALIBRATION_LEVELS`;
+- :mod:`.calibration_check`: a pass/fail check of a posterior's coverage and PIT on held-out runs,
+  with tolerances from their number;
 - :mod:`.screening`: the go/no-go Table 4 rows, the headline and the replayed Optuna pruners;
 - :mod:`.report`: ``table.md/csv``, ``screening.md/csv`` and ``predictions.csv``;
 - :mod:`.explanations`: SHAP attributions of ours and of the TuneAhead baseline, and their figures;
@@ -17,6 +19,7 @@ posteriors; this package holds the steps it chains, none of which reads a config
 """
 
 from .calibration import CALIBRATION_LEVELS, calibration_row, conformal_coverage, coverage_from_pit
+from .calibration_check import CalibrationCheck, calibration_check
 from .config import KNOWN_KEYS, METHOD_LABELS, METHODS, check_evaluation_config, evaluation_splits
 from .explanations import ExplainInputs, explain_methods, explanation_summary, plot_explanations, write_explanations
 from .methods import baseline_coverage, baseline_crps, build_baseline, predict_ours
@@ -25,6 +28,8 @@ from .scoring import HeldOut, MethodResults, level_tag, score_predictions, table
 from .screening import SCREENED_METHODS, method_screening, pruner_label, pruner_row, success_thresholds
 
 __all__ = [
+    "CalibrationCheck",
+    "calibration_check",
     # config
     "METHODS",
     "METHOD_LABELS",

@@ -62,6 +62,7 @@ def model_arguments(spec: ModelSpec, design: ModelDesign, data: ModelData) -> di
         variance_features=spec.variance_features,
         random_walk=spec.random_walk,
         divergence_features=spec.divergence_features,
+        curve_offsets=spec.curve_offsets,
     )
     if spec.failure_gate:
         kwargs["data"], kwargs["healthy"], kwargs["diverged"] = data.by_fate()

@@ -57,6 +57,12 @@ class ModelSpec:
         Whether the trajectory latent wanders as the run trains: :math:`\delta_i` becomes the start
         of a random walk whose future increments no probe can see (see
         :mod:`tuneahead.model.walk`), instead of a constant that every curve point reveals.
+    curve_offsets
+        Whether each run's curve of each metric sits off its trajectory by a persistent offset
+        :math:`o_{im} \sim \mathcal N(0, \sigma_{o,m}^2)` that the final score does not share:
+        a fixed evaluation set's sampling error, or a wiggle of the run that outlasts several
+        evaluations. The points of one curve then share an error, so averaging many of them
+        cannot reveal :math:`\delta_i` beyond :math:`\sigma_{o,m} / \lambda_{1m}`.
     max_points
         Most probe points kept per run and metric, at geometrically spaced positions (dense early,
         where curves move fast, sparse late; the first and last are always kept); ``None`` keeps
@@ -73,6 +79,7 @@ class ModelSpec:
     gate_basis: str = "static"
     divergence_features: bool = False
     random_walk: bool = False
+    curve_offsets: bool = False
     max_points: int | None = None
 
     def __post_init__(self) -> None:

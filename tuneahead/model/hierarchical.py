@@ -32,6 +32,12 @@ rate or a long warm-up learns late):
 A longer probe sees points closer to :math:`T_i`, where the bracket vanishes, and so reveals more of
 :math:`\delta_i`.
 
+**Persistent curve offsets** (``curve_offsets``). A run's curve of metric :math:`m` may sit off by
+:math:`o_{im} \sim \mathcal N(0, \sigma_{o,m}^2)` at every point, an error its points share and
+its final score does not (a fixed evaluation set's sampling error, a long wiggle of the run):
+:math:`y_{ij}` gains :math:`o_{i m_{ij}}`. The offsets join the Gaussian latents of the run, so
+many points of one curve are not counted as many independent looks at :math:`\delta_i`.
+
 **Wandering trajectory** (``random_walk``). Real runs keep moving until they end: minibatch noise
 after the probe shifts the final score in ways no probe can see. Then :math:`\delta_i` is the start
 of a random walk :math:`X_i` in the run's learning progress
@@ -139,8 +145,11 @@ def _trajectory_sites(s: dict, p_linear: int, variance_features: bool, random_wa
         s["sigma_walk"] = numpyro.sample("sigma_walk", dist.HalfNormal(1.0))
 
 
-def _curve_sites(s: dict, n_metrics: int, p_linear: int, amplitude_features: bool, shape_features: bool) -> None:
-    """Priors of each metric's curve: the link, the amplitude, the power law and the point noise."""
+def _curve_sites(
+    s: dict, n_metrics: int, p_linear: int, amplitude_features: bool, shape_features: bool, curve_offsets: bool
+) -> None:
+    """Priors of each metric's curve: the link, the amplitude, the power law, the point noise and
+    the spread of the runs' persistent offsets."""
     with numpyro.plate("metric", n_metrics):
         s["lam0"] = numpyro.sample("lam0", dist.Normal(0.0, 1.0))
         s["lam1"] = numpyro.sample("lam1", dist.Normal(0.0, 1.5))
@@ -155,6 +164,8 @@ def _curve_sites(s: dict, n_metrics: int, p_linear: int, amplitude_features: boo
             s["gamma_B"] = numpyro.sample("gamma_B", dist.Normal(0.0, 0.5).expand([p_linear]).to_event(1))
         if shape_features:
             s["kappa"] = numpyro.sample("kappa", dist.Normal(0.0, 0.5).expand([p_linear]).to_event(1))
+        if curve_offsets:
+            s["sigma_o"] = numpyro.sample("sigma_o", dist.HalfNormal(0.5))
 
 
 def _gate_sites(s: dict, n_metrics: int, p_gate: int, p_linear: int, divergence_features: bool) -> None:
@@ -183,6 +194,7 @@ def hierarchical_model(
     variance_features: bool = False,
     random_walk: bool = False,
     divergence_features: bool = False,
+    curve_offsets: bool = False,
     healthy: ModelData | None = None,
     diverged: ModelData | None = None,
 ):
@@ -199,7 +211,7 @@ def hierarchical_model(
     s = {}
     _static_sites(s, n_groups, data.x_static.shape[1])
     _trajectory_sites(s, p_linear, variance_features, random_walk)
-    _curve_sites(s, n_metrics, p_linear, amplitude_features, shape_features)
+    _curve_sites(s, n_metrics, p_linear, amplitude_features, shape_features, curve_offsets)
     if failure_gate:
         _gate_sites(s, n_metrics, data.x_gate.shape[1], p_linear, divergence_features)
     params = params_from_sites(s, p_linear)

@@ -115,13 +115,13 @@ class CurveRows(NamedTuple):
     r"""The healthy branch's curve rows as a linear-Gaussian system in :math:`u_i = (\delta_i, B_{i\cdot})`."""
 
     delta_loading: jnp.ndarray  # (n, P): lam1 at each point
-    amplitude_loadings: jnp.ndarray  # (n, P, M): -bracket on the point's own metric
+    amplitude_loadings: jnp.ndarray  # (n, P, L): -bracket on the point's own metric (then offsets' ones)
     residual: jnp.ndarray  # (n, P): y - lam0 - lam1 mu
     noise: jnp.ndarray  # (n, P): sigma_y^2
     weight: jnp.ndarray  # (n, P): the mask
     delta_var: jnp.ndarray  # (n,)
-    amplitude_mean: jnp.ndarray  # (n, M)
-    amplitude_var: jnp.ndarray  # (n, M)
+    amplitude_mean: jnp.ndarray  # (n, L)
+    amplitude_var: jnp.ndarray  # (n, L)
 
     def constant_latent(self) -> tuple[jnp.ndarray, ...]:
         r"""Prior mean, prior variance and loadings of :math:`u_i` when :math:`\delta_i` is constant."""
@@ -132,17 +132,28 @@ class CurveRows(NamedTuple):
 
 
 def curve_rows(p: Params, data: ModelData, mu, extra, amp, shape) -> CurveRows:
-    """The curve points of every run, as rows seen through the healthy latents."""
+    r"""The curve points of every run, as rows seen through the healthy latents.
+
+    The latents besides :math:`\delta_i` are the amplitudes :math:`B_{i\cdot}` and, with a
+    ``sigma_o`` draw, the persistent offsets :math:`o_{i\cdot}` (loading one on their own metric's
+    points, zero on the final score).
+    """
     n_metrics = p["lam0"].shape[-1]
+    onehot = _metric_onehot(data, n_metrics)
+    loadings, mean, var = -shape[..., None] * onehot, amp, jnp.broadcast_to(p["sigma_B"] ** 2, amp.shape)
+    if "sigma_o" in p:
+        loadings = jnp.concatenate([loadings, onehot], axis=-1)
+        mean = jnp.concatenate([mean, jnp.zeros_like(amp)], axis=-1)
+        var = jnp.concatenate([var, jnp.broadcast_to(p["sigma_o"] ** 2, amp.shape)], axis=-1)
     return CurveRows(
         delta_loading=per_point(p["lam1"], data),
-        amplitude_loadings=-shape[..., None] * _metric_onehot(data, n_metrics),
+        amplitude_loadings=loadings,
         residual=data.y - (per_point(p["lam0"], data) + per_point(p["lam1"], data) * mu[:, None]),
         noise=per_point(p["sigma_y"], data) ** 2,
         weight=data.mask,
         delta_var=(p["sigma_delta"] * jnp.exp(data.x_linear @ p["omega"])) ** 2 + extra,
-        amplitude_mean=amp,
-        amplitude_var=jnp.broadcast_to(p["sigma_B"] ** 2, amp.shape),
+        amplitude_mean=mean,
+        amplitude_var=var,
     )
 
 
@@ -153,11 +164,11 @@ def _healthy(p: Params, data: ModelData, mu, rows: CurveRows, with_outcome: bool
     in closed form: on the constant :math:`\delta_i` (:func:`condition_latent`), or, with a
     ``sigma_walk`` draw, on the walk that :math:`\delta_i` starts (:func:`condition_walk`).
     """
-    n, n_metrics = mu.shape[0], rows.amplitude_mean.shape[-1]
+    n, n_static = mu.shape[0], rows.amplitude_mean.shape[-1]
     lam1, amplitude_loadings = rows.delta_loading, rows.amplitude_loadings
     residual, noise, weight = rows.residual, rows.noise, rows.weight
     if with_outcome:  # the final score: R_i - mu_i = delta_i (or X_i(T)) + eps_i
-        amplitude_loadings = jnp.concatenate([amplitude_loadings, jnp.zeros((n, 1, n_metrics), lam1.dtype)], axis=1)
+        amplitude_loadings = jnp.concatenate([amplitude_loadings, jnp.zeros((n, 1, n_static), lam1.dtype)], axis=1)
         residual = jnp.concatenate([residual, (data.r - mu)[:, None]], axis=1)
         noise = jnp.concatenate([noise, jnp.broadcast_to(p["sigma_eps"] ** 2, (n, 1))], axis=1)
         weight = jnp.concatenate([weight, data.r_mask[:, None]], axis=1)

@@ -56,7 +56,7 @@ from ..evaluation.report import prediction_frame, write_predictions, write_scree
 from ..evaluation.scoring import HeldOut, MethodResults, level_tag, table_row
 from ..evaluation.screening import SCREENED_METHODS, method_screening, pruner_row, success_thresholds
 from ..model.posterior import Posterior
-from .runs import fit_posterior, load_runs, scored_partition
+from .runs import fit_posterior, load_runs, scored_partition, write_model_choice
 from .settings import JobSettings, job_settings, plain
 
 __all__ = ["EvaluationPlan", "evaluation_plan", "run_evaluation"]
@@ -127,6 +127,7 @@ def _fit_ours(cfg, plan: EvaluationPlan, train: RunTable, split_name: str, fold:
             return Posterior.load(path), float("nan"), True
     posterior, seconds = fit_posterior(train, plan.settings)
     posterior.save(out_dir / "posteriors" / key)
+    write_model_choice(posterior, out_dir / "posteriors" / key.replace(".nc", "_model_choice.csv"))
     if cache:
         posterior.save(Path(cache) / key)
     return posterior, seconds, False

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +33,7 @@ from ..risk import RiskConfig, RiskCurve, posterior_risk, summarize_draws, summa
 from ..synthetic.population import SimulatedPopulation
 from ..synthetic.sampler import Population
 from ..validation.report import brute_force_truth, exact_truth
-from .runs import fit_posterior, load_runs, scored_partition
+from .runs import fit_posterior, load_runs, scored_partition, write_model_choice
 from .settings import JobSettings, fit_risk, fit_split, fit_truth, job_settings
 
 __all__ = ["run_fit"]
@@ -84,47 +85,41 @@ def _split_risk(posterior: Posterior, test: RunTable, risk_config: RiskConfig, c
 
 
 def _truth(source, truth_config, posterior, test, budgets, risk_config, cost_per_step, risk):
-    """The validation block of a synthetic source (None for real runs) and its true risk curve."""
+    """The validation block of a synthetic source (None for real runs) and its true risk curves."""
     if isinstance(source, Population):
-        truth, curve = exact_truth(source, posterior, test, budgets, risk_config, cost_per_step, risk)
+        truth, curves = exact_truth(source, posterior, test, budgets, risk_config, cost_per_step, risk)
         cmp = truth["comparison"]
         log.info(
             "against the truth: L_int off by %+.1f%%, V_opt(c) off by at most %.1f%%",
             100 * cmp["L_int_relative_error"],
             100 * cmp["V_opt_max_abs_relative_error_c_gt_0"],
         )
-        return truth, curve
+        return truth, curves
     if isinstance(source, SimulatedPopulation) and truth_config.max_runs > 0:
-        truth, curve = brute_force_truth(source, posterior, test, budgets, truth_config, risk_config, cost_per_step)
+        truth, curves = brute_force_truth(source, posterior, test, budgets, truth_config, risk_config, cost_per_step)
         cmp = truth["comparison"]
+        rel = np.abs(np.asarray(cmp["L_relative_error_to_probe_reference"], dtype=float))
         log.info(
-            "against brute force: L_int off by %+.1f%%, V_opt(c) off by at most %.1f%%, regime %s (brute force %s)",
-            100 * cmp["L_int_relative_error"],
-            100 * (cmp["V_opt_max_abs_relative_error"] or 0.0),
+            "against the probe-information reference: L(c) off by at most %.1f%%, c* %.0f (reference %.0f), "
+            "regime %s (reference %s, brute force %s)",
+            100 * np.nanmax(rel),
+            cmp["c_star"]["posterior"],
+            cmp["c_star"]["probe_reference"],
             cmp["regime"]["posterior"],
+            cmp["regime"]["probe_reference"],
             cmp["regime"]["brute"],
         )
-        return truth, curve
+        return truth, curves
     return None, None
 
 
-def _write_figures(out_dir: Path, prediction: Prediction, test, risk: RiskCurve, truth_curve, budget, epsilon, source):
+def _write_figures(out_dir: Path, prediction: Prediction, test, risk: RiskCurve, truth_curves, budget, epsilon):
     """The two figures; one that fails is logged and skipped, since the numbers are written already."""
     try:
-        _draw_figures(out_dir, prediction, test, risk, truth_curve, budget, epsilon, source)
+        plot_predicted_vs_true(prediction, test.final, out_dir / "predicted_vs_true.png", budget)
+        plot_risk_curve(risk, out_dir / "risk_curve.png", truths=truth_curves, epsilon=epsilon)
     except Exception:  # a figure never costs the fit: its numbers are on disk
         log.exception("a figure could not be drawn; the numbers are in %s", out_dir)
-
-
-def _draw_figures(out_dir: Path, prediction: Prediction, test, risk: RiskCurve, truth_curve, budget, epsilon, source):
-    plot_predicted_vs_true(prediction, test.final, out_dir / "predicted_vs_true.png", budget)
-    plot_risk_curve(
-        risk,
-        out_dir / "risk_curve.png",
-        truth=truth_curve,
-        epsilon=epsilon,
-        truth_label="brute force" if isinstance(source, SimulatedPopulation) else "truth",
-    )
 
 
 def run_fit(cfg: DictConfig, out_dir: str | Path) -> dict:
@@ -138,6 +133,7 @@ def run_fit(cfg: DictConfig, out_dir: str | Path) -> dict:
     log.info("[2/5] fitting the hierarchical model")
     posterior, timing["fit_seconds"] = fit_posterior(train, settings)
     posterior.save(out_dir / "posterior.nc")
+    write_model_choice(posterior, out_dir / "model_choice.csv")
     t0 = time.perf_counter()
     prediction, metrics = _predict_heldout(posterior, test, settings, out_dir)
     timing["predict_seconds"] = time.perf_counter() - t0
@@ -160,17 +156,18 @@ def run_fit(cfg: DictConfig, out_dir: str | Path) -> dict:
         "risk": risk_summary,
         "regime": regime_summary,
         "diagnostics": posterior.diagnostics.to_dict(),
+        "model": {"spec": asdict(posterior.design.spec), "chosen_on_training_runs": settings.choice is not None},
         "parameters": {
             k: summarize_draws(np.asarray(v).reshape(len(v), -1)[:, 0]) for k, v in posterior.natural().items()
         },
     }
-    truth, truth_curve = _truth(source, truth_config, posterior, test, budgets, risk_config, cost_per_step, risk)
+    truth, truth_curves = _truth(source, truth_config, posterior, test, budgets, risk_config, cost_per_step, risk)
     if truth is not None:
         summary["truth"] = truth
     log.info("[5/5] writing summary and figures to %s", out_dir)
     timing["total_seconds"] = time.perf_counter() - started
     summary["timing"] = timing
     write_json(summary, out_dir / "summary.json")
-    _write_figures(out_dir, prediction, test, risk, truth_curve, settings.probe_budget, risk_config.epsilon, source)
+    _write_figures(out_dir, prediction, test, risk, truth_curves, settings.probe_budget, risk_config.epsilon)
     log.info("done in %.1f s", timing["total_seconds"])
     return summary

@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
+from pathlib import Path
 
+import pandas as pd
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
+from ..artifacts import atomic_path
 from ..data.errors import RunTableError
 from ..data.runtable import RunTable, as_runtable
 from ..data.splits import Split
 from ..inference import fit
 from ..model.posterior import Posterior
+from ..selection import choose_model
 from .settings import JobSettings
 
-__all__ = ["load_runs", "scored_partition", "fit_posterior"]
+__all__ = ["load_runs", "scored_partition", "fit_posterior", "write_model_choice"]
 
 log = logging.getLogger("tuneahead.pipeline")
 
@@ -40,7 +45,29 @@ def scored_partition(table: RunTable, split: Split) -> list[tuple[RunTable, RunT
 
 
 def fit_posterior(train: RunTable, settings: JobSettings) -> tuple[Posterior, float]:
-    """The posterior of the training runs and the seconds its fit took."""
+    """The posterior of the training runs and the seconds its fit took.
+
+    With ``model=auto`` every variant is fitted to the training runs and the one chosen on them
+    (:func:`tuneahead.selection.choose_model`) is returned; its diagnostics carry the comparison
+    table as ``extra["model_choice"]``, so the table travels with the saved posterior.
+    """
     t0 = time.perf_counter()
-    posterior = fit(train, settings.spec, settings.inference)
+    if settings.choice is None:
+        posterior = fit(train, settings.spec, settings.inference)
+    else:
+        choice = choose_model(train, settings.spec, settings.inference, settings.choice, settings.probe_budget)
+        posterior = choice.posterior
+        extra = {**posterior.diagnostics.extra, "model_choice": choice.table.to_dict(orient="records")}
+        posterior.diagnostics = replace(posterior.diagnostics, extra=extra)
+        log.info("model choice: %r (%s)", choice.chosen, choice.table.loc[choice.table.chosen, "changes"].iloc[0])
     return posterior, time.perf_counter() - t0
+
+
+def write_model_choice(posterior: Posterior, path: Path) -> Path | None:
+    """The model choice's comparison table as CSV, if the posterior was chosen (``model=auto``)."""
+    rows = posterior.diagnostics.extra.get("model_choice")
+    if not rows:
+        return None
+    with atomic_path(path) as tmp:
+        pd.DataFrame(rows).to_csv(tmp, index=False)
+    return path

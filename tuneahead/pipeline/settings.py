@@ -17,6 +17,7 @@ from ..data.splits import Split
 from ..inference.config import InferenceConfig
 from ..model.design import ModelSpec
 from ..risk import RiskConfig
+from ..selection import ModelChoiceConfig
 from ..validation.report import TruthConfig
 
 __all__ = [
@@ -76,16 +77,23 @@ class JobSettings:
     predict: PredictConfig
     probe_budget: float
     seed: int
+    choice: ModelChoiceConfig | None = None  # model=auto: the variants chosen among on the training runs
 
 
 def job_settings(cfg: DictConfig) -> JobSettings:
-    """The settings both apps share, checked."""
+    """The settings both apps share, checked; ``model.auto`` (``model=auto``) is the model choice."""
+    model = plain(cfg.model)
+    auto = model.pop("auto", None)
+    budget = float(cfg.probe.budget)
+    if budget < 0 or budget != budget:
+        raise ValueError(f"probe.budget={cfg.probe.budget}; use a non-negative number of steps")
     return JobSettings(
-        spec=config_object(ModelSpec, cfg.model, "model"),
+        spec=config_object(ModelSpec, model, "model"),
         inference=config_object(InferenceConfig, cfg.inference, "inference"),
         predict=config_object(PredictConfig, cfg.predict, "predict"),
-        probe_budget=float(cfg.probe.budget),
+        probe_budget=budget,
         seed=int(cfg.seed),
+        choice=None if auto is None else config_object(ModelChoiceConfig, auto, "model.auto"),
     )
 
 

@@ -48,6 +48,7 @@ class BruteForceRisk:
     run_mean: np.ndarray  # (n, C) E(100 p_T | I_c) per run
     intrinsic_per_run: np.ndarray  # (n,)
     branches: int
+    horizon: float = float("inf")  # the runs' step count T
 
     @property
     def intrinsic(self) -> float:
@@ -85,6 +86,7 @@ class BruteForceRisk:
             draws=draws,
             intrinsic=self.intrinsic,
             intrinsic_draws=intrinsic_draws,
+            horizon=self.horizon,
         )
 
 
@@ -126,4 +128,5 @@ def brute_force_risk(
         run_mean=run_mean,
         intrinsic_per_run=population.intrinsic_risk_per_run(candidates),
         branches=branches,
+        horizon=float(T),
     )

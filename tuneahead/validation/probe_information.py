@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import jax
 import numpy as np
 
+from ..data.runtable import RunTable
 from ..synthetic.mechanics import RunRecord
 from ..synthetic.population import SimulatedPopulation
 
@@ -43,14 +44,25 @@ class ProbeInformation:
     cell_error: np.ndarray  # (cells, C), points squared
     seeds: int
     metrics: tuple[str, ...]
+    cell_weight: np.ndarray | None = None  # (cells,) runs per cell (None: equal)
+
+    @property
+    def weights(self) -> np.ndarray:
+        w = np.ones(self.cell_error.shape[0]) if self.cell_weight is None else np.asarray(self.cell_weight, float)
+        return w / w.sum()
 
     @property
     def optimization_variance(self) -> np.ndarray:
-        return self.cell_error.mean(axis=0)
+        """The mean over runs (cells weighted by their runs) of the leave-one-out error."""
+        return self.weights @ self.cell_error
 
     @property
     def standard_error(self) -> np.ndarray:
-        return self.cell_error.std(axis=0, ddof=1) / np.sqrt(self.cell_error.shape[0])
+        """Standard error of the weighted mean over cells."""
+        w = self.weights
+        dev = self.cell_error - self.optimization_variance[None, :]
+        n = self.cell_error.shape[0]
+        return np.sqrt(n / max(n - 1, 1) * (w**2) @ dev**2)
 
 
 def _loo_error(X: np.ndarray, y: np.ndarray, ridge: float) -> float:
@@ -75,17 +87,32 @@ def probe_information_risk(
     metrics: Sequence[str] = ("eval_score", "train_loss"),
     ridge: float = 1.0,
     seed: int = 0,
+    runs: RunTable | None = None,
 ) -> ProbeInformation:
-    """Rerun ``cells`` configs ``seeds`` times and measure what their curves reveal (module doc)."""
+    """Rerun configs ``seeds`` times and measure what their curves reveal (module doc).
+
+    With ``runs`` (runs of the population, such as the held-out runs of a brute force), the
+    configs are those of these runs, each weighted by its number of runs, so the reference is
+    an average over the same runs; otherwise ``cells`` configs are drawn at random.
+    """
     if seeds < 8:
         raise ValueError(f"the probe-information reference needs at least 8 seeds per config, got {seeds}")
     unknown = set(metrics) - set(RunRecord._fields[:4])
     if unknown:
         raise ValueError(f"unknown curve metric(s) {sorted(unknown)}; the simulator records {RunRecord._fields[:4]}")
     table = population.table
-    first_rows = np.unique(table.group, return_index=True)[1]
-    chosen = np.random.default_rng(seed).choice(first_rows, min(cells, len(first_rows)), replace=False)
-    rows = np.repeat(np.sort(chosen), seeds)
+    if runs is not None:
+        groups, weight = np.unique(np.asarray(runs.group), return_counts=True)
+        first_rows = np.unique(table.group, return_index=True)[1]
+        by_group = dict(zip(np.asarray(table.group)[first_rows], first_rows))
+        chosen = np.array([by_group[g] for g in groups])
+        order = np.argsort(chosen)
+        chosen, weight = chosen[order], weight[order]
+    else:
+        first_rows = np.unique(table.group, return_index=True)[1]
+        chosen = np.sort(np.random.default_rng(seed).choice(first_rows, min(cells, len(first_rows)), replace=False))
+        weight = None
+    rows = np.repeat(chosen, seeds)
     keys = np.asarray(jax.random.split(jax.random.PRNGKey(77_000 + seed), len(rows)))
     record = population.run(rows, keys, np.zeros(len(rows)))  # fresh seeds of each config
     steps = population.spec.record_steps
@@ -101,4 +128,4 @@ def probe_information_risk(
                 continue
             X = np.concatenate([cv[k][:, seen] for cv in curves], axis=1)
             error[k, j] = _loo_error(X, y[k], ridge)
-    return ProbeInformation(budgets=budgets, cell_error=error, seeds=seeds, metrics=tuple(metrics))
+    return ProbeInformation(budgets=budgets, cell_error=error, seeds=seeds, metrics=tuple(metrics), cell_weight=weight)

@@ -23,6 +23,7 @@ import numpy as np
 
 from ..data.runtable import RunTable
 from ..model.posterior import Posterior
+from ..predict import predictive_components
 from ..risk import RiskConfig, RiskCurve, posterior_risk, summarize_draws, summarize_risk
 from ..synthetic.population import SimulatedPopulation
 from ..synthetic.sampler import Population
@@ -40,21 +41,18 @@ class TruthConfig:
     """How much brute force the simulator's truth takes (the ``truth`` config block).
 
     ``max_runs`` held-out runs are branched ``branches`` times at every budget (0: no brute force);
-    ``probe_cells`` configs are rerun with ``probe_seeds`` fresh seeds for the probe-information
-    reference.
+    the configs of the same runs are rerun with ``probe_seeds`` fresh seeds for the
+    probe-information reference.
     """
 
     max_runs: int = 48
     branches: int = 12
-    probe_cells: int = 12
     probe_seeds: int = 64
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if self.max_runs < 0 or self.branches < 2 or self.probe_cells < 1 or self.probe_seeds < 2:
-            raise ValueError(
-                "truth.max_runs must be >= 0, truth.branches >= 2, truth.probe_cells >= 1 and truth.probe_seeds >= 2"
-            )
+        if self.max_runs < 0 or self.branches < 2 or self.probe_seeds < 8:
+            raise ValueError("truth.max_runs must be >= 0, truth.branches >= 2 and truth.probe_seeds >= 8")
 
 
 def _parameter_truth(population: Population, posterior: Posterior) -> dict:
@@ -81,7 +79,7 @@ def exact_truth(
     config: RiskConfig,
     cost_per_step: float,
     risk: RiskCurve,
-) -> tuple[dict, RiskCurve]:
+) -> tuple[dict, dict[str, RiskCurve]]:
     """The posterior's parameters and risk split beside the exact truth of a sampled population."""
     true_curve = true_risk(population, test, budgets)
     true_risk_summary, true_regime = summarize_risk(true_curve, config, cost_per_step)
@@ -102,7 +100,7 @@ def exact_truth(
         "V_opt_predictor_relative_error": (risk.optimization_variance - v_true) / v_true,
     }
     truth = {"parameters": parameters, "risk": true_risk_summary, "regime": true_regime, "comparison": comparison}
-    return truth, true_curve
+    return truth, {"exact": true_curve}
 
 
 def compare_to_brute_force(posterior_curve: RiskCurve, brute_curve: RiskCurve, brute_se: np.ndarray) -> dict:
@@ -131,17 +129,45 @@ def compare_to_brute_force(posterior_curve: RiskCurve, brute_curve: RiskCurve, b
     }
 
 
-def _probe_reference_comparison(reference, budgets: np.ndarray, T: float, brute_curve, on_runs, v_post) -> dict:
-    """The posterior's V_opt(c) and L_int against what the probe's curves can reveal."""
+def realized_error(
+    posterior: Posterior, runs: RunTable, budgets: np.ndarray, max_draws: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The squared error of the predictive mean on ``runs`` cut at each budget, and its standard error."""
+    err = []
+    for c in budgets:
+        mean, _ = predictive_components(posterior, runs.truncate(c), max_draws).moments()
+        err.append((mean - runs.final) ** 2)
+    err = np.stack(err, axis=1)  # (n, C)
+    return err.mean(axis=0), err.std(axis=0, ddof=1) / np.sqrt(err.shape[0])
+
+
+def _probe_reference_comparison(reference, budgets: np.ndarray, T: float, brute_curve, on_runs: RiskCurve) -> dict:
+    r"""The posterior's risk against what the probe's curves can reveal, on the same runs.
+
+    The reference knows each run's config (many seeds of it), so it has no parameter uncertainty:
+    its :math:`L(c) = L_{int}^{brute} + \widehat V^{probe}(c)` is set beside the posterior's per-draw
+    risk :math:`L_{int} + V_{opt}(c)`, and its :math:`V_{opt}(c) = \widehat V^{probe}(c) - \widehat V^{probe}(T)`
+    beside the posterior's :math:`V_{opt}(c)`.
+    """
     at = {float(c): j for j, c in enumerate(reference.budgets)}
-    v_probe = np.array([reference.optimization_variance[at[float(c)]] for c in budgets])
+    v_probe = np.array([reference.optimization_variance[at[float(min(c, T))]] for c in budgets])
+    se = np.array([reference.standard_error[at[float(min(c, T))]] for c in budgets])
     hidden_T = float(reference.optimization_variance[at[float(T)]])
     positive = (budgets > 0) & (budgets < T)
     reference_v = v_probe - hidden_T
+    reference_L = brute_curve.intrinsic + v_probe
+    v_post = on_runs.optimization_variance
+    L_post = on_runs.intrinsic + v_post
     rel_probe = np.where(positive, (v_post - reference_v) / np.maximum(reference_v, 1e-12), np.nan)
+    rel_L = (L_post - reference_L) / reference_L
     return {
+        "L_probe_reference": reference_L,
+        "L_probe_reference_se": se,
+        "L_posterior_per_draw": L_post,
+        "L_relative_error_to_probe_reference": rel_L,
+        "L_within_25pct_of_probe_reference_all_budgets": bool(np.all(np.abs(rel_L) <= 0.25)),
         "V_opt_probe_reference": reference_v,
-        "V_opt_probe_reference_se": np.array([reference.standard_error[at[float(c)]] for c in budgets]),
+        "V_opt_probe_reference_se": se,
         "V_opt_relative_error_to_probe_reference": rel_probe,
         "hidden_state_variance_at_T": hidden_T,
         "L_int_probe_reference": brute_curve.intrinsic + hidden_T,
@@ -150,22 +176,91 @@ def _probe_reference_comparison(reference, budgets: np.ndarray, T: float, brute_
     }
 
 
-def _headline_comparison(post_risk: dict, post_regime: dict, brute_risk: dict, brute_regime: dict) -> dict:
-    """alpha, c* and the regime of the posterior and of brute force side by side."""
+def reference_curve(reference, budgets: np.ndarray, T: float, brute_curve: RiskCurve) -> RiskCurve:
+    """The probe-information reference as a risk curve (bootstrap over configs for its draws)."""
+    at = [reference.budgets.tolist().index(float(min(c, T))) for c in budgets]
+    errors = reference.cell_error[:, at]  # (cells, C)
+    hidden = reference.cell_error[:, [reference.budgets.tolist().index(float(T))]]
+    w = reference.weights
+    rng = np.random.default_rng(0)
+    idx = rng.choice(len(w), (200, len(w)), p=w)
+    draws = brute_curve.intrinsic + errors[idx].mean(axis=1)
+    hidden_draws = hidden[idx, 0].mean(axis=1)
+    return RiskCurve(
+        budgets=np.asarray(budgets, dtype=float),
+        total=brute_curve.intrinsic + w @ errors,
+        draws=draws,
+        intrinsic=brute_curve.intrinsic + float(w @ hidden[:, 0]),
+        intrinsic_draws=brute_curve.intrinsic + hidden_draws,
+        horizon=T,
+    )
+
+
+def _headline_comparison(post: tuple[dict, dict], ref: tuple[dict, dict], brute: tuple[dict, dict]) -> dict:
+    """alpha, c* and the regime of the posterior, the probe-information reference (the primary
+    truth) and brute force (the floor) side by side."""
+    (post_risk, post_regime), (ref_risk, ref_regime), (brute_risk, brute_regime) = post, ref, brute
+    c_post, c_ref = post_risk["c_star"]["value"], ref_risk["c_star"]["value"]
+    c_rel = (c_post - c_ref) / c_ref if c_ref and np.isfinite(c_ref) and np.isfinite(c_post) else None
     return {
         "alpha": {
             "posterior": post_risk["power_law"]["alpha"],
+            "posterior_q05": post_risk["power_law"]["alpha_draws"]["q05"],
+            "posterior_q95": post_risk["power_law"]["alpha_draws"]["q95"],
+            "probe_reference": ref_risk["power_law"]["alpha"],
             "brute": brute_risk["power_law"]["alpha"],
             "brute_q05": brute_risk["power_law"]["alpha_draws"]["q05"],
             "brute_q95": brute_risk["power_law"]["alpha_draws"]["q95"],
         },
-        "c_star": {"posterior": post_risk["c_star"]["value"], "brute": brute_risk["c_star"]["value"]},
+        "c_star": {
+            "posterior": c_post,
+            "posterior_q05": post_risk["c_star"]["q05"],
+            "posterior_q95": post_risk["c_star"]["q95"],
+            "probe_reference": c_ref,
+            "brute": brute_risk["c_star"]["value"],
+            "relative_error_to_probe_reference": c_rel,
+            "within_30pct_of_probe_reference": bool(c_rel is not None and abs(c_rel) <= 0.3),
+        },
         "regime": {
             "posterior": post_regime["label"],
+            "probe_reference": ref_regime["label"],
             "brute": brute_regime["label"],
             "posterior_probabilities": post_regime["probabilities"],
+            "agrees_with_probe_reference": post_regime["label"] == ref_regime["label"],
         },
     }
+
+
+def _probe_reference(
+    population, posterior, runs, brute, brute_curve, on_runs, comparison, truth, config, cost_per_step
+):
+    """The probe-information reference on the configs of ``runs``, set beside the posterior in
+    ``comparison`` (with the realized squared error); its risk curve and summary."""
+    T = population.spec.steps
+    log.info("  probe-information reference: the configs of these runs x %d fresh seeds", truth.probe_seeds)
+    reference = probe_information_risk(
+        population, [*brute.budgets, T], seeds=truth.probe_seeds, seed=truth.seed, runs=runs
+    )
+    comparison.update(_probe_reference_comparison(reference, brute.budgets, T, brute_curve, on_runs))
+    ref_curve = reference_curve(reference, brute.budgets, T, brute_curve)
+    realized, realized_se = realized_error(posterior, runs, brute.budgets, config.max_draws)
+    comparison.update(
+        {
+            "L_posterior": on_runs.total,
+            "V_epi_posterior": on_runs.epistemic_variance,
+            "realized_squared_error": realized,
+            "realized_squared_error_se": realized_se,
+        }
+    )
+    ref_risk, ref_regime = summarize_risk(ref_curve, config, cost_per_step)
+    block = {
+        "configs": int(reference.cell_error.shape[0]),
+        "seeds": reference.seeds,
+        "metrics": list(reference.metrics),
+        "risk": ref_risk,
+        "regime": ref_regime,
+    }
+    return ref_curve, block
 
 
 def brute_force_truth(
@@ -176,7 +271,7 @@ def brute_force_truth(
     truth: TruthConfig,
     config: RiskConfig,
     cost_per_step: float,
-) -> tuple[dict, RiskCurve]:
+) -> tuple[dict, dict[str, RiskCurve]]:
     """Brute-force truth on a subset of the held-out runs, beside the posterior on the same runs."""
     n = min(len(test), int(truth.max_runs))
     runs = test.select(np.sort(np.random.default_rng(truth.seed).choice(len(test), n, replace=False)))
@@ -195,28 +290,20 @@ def brute_force_truth(
     on_runs = posterior_risk(posterior, runs, brute.budgets, max_draws=config.max_draws)
     post_risk, post_regime = summarize_risk(on_runs, config, cost_per_step)
     comparison = compare_to_brute_force(on_runs, brute_curve, brute.standard_error)
-    T = population.spec.steps
-    log.info("  probe-information reference: %d configs x %d fresh seeds", truth.probe_cells, truth.probe_seeds)
-    reference = probe_information_risk(
-        population, [*brute.budgets, T], cells=truth.probe_cells, seeds=truth.probe_seeds, seed=truth.seed
+    ref_curve, ref_block = _probe_reference(
+        population, posterior, runs, brute, brute_curve, on_runs, comparison, truth, config, cost_per_step
     )
-    comparison.update(
-        _probe_reference_comparison(reference, brute.budgets, T, brute_curve, on_runs, comparison["V_opt_posterior"])
-    )
-    comparison.update(_headline_comparison(post_risk, post_regime, brute_risk, brute_regime))
+    ref = (ref_block["risk"], ref_block["regime"])
+    comparison.update(_headline_comparison((post_risk, post_regime), ref, (brute_risk, brute_regime)))
     summary = {
-        "kind": "brute force",
+        "kind": "probe-information reference (primary truth) and brute force (floor)",
         "n_runs": n,
         "branches": int(truth.branches),
-        "probe_reference": {
-            "configs": int(reference.cell_error.shape[0]),
-            "seeds": reference.seeds,
-            "metrics": list(reference.metrics),
-        },
+        "probe_reference": ref_block,
         "seconds": time.perf_counter() - t0,
         "risk": brute_risk,
         "regime": brute_regime,
         "posterior_on_same_runs": post_risk,
         "comparison": comparison,
     }
-    return summary, brute_curve
+    return summary, {"probe-information reference": ref_curve, "brute force (floor)": brute_curve}

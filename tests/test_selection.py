@@ -1,0 +1,63 @@
+"""Model choice on the training runs: the config, the folds, the rule, and a choice that can fail."""
+
+import numpy as np
+import pytest
+
+from tuneahead import InferenceConfig, ModelSpec
+from tuneahead.data.errors import RunTableError
+from tuneahead.selection import DEFAULT_VARIANTS, ModelChoiceConfig, _choose, choose_model, kfold_folds
+
+
+def test_the_config_refuses_unknown_keys_criteria_and_targets():
+    with pytest.raises(ValueError, match="model.auto.variants.odd: unknown model key"):
+        ModelChoiceConfig(variants={"odd": {"wiggle": True}})
+    with pytest.raises(ValueError, match="criterion"):
+        ModelChoiceConfig(criterion="waic")
+    with pytest.raises(ValueError, match="target"):
+        ModelChoiceConfig(target="points")
+    with pytest.raises(ValueError, match="empty"):
+        ModelChoiceConfig(variants={})
+    assert ModelChoiceConfig().variants == DEFAULT_VARIANTS
+
+
+def test_gate_only_variants_are_dropped_without_a_gate():
+    specs = ModelChoiceConfig().specs(ModelSpec(failure_gate=False))
+    assert "gate_linear" not in specs and "divergence" not in specs
+    assert specs["shape"].shape_features and not specs["base"].shape_features
+
+
+def test_folds_keep_two_runs_of_every_group_in_every_fit(population_table):
+    fold = kfold_folds(population_table, folds=5, seed=0)
+    groups = np.asarray(population_table.group)
+    for f in range(5):
+        kept = groups[fold != f]
+        assert all((kept == g).sum() >= 2 for g in np.unique(groups))
+    assert (fold >= 0).all()  # groups of 10 can all be held out
+    tiny = population_table.select(np.isin(groups, np.unique(groups)[:1]) & (np.arange(len(groups)) % 5 == 0))
+    with pytest.raises(RunTableError, match="no group has enough runs"):
+        kfold_folds(tiny, folds=5)
+
+
+def test_a_later_variant_must_win_by_more_than_the_paired_error():
+    rng = np.random.default_rng(0)
+    base = rng.normal(size=100)
+    close = base + rng.normal(0.01, 1.0, size=100)  # better by 1 in total, with a paired SE of 10
+    clear = base + 0.5  # better by 50, paired SE 0
+    eligible = {"base": True, "close": True, "clear": True}
+    assert _choose(["base", "close"], {"base": base, "close": close}, 1.0, eligible) == "base"
+    assert _choose(["base", "clear"], {"base": base, "clear": clear}, 1.0, eligible) == "clear"
+    assert _choose(["base", "clear"], {"base": base, "clear": clear}, 1.0, {**eligible, "clear": False}) == "base"
+
+
+@pytest.mark.slow
+def test_the_choice_prefers_the_model_that_generated_the_runs(population_table):
+    # The runs were drawn with a failure gate (about one in eight diverges); a model without the
+    # gate must lose by many paired standard errors on the final score given the probe.
+    config = InferenceConfig(method="svi", svi_steps=300, svi_draws=100, progress=False)
+    choice = ModelChoiceConfig(variants={"no_gate": {"failure_gate": False}, "gate": {}}, criterion="loo")
+    result = choose_model(population_table, ModelSpec(metrics=("eval_score",)), config, choice, budget=200)
+    assert result.chosen == "gate" and result.spec.failure_gate
+    row = result.table.set_index("variant").loc["no_gate"]
+    assert row["d_elpd_to_best"] > 3 * row["d_elpd_se"], result.table
+    assert set(result.table.columns) >= {"elpd", "elpd_se", "pareto_k_max", "criterion", "target", "chosen"}
+    assert result.table["target"].iloc[0] == "final score given probe to 200"

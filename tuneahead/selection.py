@@ -1,0 +1,327 @@
+r"""Model choice on the training runs: PSIS-LOO, with K-fold where LOO is unreliable.
+
+Each variant of the model (a set of :class:`~tuneahead.model.design.ModelSpec` changes: static
+basis, shape, variance and divergence features, the wandering trajectory, persistent curve
+offsets, the gate's basis) is fitted to the training runs, and scored by its expected log
+predictive density for a new run. The default target is the question the package answers, the
+final score of a run given its probe up to the budget :math:`c`:
+
+.. math::
+
+    \widehat{\mathrm{elpd}}_c = \sum_i \log p(R_i \mid y_{i, \le c}, D_{-i}),
+
+so a variant wins by predicting final scores from short probes, intervals included: an
+overconfident predictive pays for every final score outside its narrow interval. With
+``target: run`` the observation is the whole run instead, :math:`\log p(y_i, R_i \mid D_{-i})`
+(:func:`tuneahead.model.likelihood.run_loglik`, latents and gate integrated out).
+
+- **PSIS-LOO** (Vehtari, Gelman and Gabry 2017, through :func:`arviz.psislw` and
+  :func:`arviz.loo`): leaving run :math:`i` out reweights the draws of the one fit by
+  :math:`w_{is} \propto 1 / p(y_i, R_i \mid \theta_s)`, Pareto-smoothed, and
+  :math:`p(R_i \mid y_{i,\le c}, D_{-i}) \approx \sum_s w_{is}\, p(R_i \mid y_{i,\le c}, \theta_s)`.
+- **Exact refits, or K-fold, where PSIS-LOO is unreliable**, that is for runs whose Pareto
+  :math:`\hat k` exceeds ``pareto_k`` (0.7, Vehtari et al.'s threshold) under any variant. If
+  there are at most ``max_refits`` such runs, every variant is refitted without each of them and
+  their terms are computed exactly (arviz's ``reloo``). Otherwise every variant is refitted
+  ``folds`` times and each held-out run is scored by
+  :math:`\log \frac1S \sum_s p(R_i \mid y_{i,\le c}, \theta_s^{(-f)})` (or the whole run's
+  density). Folds are drawn within groups, and a group too small to lose a run and keep two is
+  never held out, so every fold's fit sees every group; all variants are scored alike.
+
+The chosen variant has the largest elpd; a variant listed earlier (simpler) is kept unless a
+later one beats it by more than ``se_rule`` standard errors of their paired difference. A variant
+whose chains disagree (r_hat above ``max_r_hat``) is reported but not chosen: its LOO estimate
+describes no single posterior. Nothing
+here reads held-out (test) runs: the caller passes training runs only.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+
+import arviz as az
+import jax
+import numpy as np
+import pandas as pd
+import xarray as xr
+from scipy.special import logsumexp
+from scipy.stats import norm
+
+from .data.errors import RunTableError
+from .data.runtable import RunTable
+from .inference import InferenceConfig, fit
+from .model.design import ModelSpec
+from .model.likelihood import run_loglik
+from .model.posterior import Posterior
+from .predict import components_from_params
+
+__all__ = [
+    "DEFAULT_VARIANTS",
+    "ModelChoiceConfig",
+    "ModelChoice",
+    "pointwise_loglik",
+    "final_logdensity",
+    "psis_loo",
+    "kfold_folds",
+    "choose_model",
+]
+
+log = logging.getLogger(__name__)
+
+CRITERIA = ("loo", "kfold")
+
+#: The variants of ``model=auto`` when none are listed: the default model, then one change each.
+DEFAULT_VARIANTS = {
+    "base": {},
+    "shape": {"shape_features": True},
+    "quadratic": {"static_basis": "quadratic"},
+    "variance": {"variance_features": True},
+    "offsets": {"curve_offsets": True},
+    "walk": {"random_walk": True},
+    "gate_linear": {"gate_basis": "linear"},
+    "divergence": {"divergence_features": True},
+}
+TARGETS = ("final_given_probe", "run")
+
+
+@dataclass(frozen=True)
+class ModelChoiceConfig:
+    """How ``model=auto`` chooses (the ``model.auto`` config block).
+
+    ``variants`` maps a name to the :class:`ModelSpec` fields it changes from the base model
+    (None: :data:`DEFAULT_VARIANTS`);
+    ``criterion`` is ``loo`` (PSIS-LOO, K-fold where Pareto k is high) or ``kfold`` (always).
+    """
+
+    variants: dict | None = None
+    criterion: str = "loo"
+    target: str = "final_given_probe"
+    folds: int = 5
+    pareto_k: float = 0.7
+    max_refits: int = 2
+    max_r_hat: float = 1.05
+    se_rule: float = 1.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.variants is None:
+            object.__setattr__(self, "variants", dict(DEFAULT_VARIANTS))
+        if self.criterion not in CRITERIA:
+            raise ValueError(f"model.auto.criterion={self.criterion!r}; use one of {list(CRITERIA)}")
+        if self.target not in TARGETS:
+            raise ValueError(f"model.auto.target={self.target!r}; use one of {list(TARGETS)}")
+        if not self.variants:
+            raise ValueError("model.auto.variants is empty; list at least one variant, e.g. {base: {}}")
+        if self.folds < 2:
+            raise ValueError(f"model.auto.folds={self.folds}; use at least 2")
+        known = set(ModelSpec.__dataclass_fields__)
+        for name, changes in self.variants.items():
+            unknown = sorted(set(changes or {}) - known)
+            if unknown:
+                raise ValueError(
+                    f"model.auto.variants.{name}: unknown model key(s) {unknown}; known keys are {sorted(known)}"
+                )
+
+    def specs(self, base: ModelSpec) -> dict[str, ModelSpec]:
+        """Each variant's spec; variants that only change the failure gate's parts are dropped
+        where the base has no gate."""
+        gate_only = {"gate_basis", "divergence_features"}
+        out = {}
+        for name, changes in self.variants.items():
+            changes = dict(changes or {})
+            if not base.failure_gate and changes and set(changes) <= gate_only:
+                continue
+            out[name] = replace(base, **changes)
+        return out
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """The comparison table (one row a variant), the chosen variant and its posterior."""
+
+    table: pd.DataFrame
+    chosen: str
+    spec: ModelSpec
+    posterior: Posterior
+
+
+def pointwise_loglik(posterior: Posterior, table: RunTable, max_draws: int | None = None) -> np.ndarray:
+    """:math:`\\log p(y_i, R_i \\mid \\theta_s)` of every run of ``table`` under every draw, ``(S, n)``."""
+    design = posterior.design
+    data = design.encode(table, with_outcome=True)
+    params = posterior.params(max_draws)
+    ll = jax.jit(jax.vmap(lambda p: run_loglik(p, data, design.spec.failure_gate)))(params)
+    return np.asarray(ll, dtype=float)
+
+
+def final_logdensity(posterior: Posterior, table: RunTable, budget: float, max_draws: int | None = None) -> np.ndarray:
+    """:math:`\\log p(R_i \\mid y_{i,\\le c}, \\theta_s)`, the predictive density of each run's final
+    score given its probe cut at ``budget``, under every draw, ``(S, n)``."""
+    comp = components_from_params(posterior.params(max_draws), posterior.design, table.truncate(budget))
+    r = np.asarray(table.final, dtype=float)[None, :]
+    q = np.clip(comp.p_fail, 0.0, 1.0)
+    ok = np.log1p(-q + 1e-300) + norm.logpdf(r, comp.mean_ok, np.sqrt(comp.var_ok))
+    fail = np.log(q + 1e-300) + norm.logpdf(r, comp.mean_fail, np.sqrt(comp.var_fail))
+    return np.logaddexp(ok, fail)
+
+
+def psis_loo(
+    posterior: Posterior, table: RunTable, target: str = "run", budget: float | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """PSIS-LOO of each training run: the pointwise elpd ``(n,)`` and Pareto :math:`\\hat k` ``(n,)``
+    (module doc); ``target="final_given_probe"`` scores the final score given the probe cut at ``budget``."""
+    ll = pointwise_loglik(posterior, table)
+    chains = int(posterior.idata.posterior.sizes["chain"])
+    if target == "run":
+        ll3 = ll.reshape(chains, -1, ll.shape[1])
+        idata = az.from_dict(posterior={"chain_index": np.zeros(ll3.shape[:2])}, log_likelihood={"runs": ll3})
+        loo = az.loo(idata, pointwise=True, var_name="runs")
+        return np.asarray(loo.loo_i, dtype=float), np.asarray(loo.pareto_k, dtype=float)
+    log_w, k_hat = az.psislw(xr.DataArray(-ll.T, dims=("run", "__sample__")))
+    dens = final_logdensity(posterior, table, budget)  # (S, n)
+    return logsumexp(np.asarray(log_w) + dens.T, axis=1), np.asarray(k_hat, dtype=float)
+
+
+def kfold_folds(table: RunTable, folds: int, seed: int = 0) -> np.ndarray:
+    """Fold of each run (-1: never held out), drawn within groups so every fold keeps two runs of every group."""
+    fold = np.full(len(table), -1)
+    rng = np.random.default_rng(seed)
+    groups = np.asarray(table.group)
+    for g in np.unique(groups):
+        idx = np.flatnonzero(groups == g)
+        per_fold = int(np.ceil(len(idx) / folds))
+        if len(idx) - per_fold < 2:
+            continue
+        start = rng.integers(folds)
+        fold[rng.permutation(idx)] = (start + np.arange(len(idx))) % folds
+    if (fold < 0).all():
+        raise RunTableError(
+            f"no group has enough runs for {folds}-fold model choice (each needs more than two); "
+            "use model.auto.criterion=loo or fewer folds"
+        )
+    return fold
+
+
+def _kfold_elpd(
+    table: RunTable, spec: ModelSpec, config: InferenceConfig, fold: np.ndarray, target: str, budget: float | None
+) -> np.ndarray:
+    """Pointwise K-fold elpd (NaN for runs never held out)."""
+    out = np.full(len(table), np.nan)
+    for f in np.unique(fold[fold >= 0]):
+        held = fold == f
+        out[held] = _held_out_score(fit(table.select(~held), spec, config), table.select(held), target, budget)
+    return out
+
+
+def _paired_se(a: np.ndarray, b: np.ndarray) -> float:
+    d = a - b
+    d = d[np.isfinite(d)]
+    return float(np.sqrt(d.size) * d.std(ddof=1)) if d.size > 1 else float("nan")
+
+
+def _converged(posterior: Posterior, max_r_hat: float) -> bool:
+    """Whether the chains of a fit agree (r_hat at most ``max_r_hat``; SVI fits always pass)."""
+    r_hat = posterior.diagnostics.max_rhat
+    return r_hat is None or not np.isfinite(r_hat) or r_hat <= max_r_hat
+
+
+def _choose(names: list[str], pointwise: dict[str, np.ndarray], se_rule: float, eligible: dict[str, bool]) -> str:
+    """The simplest eligible variant that no later eligible variant beats by more than ``se_rule``
+    paired SEs (the first variant if none is eligible)."""
+    ok = [n for n in names if eligible[n]] or names[:1]
+    chosen = ok[0]
+    for name in ok[1:]:
+        gain = np.nansum(pointwise[name] - pointwise[chosen])
+        if gain > se_rule * _paired_se(pointwise[name], pointwise[chosen]):
+            chosen = name
+    return chosen
+
+
+def _held_out_score(posterior: Posterior, held: RunTable, target: str, budget: float | None) -> np.ndarray:
+    """:math:`\\log \\frac1S \\sum_s p(\\cdot \\mid \\theta_s)` of each held-out run, from a fit without it."""
+    ll = pointwise_loglik(posterior, held) if target == "run" else final_logdensity(posterior, held, budget)
+    return logsumexp(ll, axis=0) - np.log(ll.shape[0])
+
+
+def _exact_refits(train, specs, inference, pointwise, runs, target, budget) -> list[int]:
+    """Replace the PSIS terms of ``runs`` by exact leave-one-out refits; returns the runs refitted
+    (a run whose group would keep a single run cannot be left out, and keeps its PSIS term)."""
+    groups, done = np.asarray(train.group), []
+    for i in runs:
+        if (groups == groups[i]).sum() < 3:
+            continue
+        keep = np.arange(len(train)) != i
+        for name, spec in specs.items():
+            refit = fit(train.select(keep), spec, inference)
+            pointwise[name][i] = _held_out_score(refit, train.select(~keep), target, budget)[0]
+        done.append(int(i))
+    return done
+
+
+def _score(train, specs, inference, choice: ModelChoiceConfig, budget) -> tuple[dict, dict, str, dict]:
+    """Each variant's posterior, pointwise elpd, how the elpd was computed, and the Pareto k."""
+    posteriors, pointwise, k_hat = {}, {}, {}
+    for name, spec in specs.items():
+        log.info("model choice: fitting variant %r", name)
+        posteriors[name] = fit(train, spec, inference)
+        pointwise[name], k_hat[name] = psis_loo(posteriors[name], train, choice.target, budget)
+    unreliable = np.flatnonzero(
+        np.any([k_hat[n] > choice.pareto_k for n in specs if _converged(posteriors[n], choice.max_r_hat)], axis=0)
+    )
+    if len(specs) > 1 and (choice.criterion == "kfold" or len(unreliable) > choice.max_refits):
+        log.info(
+            "model choice: %d runs with Pareto k > %g; %d-fold refits", len(unreliable), choice.pareto_k, choice.folds
+        )
+        fold = kfold_folds(train, choice.folds, choice.seed)
+        scores = {
+            name: _kfold_elpd(train, spec, inference, fold, choice.target, budget) for name, spec in specs.items()
+        }
+        return posteriors, scores, f"{choice.folds}-fold", k_hat
+    method = "psis-loo"
+    if len(specs) > 1 and len(unreliable):
+        done = _exact_refits(train, specs, inference, pointwise, unreliable, choice.target, budget)
+        method = f"psis-loo, {len(done)} of {len(unreliable)} runs with Pareto k > {choice.pareto_k:g} refitted exactly"
+    return posteriors, pointwise, method, k_hat
+
+
+def choose_model(
+    train: RunTable,
+    base: ModelSpec,
+    inference: InferenceConfig,
+    choice: ModelChoiceConfig,
+    budget: float | None = None,
+) -> ModelChoice:
+    """Fit every variant to ``train`` and keep the one the criterion prefers (module doc);
+    ``budget`` is the probe budget of the default target."""
+    if choice.target == "final_given_probe" and budget is None:
+        raise ValueError("model.auto.target=final_given_probe needs the probe budget; pass budget=")
+    specs = choice.specs(base)
+    names = list(specs)
+    posteriors, pointwise, method, k_hat = _score(train, specs, inference, choice, budget)
+    converged = {n: _converged(posteriors[n], choice.max_r_hat) for n in names}
+    chosen = _choose(names, pointwise, choice.se_rule, converged)
+    best = max(names, key=lambda n: np.nansum(pointwise[n]))
+    target = choice.target if choice.target == "run" else f"final score given probe to {budget:g}"
+    rows = []
+    for name in names:
+        rows.append(
+            {
+                "variant": name,
+                "changes": str(dict(choice.variants[name] or {})),
+                "criterion": method,
+                "target": target,
+                "elpd": float(np.nansum(pointwise[name])),
+                "elpd_se": float(np.sqrt(np.isfinite(pointwise[name]).sum()) * np.nanstd(pointwise[name], ddof=1)),
+                "d_elpd_to_best": float(np.nansum(pointwise[best] - pointwise[name])),
+                "d_elpd_se": 0.0 if name == best else _paired_se(pointwise[best], pointwise[name]),
+                "pareto_k_max": float(k_hat[name].max()),
+                "pareto_k_high": int((k_hat[name] > choice.pareto_k).sum()),
+                "max_r_hat": posteriors[name].diagnostics.max_rhat,
+                "converged": converged[name],
+                "chosen": name == chosen,
+            }
+        )
+    table = pd.DataFrame(rows)
+    log.info("model choice on %d training runs:\n%s", len(train), table.to_string(index=False))
+    return ModelChoice(table=table, chosen=chosen, spec=specs[chosen], posterior=posteriors[chosen])
