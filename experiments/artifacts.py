@@ -161,6 +161,12 @@ ARTIFACTS: dict[str, Artifact] = {
             9.0,
             "10 seeded tasks per preset placed by brute force and by the posterior (claim 4)",
         ),
+        _check(
+            "epistemic_variance",
+            "experiments.epistemic_variance",
+            4.0,
+            "the risk split of fits to 100, 300 and 1,000 training runs on the same candidates",
+        ),
         _fit("synthetic_final", "dynamic_critical"),
         _fit("synthetic_static_sufficient", "static_sufficient"),
         _fit("synthetic_noise_dominant", "noise_dominant"),

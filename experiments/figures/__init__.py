@@ -13,6 +13,7 @@ FIGURES = (
     "fig6_screening",
     "fig7_shap",
     "fig8_risk_split",
+    "fig9_epistemic_variance",
 )
 
 __all__ = ["FIGURES"]

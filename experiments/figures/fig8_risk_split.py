@@ -1,8 +1,9 @@
-"""Figure 8: prediction risk against probe budget, L(c) = L_int + V_opt(c), for each regime preset.
+"""Figure 8: prediction risk against probe budget, L(c) = L_int + V_opt(c) + V_epi(c), for each regime preset.
 
 One panel per simulator preset (the 320-run fits of ``python -m tuneahead.fit +experiment=synthetic
 data.preset=...``): the posterior's split as a stacked area, intrinsic risk L_int below and
-optimization variance V_opt(c) above, on the held-out runs that were brute-forced; the posterior's
+optimization variance V_opt(c) above it, and the between-draw (parameter) variance V_epi(c) on
+top, on the held-out runs that were brute-forced; the posterior's
 90% interval of L(c); the brute-force L(c) and L_int of the same runs; and the tolerance epsilon^2.
 
     python -m experiments.figures.fig8_risk_split [--outputs outputs] [--out outputs/figures]
@@ -36,19 +37,29 @@ def _read_fit(outputs, name: str) -> dict:
 
 
 def _draw_risk_split(ax, post: dict, brute: dict) -> None:
-    """The posterior's L(c) stacked as L_int and V_opt(c), its 90% interval, and the brute force."""
+    """The posterior's L(c) stacked as L_int, V_opt(c) and V_epi(c), its 90% interval, and the brute force."""
     c = np.asarray(post["budgets"], float)
     L = np.asarray(post["L"], float)
     L_int = post["L_int"]["value"]
     ax.fill_between(c, 0, L_int, color="#9e9ac8", alpha=0.75, lw=0, label="$L_{int}$, posterior")
+    v_epi = np.asarray(post.get("V_epi", np.zeros_like(L)), float)
     ax.fill_between(
         c,
         L_int,
-        np.maximum(L, L_int),
+        np.maximum(L - v_epi, L_int),
         color="#fdae6b",
         alpha=0.8,
         lw=0,
-        label="$V_{opt}(c) = L(c) - L_{int}$, posterior",
+        label="$V_{opt}(c)$, posterior",
+    )
+    ax.fill_between(
+        c,
+        np.maximum(L - v_epi, L_int),
+        np.maximum(L, L_int),
+        color="#74c476",
+        alpha=0.8,
+        lw=0,
+        label="$V_{epi}(c)$, posterior",
     )
     ax.fill_between(
         c,

@@ -112,6 +112,19 @@ def _write_lower_bound_posterior(root: Path) -> None:
     )
 
 
+def _write_epistemic_variance(root: Path) -> None:
+    budgets = [0.0, 200.0, 500.0, 1000.0, 2000.0]
+    v_opt = [9.0, 4.0, 2.5, 1.2, 0.0]
+    fits = [
+        {"n_train": n, "L": [], "L_int": 2.2, "V_opt": v_opt, "V_epi": [e, e / 2, e / 3, e / 4, e / 4], "seconds": 1.0}
+        for n, e in ((100, 3.0), (300, 1.0), (1000, 0.3))
+    ]
+    write_json(
+        {"budgets": budgets, "candidates": 20, "true_V_opt": v_opt, "true_L_int": 2.25, "fits": fits},
+        root / "theory" / "epistemic_variance.json",
+    )
+
+
 def _write_budget(root: Path) -> None:
     write_json(
         {
@@ -282,6 +295,7 @@ def write_tiny_artifacts(root: Path, seed: int = 0) -> Path:
     _write_lower_bound(root)
     _write_lower_bound_posterior(root)
     _write_budget(root)
+    _write_epistemic_variance(root)
     _write_phase_diagram(root, rng)
     _write_fits(root, rng)
     _write_evaluation_results(root, rng)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -109,3 +110,26 @@ def test_presets_land_in_their_regime_by_brute_force(tiny_simulator, tiny_knobs)
     m = np.asarray(result["confusion_brute"])
     assert m.sum() == 3
     assert np.trace(m) == 3, result["tasks"]
+
+
+@pytest.mark.slow
+def test_check_posterior_gives_a_verdict_and_fails_a_halved_noise(tmp_path, tiny_simulated_overrides):
+    # the smoke-sized check on the tiny simulator, then again with the fitted sigma_eps halved
+    import check_posterior
+
+    tiny = [o for o in tiny_simulated_overrides if not o.startswith("truth.")]
+    tiny += ["truth.max_runs=6", "truth.branches=3", "truth.probe_seeds=8"]
+    out = tmp_path / "check.json"
+    status = check_posterior.main(["--json", str(out), "--out", str(tmp_path / "fit"), *tiny])
+    result = json.loads(out.read_text())["verdict"]
+    assert status == (0 if result["passed"] else 1)
+    assert set(result["parts"]) == {"coverage_90", "L_vs_probe_reference", "c_star", "regime"}
+    broken = check_posterior.main(["--scale-noise", "0.5", "--out", str(tmp_path / "broken"), *tiny])
+    assert broken == 1
+
+
+def test_check_posterior_fast_settings_compose(compose_app):
+    import check_posterior
+
+    cfg = compose_app("config", ["+experiment=synthetic", *check_posterior.FAST])
+    assert cfg.data.n_tasks == 4 and cfg.truth.max_runs == 24

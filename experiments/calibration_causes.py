@@ -1,0 +1,102 @@
+"""Which part of the model makes the predictive over- or under-confident? One variant at a time.
+
+Fits the synthetic experiment's model (one metric, no gate, config-dependent spread) and variants
+of it to the training runs of a simulator preset, and scores each on the held-out runs cut at
+several probe budgets: RMSE, the mean predictive variance beside the realized squared error, the
+mean squared z-score (1 when the variances are right), 90% coverage, the KS p-value of the PIT and
+the CRPS. Each candidate cause of miscalibration is one variant:
+
+- ``max_points=4``: fewer, spread-out curve points (serially correlated deviations counted as
+  independent looks);
+- ``curve_offsets=true``: a persistent per-curve offset the final score does not share (a link from
+  the curve to the final score that is too tight);
+- ``random_walk=true``: the trajectory keeps moving after the probe;
+- ``shape_features=true``: a curve time scale that depends on the config (a rigid static part).
+
+This is a diagnosis on held-out runs of a simulator whose truth is known, not a model choice:
+the package chooses its model on training runs only (``model=auto``, :mod:`tuneahead.selection`).
+
+    python -m experiments.calibration_causes --preset dynamic_critical --seed 0 \\
+        --variants "" "shape_features=true" "max_points=4" "curve_offsets=true" "random_walk=true"
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import numpy as np
+
+from tuneahead.artifacts import write_json
+from tuneahead.data.splits import Split
+from tuneahead.evaluation.calibration_check import calibration_check
+from tuneahead.inference import InferenceConfig, fit, use_host_devices
+from tuneahead.model.design import ModelSpec
+from tuneahead.predict import predictive_components
+from tuneahead.synthetic.population import simulated_population
+
+BASE = {"metrics": ("eval_score",), "failure_gate": False, "variance_features": True}
+
+
+def _variant(text: str) -> dict:
+    """``"a=true,b=4"`` as ModelSpec changes."""
+    out = {}
+    for item in filter(None, text.split(",")):
+        key, value = item.split("=")
+        out[key] = {"true": True, "false": False}.get(value.lower(), int(value) if value.isdigit() else value)
+    return out
+
+
+def score_variant(train, test, changes: dict, budgets) -> list[dict]:
+    """Held-out scores of one variant at each budget."""
+    t0 = time.perf_counter()
+    posterior = fit(train, ModelSpec(**{**BASE, **changes}), InferenceConfig(num_warmup=1000, progress=False))
+    seconds = time.perf_counter() - t0
+    check = calibration_check(posterior, test, budgets)
+    rows = []
+    for j, c in enumerate(budgets):
+        mean, var = predictive_components(posterior, test.truncate(c)).moments()
+        err = (test.final - mean) ** 2
+        rows.append(
+            {
+                "variant": ",".join(f"{k}={v}" for k, v in changes.items()) or "base",
+                "c": c,
+                "rmse": float(np.sqrt(err.mean())),
+                "realized_sq_error": float(err.mean()),
+                "predictive_var": float(var.mean()),
+                "mean_z2": float(np.mean(err / var)),
+                "coverage_90": float(check.coverage[j]),
+                "pit_ks_p": float(check.ks_pvalue[j]),
+                "crps": float(check.crps[j]),
+                "max_r_hat": posterior.diagnostics.max_rhat,
+                "fit_seconds": seconds,
+            }
+        )
+    return rows
+
+
+def main(argv=None) -> list[dict]:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--preset", default="dynamic_critical")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--budgets", type=float, nargs="+", default=[25, 100, 400])
+    parser.add_argument("--variants", nargs="+", default=[""], help='e.g. "" "shape_features=true"')
+    parser.add_argument("--json", help="write the rows here")
+    args = parser.parse_args(argv)
+    use_host_devices(2)
+    table = simulated_population(preset=args.preset, seed=args.seed).table
+    split = Split(kind="within_groups", test_fraction=0.3, seed=args.seed)
+    ((train, test),) = split.partition(table)
+    rows = []
+    for text in args.variants:
+        rows += score_variant(train, test, _variant(text), args.budgets)
+        for r in rows[-len(args.budgets) :]:
+            print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in r.items()}), flush=True)
+    if args.json:
+        write_json(rows, args.json)
+    return rows
+
+
+if __name__ == "__main__":
+    main()
