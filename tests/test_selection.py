@@ -54,10 +54,12 @@ def test_the_choice_prefers_the_model_that_generated_the_runs(population_table):
     # The runs were drawn with a failure gate (about one in eight diverges); a model without the
     # gate must lose by many paired standard errors on the final score given the probe.
     config = InferenceConfig(method="svi", svi_steps=300, svi_draws=100, progress=False)
-    choice = ModelChoiceConfig(variants={"no_gate": {"failure_gate": False}, "gate": {}}, criterion="loo")
+    # 2-fold refits: the fallback's path, at the least cost (4 refits)
+    choice = ModelChoiceConfig(variants={"no_gate": {"failure_gate": False}, "gate": {}}, criterion="kfold", folds=2)
     result = choose_model(population_table, ModelSpec(metrics=("eval_score",)), config, choice, budget=200)
     assert result.chosen == "gate" and result.spec.failure_gate
     row = result.table.set_index("variant").loc["no_gate"]
     assert row["d_elpd_to_best"] > 3 * row["d_elpd_se"], result.table
     assert set(result.table.columns) >= {"elpd", "elpd_se", "pareto_k_max", "criterion", "target", "chosen"}
     assert result.table["target"].iloc[0] == "final score given probe to 200"
+    assert result.table["criterion"].iloc[0] == "2-fold"

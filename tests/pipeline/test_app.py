@@ -12,7 +12,7 @@ from hydra.utils import instantiate
 from tuneahead.data.files import write_runtable
 from tuneahead.inference import InferenceConfig
 from tuneahead.model.design import ModelSpec
-from tuneahead.pipeline import config_object, run_fit
+from tuneahead.pipeline import config_object, job_settings, run_fit
 from tuneahead.synthetic import PopulationDesign, sample_population
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -23,8 +23,10 @@ EXPERIMENTS = sorted(p.stem for p in (ROOT / "conf" / "experiment").glob("*.yaml
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
 def test_every_experiment_builds(compose_app, experiment):
     cfg = compose_app("config", [f"+experiment={experiment}"])
-    spec = config_object(ModelSpec, cfg.model, "model")
-    config_object(InferenceConfig, cfg.inference, "inference")
+    settings = job_settings(cfg)  # every group checked, the model choice's variants included
+    spec = settings.spec
+    if settings.choice is not None:  # model=auto: each variant is a valid spec
+        assert settings.choice.specs(spec)
     assert cfg.probe.budget > 0 and 0 in cfg.risk.budgets
     assert cfg.data._target_.startswith("tuneahead.")
     if experiment == "deberta":
