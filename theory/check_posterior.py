@@ -34,6 +34,7 @@ import numpy as np
 from hydra import compose, initialize_config_dir
 
 from tuneahead.artifacts import write_json
+from tuneahead.inference import use_host_devices
 from tuneahead.model.posterior import Posterior
 from tuneahead.pipeline import fit_job, run_fit
 
@@ -160,6 +161,7 @@ def main(argv=None) -> int:
     parser.add_argument("--scale-noise", type=float, default=1.0, help="multiply the fitted sigma_eps (0.5: broken)")
     parser.add_argument("overrides", nargs="*", help="Hydra overrides")
     args = parser.parse_args(argv)
+    use_host_devices(2)  # as the fit app does: the two NUTS chains side by side
     overrides = [*(FAST if args.fast else []), *args.overrides]
     summary = check(overrides, args.out, args.scale_noise)
     result = verdict(summary)
