@@ -218,6 +218,10 @@ def _headline_comparison(post: tuple[dict, dict], ref: tuple[dict, dict], brute:
             "posterior_q95": post_risk["c_star"]["q95"],
             "probe_reference": c_ref,
             "brute": brute_risk["c_star"]["value"],
+            # before the cap at T: where both exceed T the decision (probe to the end) is the same
+            "posterior_unbounded": post_risk["c_star"]["unbounded"],
+            "probe_reference_unbounded": ref_risk["c_star"]["unbounded"],
+            "brute_unbounded": brute_risk["c_star"]["unbounded"],
             "relative_error_to_probe_reference": c_rel,
             "within_30pct_of_probe_reference": bool(c_rel is not None and abs(c_rel) <= 0.3),
         },
