@@ -15,7 +15,8 @@ The verdict (exit status 1 when any part fails), with tolerances that follow fro
 - held-out 90% coverage within 3 standard errors of 0.9 (:math:`\\sqrt{0.09/n}` for n runs);
 - L(c) within 25% of the reference at every budget, or within 3 of the reference's standard errors
   where that is wider (a small reference is noisy);
-- c* within 30% of the reference's (both capped at the run length T), and the same regime.
+- c* within 30% of the reference's (both capped at the run length T; not applicable where the
+  reference's V_opt does not fall, so that it has no c*), and the same regime.
 
     python theory/check_posterior.py                        # the main job's size (minutes)
     python theory/check_posterior.py --fast --json out.json # a smoke-sized version
@@ -91,7 +92,9 @@ def verdict(summary: dict) -> dict:
     post = np.asarray(cmp["L_posterior_per_draw"], dtype=float)
     L_tol = np.maximum(0.25 * ref, 3 * ref_se)
     T = summary["risk"]["horizon"]
-    c_post, c_ref = (min(cmp["c_star"][k], T) for k in ("posterior", "probe_reference"))
+    c_post, c_ref = (
+        min(np.nan if cmp["c_star"][k] is None else cmp["c_star"][k], T) for k in ("posterior", "probe_reference")
+    )
     parts = {
         "coverage_90": {
             "value": held["coverage_90"],
@@ -108,7 +111,8 @@ def verdict(summary: dict) -> dict:
         "c_star": {
             "posterior": c_post,
             "reference": c_ref,
-            "passed": bool(abs(c_post - c_ref) <= 0.3 * c_ref),
+            # no c* where the reference's V_opt does not fall (alpha undefined): nothing to compare
+            "passed": bool(abs(c_post - c_ref) <= 0.3 * c_ref) if np.isfinite(c_ref) else None,
         },
         "regime": {
             "posterior": cmp["regime"]["posterior"],
@@ -116,7 +120,11 @@ def verdict(summary: dict) -> dict:
             "passed": bool(cmp["regime"]["agrees_with_probe_reference"]),
         },
     }
-    return {"parts": parts, "passed": all(p["passed"] for p in parts.values())}
+    return {"parts": parts, "passed": all(p["passed"] is not False for p in parts.values())}
+
+
+def _steps(c) -> str:
+    return "none" if c is None or c != c else f"{c:.0f}"
 
 
 def report(summary: dict, result: dict) -> str:
@@ -140,15 +148,16 @@ def report(summary: dict, result: dict) -> str:
         "",
         f"L_int: posterior {cmp['L_int_posterior']:.3f}, reference {cmp['L_int_probe_reference']:.3f}, "
         f"brute force {cmp['L_int_brute']:.3f}",
-        f"c*: posterior {cmp['c_star']['posterior']:.0f}, reference {cmp['c_star']['probe_reference']:.0f}, "
-        f"brute force {cmp['c_star']['brute']:.0f} (compared capped at T = {summary['risk']['horizon']:g})",
+        f"c*: posterior {_steps(cmp['c_star']['posterior'])}, reference {_steps(cmp['c_star']['probe_reference'])}, "
+        f"brute force {_steps(cmp['c_star']['brute'])} (compared capped at T = {summary['risk']['horizon']:g})",
         f"regime: posterior {cmp['regime']['posterior']}, reference {cmp['regime']['probe_reference']}, "
         f"brute force {cmp['regime']['brute']}",
         f"held-out at c = {summary['probe_budget']:g}: RMSE {summary['heldout']['rmse']:.3f}, "
         f"90% coverage {summary['heldout']['coverage_90']:.3f}",
         "",
     ]
-    lines += [f"{name}: {'pass' if part['passed'] else 'FAIL'}" for name, part in result["parts"].items()]
+    verdicts = {True: "pass", False: "FAIL", None: "n/a"}
+    lines += [f"{name}: {verdicts[part['passed']]}" for name, part in result["parts"].items()]
     lines.append(f"verdict: {'PASS' if result['passed'] else 'FAIL'}")
     return "\n".join(lines)
 
