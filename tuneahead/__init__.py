@@ -16,6 +16,7 @@ from .data import (
     read_runtable,
     write_runtable,
 )
+from .evaluation.calibration_check import CalibrationCheck, calibration_check
 from .evaluation.metrics import (
     crps_ensemble,
     crps_gaussian_mixture,
@@ -35,6 +36,7 @@ from .risk import (
     RiskCurve,
     call_regime,
     classify_regime,
+    fit_horizon_power_law,
     fit_power_law,
     optimal_budget,
     posterior_risk,
@@ -45,6 +47,7 @@ from .screen import (
     screening_outcome,
     threshold_rows,
 )
+from .selection import ModelChoice, ModelChoiceConfig, choose_model
 
 # simulation: synthetic sources whose truth is known
 from .synthetic import (
@@ -95,9 +98,13 @@ __all__ = [
     "REGIMES",
     "posterior_risk",
     "fit_power_law",
+    "fit_horizon_power_law",
     "optimal_budget",
     "classify_regime",
     "call_regime",
+    "ModelChoiceConfig",
+    "ModelChoice",
+    "choose_model",
     "Attribution",
     "explain_posterior_mean",
     "explain_gradient_boosted",
@@ -124,6 +131,8 @@ __all__ = [
     "spearman",
     "crps_gaussian_mixture",
     "crps_ensemble",
+    "CalibrationCheck",
+    "calibration_check",
     "screening_outcome",
     "threshold_rows",
     "best_saving_at_recall",
