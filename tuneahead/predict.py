@@ -31,6 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 from scipy.special import ndtr
+from scipy.stats import norm
 
 from .data.runtable import RunTable
 from .model.design import ModelData, ModelDesign
@@ -68,6 +69,13 @@ class PredictiveComponents:
         """Posterior predictive mean and variance (law of total variance over draws), ``(n,)`` each."""
         mean_s, var_s = self.draw_moments()
         return mean_s.mean(axis=0), var_s.mean(axis=0) + mean_s.var(axis=0)
+
+    def draw_logpdf(self, x: np.ndarray) -> np.ndarray:
+        """Log density of the two-branch mixture at ``x`` (shape ``(n,)``) under each draw, ``(S, n)``."""
+        q = np.clip(self.p_fail, 0.0, 1.0)
+        ok = np.log1p(-q + 1e-300) + norm.logpdf(x, self.mean_ok, np.sqrt(self.var_ok))
+        fail = np.log(q + 1e-300) + norm.logpdf(x, self.mean_fail, np.sqrt(self.var_fail))
+        return np.logaddexp(ok, fail)
 
     def cdf(self, x: np.ndarray) -> np.ndarray:
         """Predictive CDF at ``x`` (shape ``(n,)``)."""

@@ -15,8 +15,8 @@ overconfident predictive pays for every final score outside its narrow interval.
 ``target: run`` the observation is the whole run instead, :math:`\log p(y_i, R_i \mid D_{-i})`
 (:func:`tuneahead.model.likelihood.run_loglik`, latents and gate integrated out).
 
-- **PSIS-LOO** (Vehtari, Gelman and Gabry 2017, through :func:`arviz.psislw` and
-  :func:`arviz.loo`): leaving run :math:`i` out reweights the draws of the one fit by
+- **PSIS-LOO** (Vehtari, Gelman and Gabry 2017, through :func:`arviz.psislw`): leaving run
+  :math:`i` out reweights the draws of the one fit by
   :math:`w_{is} \propto 1 / p(y_i, R_i \mid \theta_s)`, Pareto-smoothed, and
   :math:`p(R_i \mid y_{i,\le c}, D_{-i}) \approx \sum_s w_{is}\, p(R_i \mid y_{i,\le c}, \theta_s)`.
 - **Exact refits, or K-fold, where PSIS-LOO is unreliable**, that is for runs whose Pareto
@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, replace
+from functools import partial
 
 import arviz as az
 import jax
@@ -46,7 +47,6 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 from scipy.special import logsumexp
-from scipy.stats import norm
 
 from .data.errors import RunTableError
 from .data.runtable import RunTable
@@ -146,24 +146,23 @@ class ModelChoice:
     posterior: Posterior
 
 
+@partial(jax.jit, static_argnames=("failure_gate",))
+def _batched_run_loglik(params, data, failure_gate: bool):
+    return jax.vmap(lambda p: run_loglik(p, data, failure_gate))(params)
+
+
 def pointwise_loglik(posterior: Posterior, table: RunTable, max_draws: int | None = None) -> np.ndarray:
     """:math:`\\log p(y_i, R_i \\mid \\theta_s)` of every run of ``table`` under every draw, ``(S, n)``."""
     design = posterior.design
     data = design.encode(table, with_outcome=True)
-    params = posterior.params(max_draws)
-    ll = jax.jit(jax.vmap(lambda p: run_loglik(p, data, design.spec.failure_gate)))(params)
-    return np.asarray(ll, dtype=float)
+    return np.asarray(_batched_run_loglik(posterior.params(max_draws), data, design.spec.failure_gate), dtype=float)
 
 
 def final_logdensity(posterior: Posterior, table: RunTable, budget: float, max_draws: int | None = None) -> np.ndarray:
     """:math:`\\log p(R_i \\mid y_{i,\\le c}, \\theta_s)`, the predictive density of each run's final
     score given its probe cut at ``budget``, under every draw, ``(S, n)``."""
     comp = components_from_params(posterior.params(max_draws), posterior.design, table.truncate(budget))
-    r = np.asarray(table.final, dtype=float)[None, :]
-    q = np.clip(comp.p_fail, 0.0, 1.0)
-    ok = np.log1p(-q + 1e-300) + norm.logpdf(r, comp.mean_ok, np.sqrt(comp.var_ok))
-    fail = np.log(q + 1e-300) + norm.logpdf(r, comp.mean_fail, np.sqrt(comp.var_fail))
-    return np.logaddexp(ok, fail)
+    return comp.draw_logpdf(np.asarray(table.final, dtype=float))
 
 
 def psis_loo(
@@ -171,15 +170,9 @@ def psis_loo(
 ) -> tuple[np.ndarray, np.ndarray]:
     """PSIS-LOO of each training run: the pointwise elpd ``(n,)`` and Pareto :math:`\\hat k` ``(n,)``
     (module doc); ``target="final_given_probe"`` scores the final score given the probe cut at ``budget``."""
-    ll = pointwise_loglik(posterior, table)
-    chains = int(posterior.idata.posterior.sizes["chain"])
-    if target == "run":
-        ll3 = ll.reshape(chains, -1, ll.shape[1])
-        idata = az.from_dict(posterior={"chain_index": np.zeros(ll3.shape[:2])}, log_likelihood={"runs": ll3})
-        loo = az.loo(idata, pointwise=True, var_name="runs")
-        return np.asarray(loo.loo_i, dtype=float), np.asarray(loo.pareto_k, dtype=float)
+    ll = pointwise_loglik(posterior, table)  # (S, n): the weights leave each whole run out
     log_w, k_hat = az.psislw(xr.DataArray(-ll.T, dims=("run", "__sample__")))
-    dens = final_logdensity(posterior, table, budget)  # (S, n)
+    dens = ll if target == "run" else final_logdensity(posterior, table, budget)
     return logsumexp(np.asarray(log_w) + dens.T, axis=1), np.asarray(k_hat, dtype=float)
 
 

@@ -26,7 +26,7 @@ from scipy import stats
 from ..data.runtable import RunTable
 from ..model.posterior import Posterior
 from ..predict import predictive_components
-from .metrics import crps_gaussian_mixture
+from .methods import predictive_crps
 
 __all__ = ["CalibrationCheck", "calibration_check"]
 
@@ -42,6 +42,9 @@ class CalibrationCheck:
     coverage_se: float
     ks_pvalue: np.ndarray  # (C,)
     crps: np.ndarray  # (C,)
+    squared_error: np.ndarray  # (C,) mean squared error of the predictive mean
+    variance: np.ndarray  # (C,) mean predictive variance
+    mean_z2: np.ndarray  # (C,) mean of squared error over variance, run by run (1 when the variances are right)
     z: float
     alpha: float
 
@@ -69,6 +72,9 @@ class CalibrationCheck:
             "pit_ks_alpha": self.alpha,
             "pit_ok": self.pit_ok.tolist(),
             "crps": self.crps.tolist(),
+            "squared_error": self.squared_error.tolist(),
+            "variance": self.variance.tolist(),
+            "mean_z2": self.mean_z2.tolist(),
             "passed": self.passed,
         }
 
@@ -86,18 +92,16 @@ def calibration_check(
     truth = np.asarray(runs.final, dtype=float)
     if not np.isfinite(truth).all():
         raise ValueError("the calibration check needs runs with final scores; candidates have none")
-    coverage, pvalue, crps = [], [], []
+    coverage, pvalue, crps, moments = [], [], [], []
     for c in budgets:
         comp = predictive_components(posterior, runs.truncate(c), max_draws)
+        mean, var = comp.moments()
+        err = (truth - mean) ** 2
+        moments.append((err.mean(), var.mean(), np.mean(err / var)))
         lo, hi = comp.quantile((1 - level) / 2), comp.quantile((1 + level) / 2)
         coverage.append(float(np.mean((truth >= lo) & (truth <= hi))))
         pvalue.append(float(stats.kstest(comp.cdf(truth), "uniform").pvalue))
-        S = comp.p_fail.shape[0]
-        q = comp.p_fail.T
-        weights = np.concatenate([(1 - q), q], axis=1) / S
-        means = np.concatenate([comp.mean_ok.T, comp.mean_fail.T], axis=1)
-        variances = np.concatenate([comp.var_ok.T, comp.var_fail.T], axis=1)
-        crps.append(float(np.mean(crps_gaussian_mixture(weights, means, variances, truth))))
+        crps.append(float(np.mean(predictive_crps(comp, truth))))
     n = len(truth)
     return CalibrationCheck(
         budgets=np.asarray(budgets, dtype=float),
@@ -107,6 +111,9 @@ def calibration_check(
         coverage_se=float(np.sqrt(level * (1 - level) / n)),
         ks_pvalue=np.array(pvalue),
         crps=np.array(crps),
+        squared_error=np.array([m[0] for m in moments]),
+        variance=np.array([m[1] for m in moments]),
+        mean_z2=np.array([m[2] for m in moments]),
         z=z,
         alpha=alpha,
     )

@@ -25,7 +25,14 @@ from ..predict import PredictiveComponents, predictive_components
 from .calibration import conformal_coverage
 from .metrics import crps_ensemble, crps_gaussian_mixture
 
-__all__ = ["LIGHTGBM_FEATURES", "build_baseline", "predict_ours", "baseline_crps", "baseline_coverage"]
+__all__ = [
+    "LIGHTGBM_FEATURES",
+    "build_baseline",
+    "predict_ours",
+    "predictive_crps",
+    "baseline_crps",
+    "baseline_coverage",
+]
 
 # the LightGBM methods and the features each reads
 LIGHTGBM_FEATURES = {"static_only": "static", "dynamic_only": "dynamic", "tuneahead": "both"}
@@ -53,12 +60,16 @@ def predict_ours(
     mean, _ = comp.moments()
     tail = (1 - level) / 2
     pred = MethodPrediction(mean, comp.quantile(tail), comp.quantile(1 - tail), level)
+    return pred, predictive_crps(comp, test.final), comp
+
+
+def predictive_crps(comp: PredictiveComponents, truth: np.ndarray) -> np.ndarray:
+    """Each run's CRPS under the posterior predictive: a mixture of both branches of every draw."""
     s = comp.p_fail.shape[0]
     weights = np.concatenate([(1 - comp.p_fail) / s, comp.p_fail / s]).T
     means = np.concatenate([comp.mean_ok, comp.mean_fail]).T
     variances = np.concatenate([comp.var_ok, comp.var_fail]).T
-    crps = crps_gaussian_mixture(weights, means, variances, test.final)
-    return pred, crps, comp
+    return crps_gaussian_mixture(weights, means, variances, truth)
 
 
 def baseline_crps(pred: MethodPrediction, truth: np.ndarray) -> np.ndarray | None:

@@ -53,7 +53,8 @@ class RiskCurve:
 
     ``draws`` are the per-draw Bayes risks :math:`L_s(c)`; ``epistemic_runs`` ``(n, C)`` holds
     each candidate's between-draw variance :math:`\operatorname{Var}_s m_{is}(c)` (None where the
-    curve has no parameter uncertainty, as for a truth); ``horizon`` is the runs' budget T.
+    curve has no parameter uncertainty, as for a truth); ``mean_runs`` ``(n, C)`` each candidate's
+    predictive mean; ``horizon`` is the runs' budget T.
     """
 
     budgets: np.ndarray  # (C,)
@@ -63,6 +64,7 @@ class RiskCurve:
     intrinsic_draws: np.ndarray  # (S,)
     epistemic_runs: np.ndarray | None = None  # (n, C)
     horizon: float = float("inf")
+    mean_runs: np.ndarray | None = None  # (n, C) each candidate's predictive mean at each budget
 
     @property
     def epistemic_variance(self) -> np.ndarray:
@@ -117,13 +119,14 @@ def risk_curve(
     budgets = np.unique(np.concatenate([[0.0], np.asarray(budgets, dtype=float)]))
     if (budgets < 0).any():
         raise ValueError(f"probe budgets must be non-negative, got {budgets.tolist()}")
-    total, per_draw, between = [], [], []
+    total, per_draw, between, means = [], [], [], []
     for c in budgets:
         comp = components_at(candidates.truncate(c))
         mean_s, var_s = comp.draw_moments()
         total.append(float(np.mean(var_s.mean(axis=0) + mean_s.var(axis=0))))
         per_draw.append(var_s.mean(axis=1))
         between.append(mean_s.var(axis=0))
+        means.append(mean_s.mean(axis=0))
         if progress is not None:
             progress(c)
     intrinsic_draws = np.asarray(intrinsic_draws, dtype=float)
@@ -134,6 +137,7 @@ def risk_curve(
         intrinsic=float(intrinsic_draws.mean()),
         intrinsic_draws=intrinsic_draws,
         epistemic_runs=np.stack(between, axis=1),
+        mean_runs=np.stack(means, axis=1),
         horizon=float(np.median(candidates.budget)),
     )
 

@@ -23,7 +23,6 @@ import numpy as np
 
 from ..data.runtable import RunTable
 from ..model.posterior import Posterior
-from ..predict import predictive_components
 from ..risk import RiskConfig, RiskCurve, posterior_risk, summarize_draws, summarize_risk
 from ..synthetic.population import SimulatedPopulation
 from ..synthetic.sampler import Population
@@ -129,15 +128,10 @@ def compare_to_brute_force(posterior_curve: RiskCurve, brute_curve: RiskCurve, b
     }
 
 
-def realized_error(
-    posterior: Posterior, runs: RunTable, budgets: np.ndarray, max_draws: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """The squared error of the predictive mean on ``runs`` cut at each budget, and its standard error."""
-    err = []
-    for c in budgets:
-        mean, _ = predictive_components(posterior, runs.truncate(c), max_draws).moments()
-        err.append((mean - runs.final) ** 2)
-    err = np.stack(err, axis=1)  # (n, C)
+def realized_error(risk: RiskCurve, runs: RunTable) -> tuple[np.ndarray, np.ndarray]:
+    """The squared error of the predictive mean (``risk.mean_runs``) on ``runs`` at each budget,
+    and its standard error."""
+    err = (risk.mean_runs - np.asarray(runs.final, dtype=float)[:, None]) ** 2  # (n, C)
     return err.mean(axis=0), err.std(axis=0, ddof=1) / np.sqrt(err.shape[0])
 
 
@@ -235,9 +229,7 @@ def _headline_comparison(post: tuple[dict, dict], ref: tuple[dict, dict], brute:
     }
 
 
-def _probe_reference(
-    population, posterior, runs, brute, brute_curve, on_runs, comparison, truth, config, cost_per_step
-):
+def _probe_reference(population, runs, brute, brute_curve, on_runs, comparison, truth, config, cost_per_step):
     """The probe-information reference on the configs of ``runs``, set beside the posterior in
     ``comparison`` (with the realized squared error); its risk curve and summary."""
     T = population.spec.steps
@@ -247,7 +239,7 @@ def _probe_reference(
     )
     comparison.update(_probe_reference_comparison(reference, brute.budgets, T, brute_curve, on_runs))
     ref_curve = reference_curve(reference, brute.budgets, T, brute_curve)
-    realized, realized_se = realized_error(posterior, runs, brute.budgets, config.max_draws)
+    realized, realized_se = realized_error(on_runs, runs)
     comparison.update(
         {
             "L_posterior": on_runs.total,
@@ -295,7 +287,7 @@ def brute_force_truth(
     post_risk, post_regime = summarize_risk(on_runs, config, cost_per_step)
     comparison = compare_to_brute_force(on_runs, brute_curve, brute.standard_error)
     ref_curve, ref_block = _probe_reference(
-        population, posterior, runs, brute, brute_curve, on_runs, comparison, truth, config, cost_per_step
+        population, runs, brute, brute_curve, on_runs, comparison, truth, config, cost_per_step
     )
     ref = (ref_block["risk"], ref_block["regime"])
     comparison.update(_headline_comparison((post_risk, post_regime), ref, (brute_risk, brute_regime)))
