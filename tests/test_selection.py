@@ -4,8 +4,7 @@ import numpy as np
 import pytest
 
 from tuneahead import InferenceConfig, ModelSpec
-from tuneahead.data.errors import RunTableError
-from tuneahead.selection import DEFAULT_VARIANTS, ModelChoiceConfig, _choose, choose_model, kfold_folds
+from tuneahead.selection import DEFAULT_VARIANTS, ModelChoiceConfig, _choose, choose_model
 
 
 def test_the_config_refuses_unknown_keys_criteria_and_targets():
@@ -24,18 +23,6 @@ def test_gate_only_variants_are_dropped_without_a_gate():
     specs = ModelChoiceConfig().specs(ModelSpec(failure_gate=False))
     assert "gate_linear" not in specs and "divergence" not in specs
     assert specs["shape"].shape_features and not specs["base"].shape_features
-
-
-def test_folds_keep_two_runs_of_every_group_in_every_fit(population_table):
-    fold = kfold_folds(population_table, folds=5, seed=0)
-    groups = np.asarray(population_table.group)
-    for f in range(5):
-        kept = groups[fold != f]
-        assert all((kept == g).sum() >= 2 for g in np.unique(groups))
-    assert (fold >= 0).all()  # groups of 10 can all be held out
-    tiny = population_table.select(np.isin(groups, np.unique(groups)[:1]) & (np.arange(len(groups)) % 5 == 0))
-    with pytest.raises(RunTableError, match="no group has enough runs"):
-        kfold_folds(tiny, folds=5)
 
 
 def test_a_later_variant_must_win_by_more_than_the_paired_error():

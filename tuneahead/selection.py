@@ -48,8 +48,8 @@ import pandas as pd
 import xarray as xr
 from scipy.special import logsumexp
 
-from .data.errors import RunTableError
 from .data.runtable import RunTable
+from .data.splits import within_group_folds
 from .inference import InferenceConfig, fit
 from .model.design import ModelSpec
 from .model.likelihood import run_loglik
@@ -63,7 +63,6 @@ __all__ = [
     "pointwise_loglik",
     "final_logdensity",
     "psis_loo",
-    "kfold_folds",
     "choose_model",
 ]
 
@@ -176,26 +175,6 @@ def psis_loo(
     return logsumexp(np.asarray(log_w) + dens.T, axis=1), np.asarray(k_hat, dtype=float)
 
 
-def kfold_folds(table: RunTable, folds: int, seed: int = 0) -> np.ndarray:
-    """Fold of each run (-1: never held out), drawn within groups so every fold keeps two runs of every group."""
-    fold = np.full(len(table), -1)
-    rng = np.random.default_rng(seed)
-    groups = np.asarray(table.group)
-    for g in np.unique(groups):
-        idx = np.flatnonzero(groups == g)
-        per_fold = int(np.ceil(len(idx) / folds))
-        if len(idx) - per_fold < 2:
-            continue
-        start = rng.integers(folds)
-        fold[rng.permutation(idx)] = (start + np.arange(len(idx))) % folds
-    if (fold < 0).all():
-        raise RunTableError(
-            f"no group has enough runs for {folds}-fold model choice (each needs more than two); "
-            "use model.auto.criterion=loo or fewer folds"
-        )
-    return fold
-
-
 def _kfold_elpd(
     table: RunTable, spec: ModelSpec, config: InferenceConfig, fold: np.ndarray, target: str, budget: float | None
 ) -> np.ndarray:
@@ -266,7 +245,7 @@ def _score(train, specs, inference, choice: ModelChoiceConfig, budget) -> tuple[
         log.info(
             "model choice: %d runs with Pareto k > %g; %d-fold refits", len(unreliable), choice.pareto_k, choice.folds
         )
-        fold = kfold_folds(train, choice.folds, choice.seed)
+        fold = within_group_folds(train.group, choice.folds, choice.seed)
         scores = {
             name: _kfold_elpd(train, spec, inference, fold, choice.target, budget) for name, spec in specs.items()
         }

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from tuneahead.data.runtable import RunTable, RunTableError
-from tuneahead.data.splits import SPLIT_KEYS, Split
+from tuneahead.data.splits import SPLIT_KEYS, Split, within_group_folds
 
 
 @pytest.fixture(scope="module")
@@ -46,3 +46,15 @@ def test_group_split_by_a_feature_and_unknown_values(runs):
         Split(kind="group", by="lr", test_values=(7.0,)).partition(runs)
     with pytest.raises(RunTableError, match="kfold split has several"):
         runs.split("kfold", folds=3)
+
+
+def test_folds_keep_two_runs_of_every_group_in_every_fit(population_table):
+    fold = within_group_folds(population_table.group, folds=5, seed=0)
+    groups = np.asarray(population_table.group)
+    for f in range(5):
+        kept = groups[fold != f]
+        assert all((kept == g).sum() >= 2 for g in np.unique(groups))
+    assert (fold >= 0).all()  # groups of 10 can all be held out
+    tiny = population_table.select(np.isin(groups, np.unique(groups)[:1]) & (np.arange(len(groups)) % 5 == 0))
+    with pytest.raises(RunTableError, match="no group has enough runs"):
+        within_group_folds(tiny.group, folds=5)

@@ -10,6 +10,9 @@ A split is a :class:`Split` of one of four kinds, each with its own keys:
   ``test_fraction`` of the distinct values;
 - ``kfold``: ``folds`` folds at random (``seed``), each run held out exactly once.
 
+Model choice refits on folds of the training runs that must keep every group fitted:
+:func:`within_group_folds` draws them within groups.
+
 :meth:`Split.partition` gives the (train, test) pairs: one pair, or one per fold. A split that
 would leave a side empty, or names a key its kind does not have, is refused with a message that
 names the split and the fix.
@@ -25,7 +28,7 @@ import numpy as np
 
 from .errors import RunTableError
 
-__all__ = ["SPLIT_KINDS", "SPLIT_KEYS", "Split", "Runs"]
+__all__ = ["SPLIT_KINDS", "SPLIT_KEYS", "Split", "Runs", "within_group_folds"]
 
 
 class Runs(Protocol):
@@ -167,3 +170,22 @@ class Split:
         fold = np.empty(n, dtype=int)
         fold[np.random.default_rng(self.seed).permutation(n)] = np.arange(n) % k
         return [(table.select(fold != j), table.select(fold == j)) for j in range(k)]
+
+
+def within_group_folds(groups, folds: int, seed: int = 0, min_train: int = 2) -> np.ndarray:
+    """Fold of each run (-1: never held out), drawn within groups so that every fold leaves at least
+    ``min_train`` runs of every group in training; a group too small for that is never held out."""
+    groups = np.asarray(groups)
+    fold = np.full(len(groups), -1)
+    rng = np.random.default_rng(seed)
+    for g in np.unique(groups):
+        idx = np.flatnonzero(groups == g)
+        if len(idx) - int(np.ceil(len(idx) / folds)) < min_train:
+            continue
+        fold[rng.permutation(idx)] = (rng.integers(folds) + np.arange(len(idx))) % folds
+    if (fold < 0).all():
+        raise RunTableError(
+            f"no group has enough runs for {folds} folds that each keep {min_train} of its runs in training; "
+            "use fewer folds or model.auto.criterion=loo"
+        )
+    return fold
