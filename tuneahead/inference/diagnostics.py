@@ -40,30 +40,28 @@ def diagnose(idata, config: InferenceConfig, run_info: dict, seconds: float) -> 
             )
         return Diagnostics("svi", None, None, None, draws, chains, {}, tuple(messages), extra)
 
-    rhat = az.rhat(idata)
-    ess = az.ess(idata, method="bulk")
-    per = {}
-    for name in post.data_vars:
-        r = np.asarray(rhat[name].values, dtype=float).ravel()
-        e = np.asarray(ess[name].values, dtype=float).ravel()
-        if r.size == 0:
-            continue
-        # r_hat needs two chains; with one it is NaN everywhere and only the ESS is reported
-        per[name] = {
-            "max_rhat": float(np.nanmax(r)) if np.isfinite(r).any() else float("nan"),
-            "min_ess_bulk": float(np.nanmin(e)) if np.isfinite(e).any() else float("nan"),
-        }
-    max_rhat = max(v["max_rhat"] for v in per.values())
-    min_ess = min(v["min_ess_bulk"] for v in per.values())
+    per = _per_site(idata)
+    max_rhat, worst = _extreme(per, "max_rhat", max)
+    min_ess, low = _extreme(per, "min_ess_bulk", min)
     divergences = int(np.asarray(idata.sample_stats["diverging"]).sum())
-    worst = max(per, key=lambda k: per[k]["max_rhat"])
-    if chains > 1 and max_rhat > RHAT_LIMIT:
+    if chains < 2:
         messages.append(
-            f"r_hat up to {max_rhat:.3f} (site {worst!r}) exceeds {RHAT_LIMIT}; "
-            "run more warmup or samples before trusting the intervals"
+            f"r_hat cannot be checked with {chains} chain; run inference.num_chains=2 or more before "
+            "trusting the intervals"
         )
+    else:
+        unchecked = sorted(k for k, v in per.items() if not np.isfinite(v["max_rhat"]))
+        if unchecked:
+            messages.append(
+                f"r_hat could not be computed for site(s) {unchecked} (constant or non-finite draws); "
+                "inspect those sites before trusting the intervals"
+            )
+        if max_rhat > RHAT_LIMIT:
+            messages.append(
+                f"r_hat up to {max_rhat:.3f} (site {worst!r}) exceeds {RHAT_LIMIT}; "
+                "run more warmup or samples before trusting the intervals"
+            )
     if min_ess < ESS_PER_CHAIN * chains:
-        low = min(per, key=lambda k: per[k]["min_ess_bulk"])
         messages.append(
             f"bulk ESS down to {min_ess:.0f} (site {low!r}), under {ESS_PER_CHAIN} per chain; "
             "raise inference.num_samples"
@@ -73,3 +71,31 @@ def diagnose(idata, config: InferenceConfig, run_info: dict, seconds: float) -> 
             f"{divergences} divergent transitions; raise inference.target_accept or inspect the posterior geometry"
         )
     return Diagnostics("nuts", max_rhat, min_ess, divergences, draws, chains, per, tuple(messages), extra)
+
+
+def _per_site(idata) -> dict[str, dict[str, float]]:
+    """Each site's largest r_hat and smallest bulk ESS over its elements (NaN where none is finite:
+    one chain, or constant draws)."""
+    rhat = az.rhat(idata)
+    ess = az.ess(idata, method="bulk")
+    per = {}
+    for name in idata.posterior.data_vars:
+        r = np.asarray(rhat[name].values, dtype=float).ravel()
+        e = np.asarray(ess[name].values, dtype=float).ravel()
+        if r.size == 0:
+            continue
+        per[name] = {
+            "max_rhat": float(np.nanmax(r)) if np.isfinite(r).any() else float("nan"),
+            "min_ess_bulk": float(np.nanmin(e)) if np.isfinite(e).any() else float("nan"),
+        }
+    return per
+
+
+def _extreme(per: dict, key: str, pick) -> tuple[float, str | None]:
+    """The largest (``pick=max``) or smallest value of ``key`` over the sites where it is finite, and
+    its site; NaN and None where no site has one. A NaN on one site never hides another's value."""
+    finite = {name: v[key] for name, v in per.items() if np.isfinite(v[key])}
+    if not finite:
+        return float("nan"), None
+    site = pick(finite, key=finite.get)
+    return finite[site], site
