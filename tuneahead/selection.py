@@ -123,15 +123,23 @@ class ModelChoiceConfig:
                 )
 
     def specs(self, base: ModelSpec) -> dict[str, ModelSpec]:
-        """Each variant's spec; variants that only change the failure gate's parts are dropped
-        where the base has no gate."""
+        """Each variant's spec, checked; variants that only change the failure gate's parts are dropped
+        where the base has no gate, and those that act on curves where it has no metrics."""
         gate_only = {"gate_basis", "divergence_features"}
+        curves = {"shape_features", "variance_features", "random_walk", "curve_offsets", "divergence_features"}
         out = {}
         for name, changes in self.variants.items():
             changes = dict(changes or {})
             if not base.failure_gate and changes and set(changes) <= gate_only:
                 continue
-            out[name] = replace(base, **changes)
+            if not base.metrics and set(changes) & curves:
+                continue
+            try:
+                out[name] = replace(base, **changes)
+            except ValueError as err:
+                raise ValueError(f"model.auto.variants.{name}: {err}") from None
+        if not out:
+            raise ValueError("model.auto.variants: no variant applies to this model; list at least {base: {}}")
         return out
 
 

@@ -9,9 +9,19 @@ from __future__ import annotations
 
 from ..data.splits import Split
 
-__all__ = ["METHODS", "METHOD_LABELS", "KNOWN_KEYS", "check_evaluation_config", "evaluation_splits"]
+__all__ = [
+    "METHODS",
+    "CURVE_METHODS",
+    "METHOD_LABELS",
+    "KNOWN_KEYS",
+    "check_evaluation_config",
+    "check_curve_methods",
+    "evaluation_splits",
+]
 
 METHODS = ("ours", "last_value", "extrapolation", "loss_decay", "static_only", "dynamic_only", "tuneahead", "proxylm")
+# the methods that read a probe curve (a table without curves has none for them)
+CURVE_METHODS = ("last_value", "extrapolation", "loss_decay", "dynamic_only", "proxylm")
 # the name of each method in the tables
 METHOD_LABELS = {
     "ours": "ours (hierarchical)",
@@ -57,3 +67,17 @@ def check_evaluation_config(ev: dict) -> None:
     evaluation_splits(ev)
     if not ev.get("splits"):
         raise ValueError("evaluation.splits is empty; give at least one split")
+
+
+def check_curve_methods(methods: list[str], metric: str | None) -> None:
+    """Refuse methods that read a probe curve when there is none to read (``metric`` None: a table
+    without curves, ``model.metrics=[]`` and ``evaluation.metric`` null)."""
+    if metric is not None:
+        return
+    reading = [m for m in methods if m in CURVE_METHODS]
+    if reading:
+        keep = [m for m in methods if m not in CURVE_METHODS]
+        raise ValueError(
+            f"evaluation.methods: {reading} read a probe curve, but model.metrics is empty and evaluation.metric "
+            f"is null (a table without curves); set evaluation.methods=[{','.join(keep)}] or name a metric"
+        )

@@ -38,8 +38,9 @@ __all__ = [
 LIGHTGBM_FEATURES = {"static_only": "static", "dynamic_only": "dynamic", "tuneahead": "both"}
 
 
-def build_baseline(method: str, metric: str, ev: dict, level: float, seed: int):
-    """An unfitted baseline ``method`` reading probe ``metric``, set up from the ``evaluation`` config ``ev``."""
+def build_baseline(method: str, metric: str | None, ev: dict, level: float, seed: int):
+    """An unfitted baseline ``method`` reading probe ``metric`` (None: a table without curves, where
+    the LightGBM variants read the static features alone), set up from the ``evaluation`` config ``ev``."""
     if method == "last_value":
         return LastValue(metric)
     if method == "extrapolation":
@@ -49,7 +50,9 @@ def build_baseline(method: str, metric: str, ev: dict, level: float, seed: int):
     if method == "proxylm":
         return ProxyRegression(metric, seed=seed, **ev["baselines"]["proxylm"])
     features = LIGHTGBM_FEATURES[method]
-    return GradientBoosted([metric], features=features, level=level, seed=seed, **ev["baselines"]["lightgbm"])
+    return GradientBoosted(
+        [] if metric is None else [metric], features=features, level=level, seed=seed, **ev["baselines"]["lightgbm"]
+    )
 
 
 def predict_ours(

@@ -34,7 +34,15 @@ class ModelSpec:
     Attributes
     ----------
     metrics
-        Probe metrics whose curves inform the trajectory latent.
+        Probe metrics whose curves inform the trajectory latent. Empty: a table without curves
+        (static features, which may hold fixed probe summaries, and final scores). Then nothing
+        tells the trajectory latent :math:`\delta_i` from the outcome noise :math:`\varepsilon_i`, so
+        the model does without it: the run-level spread is :math:`\sigma_\varepsilon` alone, no probe
+        length changes the risk, :math:`L(c) = L(0)`, and :math:`L_{int}` is the risk the static
+        features leave (an upper bound on the limit that curves could approach). The options that
+        act on curves (``shape_features``, ``variance_features``, ``random_walk``,
+        ``curve_offsets``, ``divergence_features``) are refused; ``amplitude_features`` and
+        ``max_points`` have nothing to act on.
     static_basis
         ``"linear"`` or ``"quadratic"`` expansion of the static features in ``f(x)``.
     failure_gate
@@ -87,7 +95,13 @@ class ModelSpec:
         if self.max_points is not None and self.max_points < 1:
             raise RunTableError(f"model.max_points={self.max_points}; use a positive count or null")
         if not self.metrics:
-            raise RunTableError("model.metrics is empty; name at least one probe metric")
+            curve_options = ("shape_features", "variance_features", "random_walk", "curve_offsets")
+            on = [name for name in (*curve_options, "divergence_features") if getattr(self, name)]
+            if on:
+                raise RunTableError(
+                    f"model.metrics is empty (a table without curves), but model.{on[0]}=true acts on probe "
+                    f"curves; set model.{on[0]}=false or name the metrics whose curves the runs have"
+                )
         if self.static_basis not in ("linear", "quadratic"):
             raise RunTableError(f"model.static_basis={self.static_basis!r}; use 'linear' or 'quadratic'")
         if self.gate_basis not in ("static", "linear"):

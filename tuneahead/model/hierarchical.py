@@ -56,6 +56,11 @@ run's points (:func:`tuneahead.model.walk.condition_walk`).
 **Outcome.** :math:`R_i = \mu_i + \delta_i + \varepsilon_i`,
 :math:`\varepsilon_i \sim \mathcal N(0, \sigma_\varepsilon^2)`.
 
+**Without curves** (no probe metric). The final score alone cannot tell :math:`\delta_i` from
+:math:`\varepsilon_i`, so the model has neither :math:`\sigma_\delta` nor any curve or chance-level
+site: :math:`R_i = \mu_i + \varepsilon_i` for a healthy run, and a run diverges with the gate's
+prior odds.
+
 **Failure gate.** With probability :math:`\pi_i = \operatorname{sigmoid}(h_0 + g_i^\top w)` the run
 diverges, where :math:`g_i` is the static basis :math:`x_i` or, with ``gate_basis: linear``, the
 standardized features :math:`z_i` themselves (then monotone in each feature, so it cannot turn back
@@ -135,9 +140,10 @@ def _static_sites(s: dict, n_groups: int, p_static: int) -> None:
     s["beta"] = numpyro.sample("beta", dist.Normal(0.0, 0.5).expand([p_static]).to_event(1))
 
 
-def _trajectory_sites(s: dict, p_linear: int, variance_features: bool, random_walk: bool) -> None:
-    """Priors of the trajectory latent's spread, the outcome noise and the walk."""
-    s["sigma_delta"] = numpyro.sample("sigma_delta", dist.HalfNormal(1.0))
+def _trajectory_sites(s: dict, p_linear: int, variance_features: bool, random_walk: bool, curves: bool) -> None:
+    """Priors of the trajectory latent's spread (with curves only), the outcome noise and the walk."""
+    if curves:
+        s["sigma_delta"] = numpyro.sample("sigma_delta", dist.HalfNormal(1.0))
     if variance_features:
         s["omega"] = numpyro.sample("omega", dist.Normal(0.0, 0.3).expand([p_linear]).to_event(1))
     s["sigma_eps"] = numpyro.sample("sigma_eps", dist.HalfNormal(0.5))
@@ -149,7 +155,9 @@ def _curve_sites(
     s: dict, n_metrics: int, p_linear: int, amplitude_features: bool, shape_features: bool, curve_offsets: bool
 ) -> None:
     """Priors of each metric's curve: the link, the amplitude, the power law, the point noise and
-    the spread of the runs' persistent offsets."""
+    the spread of the runs' persistent offsets (none without metrics)."""
+    if not n_metrics:
+        return
     with numpyro.plate("metric", n_metrics):
         s["lam0"] = numpyro.sample("lam0", dist.Normal(0.0, 1.0))
         s["lam1"] = numpyro.sample("lam1", dist.Normal(0.0, 1.5))
@@ -179,6 +187,8 @@ def _gate_sites(s: dict, n_metrics: int, p_gate: int, p_linear: int, divergence_
         s["nu"] = numpyro.sample("nu", dist.Normal(0.0, 0.5).expand([p_linear]).to_event(1))
         s["nu_T"] = numpyro.sample("nu_T", dist.Normal(0.0, 1.0))
         s["k_div"] = numpyro.sample("k_div", dist.LogNormal(0.0, 0.5))
+    if not n_metrics:
+        return
     with numpyro.plate("metric", n_metrics):
         s["y_fail"] = numpyro.sample("y_fail", dist.Normal(0.0, 3.0))
         s["s_yfail"] = numpyro.sample("s_yfail", dist.HalfNormal(0.5))
@@ -210,7 +220,7 @@ def hierarchical_model(
     p_linear = data.x_linear.shape[1]
     s = {}
     _static_sites(s, n_groups, data.x_static.shape[1])
-    _trajectory_sites(s, p_linear, variance_features, random_walk)
+    _trajectory_sites(s, p_linear, variance_features, random_walk, n_metrics > 0)
     _curve_sites(s, n_metrics, p_linear, amplitude_features, shape_features, curve_offsets)
     if failure_gate:
         _gate_sites(s, n_metrics, data.x_gate.shape[1], p_linear, divergence_features)

@@ -35,6 +35,10 @@ __all__ = [
 
 Params = Mapping[str, jnp.ndarray]
 
+#: Least prior variance of :math:`\delta_i`: a model without curves has none (``sigma_delta`` = 0),
+#: and the closed-form conditioning works with precisions.
+DELTA_VAR_FLOOR = 1e-8
+
 
 class OutcomeComponents(NamedTuple):
     """The two-branch predictive distribution of each run's final score, for one parameter draw.
@@ -151,7 +155,7 @@ def curve_rows(p: Params, data: ModelData, mu, extra, amp, shape) -> CurveRows:
         residual=data.y - (per_point(p["lam0"], data) + per_point(p["lam1"], data) * mu[:, None]),
         noise=per_point(p["sigma_y"], data) ** 2,
         weight=data.mask,
-        delta_var=(p["sigma_delta"] * jnp.exp(data.x_linear @ p["omega"])) ** 2 + extra,
+        delta_var=jnp.maximum((p["sigma_delta"] * jnp.exp(data.x_linear @ p["omega"])) ** 2 + extra, DELTA_VAR_FLOOR),
         amplitude_mean=mean,
         amplitude_var=var,
     )

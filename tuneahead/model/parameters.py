@@ -117,6 +117,10 @@ def initial_rate(b, t0):
     return b / t0
 
 
+#: The per-metric sites a model without curves does not have (``gamma_B``, ``kappa``: see below).
+_CURVE_SITES = ("lam0", "lam1", "mu_B", "sigma_B", "b_frac", "rate", "sigma_y", "y_fail", "s_yfail")
+
+
 def params_from_sites(sites: Mapping[str, Any], n_linear_features: int) -> dict:
     """The parameter dict of one draw from its site values, in the form the likelihood reads.
 
@@ -124,9 +128,14 @@ def params_from_sites(sites: Mapping[str, Any], n_linear_features: int) -> dict:
     ``(p, M)``. Each, and ``omega``, ``nu`` and ``nu_T``, is zero when the model does without it
     (and the divergence law's shape ``k_div`` is one). The time scale is sampled as the
     initial rate :math:`b / t_0` (the curve's slope scale at t = 0), because the data pin that down
-    while :math:`b` and :math:`t_0` alone drift together towards the exponential limit.
+    while :math:`b` and :math:`t_0` alone drift together towards the exponential limit. A model
+    without curves has no per-metric site and no ``sigma_delta``: they are empty and zero.
     """
     params = dict(sites)
+    if "lam0" not in params:
+        empty = jnp.zeros(jnp.shape(params["a0"]) + (0,))
+        params.update({name: empty for name in _CURVE_SITES})
+        params["sigma_delta"] = jnp.zeros(jnp.shape(params["a0"]))
     n_metrics = params["lam0"].shape[-1]
     params["b"] = curve_exponent(params["b_frac"])
     params["t0"] = params["b"] / params["rate"]

@@ -43,7 +43,7 @@ from ..artifacts import write_json
 from ..data.runtable import RunTable
 from ..data.splits import Split
 from ..evaluation.calibration import calibration_row, coverage_from_pit
-from ..evaluation.config import METHOD_LABELS, check_evaluation_config, evaluation_splits
+from ..evaluation.config import METHOD_LABELS, check_curve_methods, check_evaluation_config, evaluation_splits
 from ..evaluation.explanations import (
     ExplainInputs,
     explain_methods,
@@ -56,8 +56,8 @@ from ..evaluation.report import prediction_frame, write_predictions, write_scree
 from ..evaluation.scoring import HeldOut, MethodResults, level_tag, table_row
 from ..evaluation.screening import SCREENED_METHODS, method_screening, pruner_row, success_thresholds
 from ..model.posterior import Posterior
-from .runs import fit_posterior, load_runs, scored_partition, write_model_choice
-from .settings import JobSettings, job_settings, plain
+from .runs import check_metrics, fit_posterior, load_runs, scored_partition, write_model_choice
+from .settings import JobSettings, config_budget, job_settings, plain
 
 __all__ = ["EvaluationPlan", "evaluation_plan", "run_evaluation"]
 
@@ -73,23 +73,26 @@ class EvaluationPlan:
     budgets: list[float]
     methods: list[str]
     splits: dict[str, Split]
-    metric: str
+    metric: str | None  # None: a table without curves
     explain_budget: float
 
 
 def evaluation_plan(cfg: DictConfig) -> EvaluationPlan:
-    """The evaluation's plan, every key, method and split checked."""
+    """The evaluation's plan, every key, method, split and budget checked."""
     settings = job_settings(cfg)
     ev = plain(cfg.evaluation)
     check_evaluation_config(ev)
+    metric = ev["metric"] or next(iter(settings.spec.metrics), None)
+    check_curve_methods(list(ev["methods"]), metric)
+    budgets = [config_budget(b, "evaluation.budgets") for b in (ev["budgets"] or [settings.probe_budget])]
     return EvaluationPlan(
         settings=settings,
         ev=ev,
-        budgets=[float(b) for b in (ev["budgets"] or [settings.probe_budget])],
+        budgets=budgets,
         methods=list(ev["methods"]),
         splits=evaluation_splits(ev),
-        metric=ev["metric"] or list(cfg.model.metrics)[0],
-        explain_budget=float(ev["explain"]["budget"] or settings.probe_budget),
+        metric=metric,
+        explain_budget=config_budget(ev["explain"]["budget"] or settings.probe_budget, "evaluation.explain.budget"),
     )
 
 
@@ -198,7 +201,7 @@ def _screen_split(plan, held_out: HeldOut, store, taus, top_tau: float, outputs:
             rows, best = method_screening(store[m][j], held_out, taus, top_tau, sc)
             outputs.screening.extend(rows)
             outputs.headline.append(best)
-        for pr in sc["pruners"]:
+        for pr in sc["pruners"] if plan.metric is not None else ():  # a pruner replays a curve
             outputs.pruners.append(pruner_row(pr, held_out, b, top_tau, plan.metric, plan.settings.seed))
         log.info("[%s] screening at budget %g done", held_out.split, b)
 
@@ -224,7 +227,8 @@ def run_evaluation(cfg: DictConfig, out_dir: str | Path) -> dict:
     out_dir, started = Path(out_dir), time.perf_counter()
     plan = evaluation_plan(cfg)
     _, table = load_runs(cfg.data)
-    table.curve(plan.metric)
+    check_metrics(table, plan.settings.spec.metrics, "model.metrics")
+    check_metrics(table, [plan.metric] if plan.metric is not None else [], "evaluation.metric")
     log.info("%s; baselines read metric %r; budgets %s", table, plan.metric, plan.budgets)
     held_out = [HeldOut.pool(name, scored_partition(table, split)) for name, split in plan.splits.items()]
     outputs = _Outputs()

@@ -33,7 +33,7 @@ from ..risk import RiskConfig, RiskCurve, posterior_risk, summarize_draws, summa
 from ..synthetic.population import SimulatedPopulation
 from ..synthetic.sampler import Population
 from ..validation.report import brute_force_truth, exact_truth
-from .runs import fit_posterior, load_runs, scored_partition, write_model_choice
+from .runs import check_metrics, fit_posterior, load_runs, scored_partition, write_model_choice
 from .settings import JobSettings, fit_risk, fit_split, fit_truth, job_settings
 
 __all__ = ["run_fit"]
@@ -128,6 +128,7 @@ def run_fit(cfg: DictConfig, out_dir: str | Path) -> dict:
     settings, split, risk_config, truth_config = job_settings(cfg), fit_split(cfg), fit_risk(cfg), fit_truth(cfg)
     log.info("[1/5] loading the runs")
     source, table = load_runs(cfg.data)
+    check_metrics(table, settings.spec.metrics, "model.metrics")
     ((train, test),) = scored_partition(table, split)
     log.info("%s; %d training runs, %d held-out runs", table, len(train), len(test))
     log.info("[2/5] fitting the hierarchical model")

@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
+from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
@@ -20,7 +21,7 @@ from ..model.posterior import Posterior
 from ..selection import choose_model
 from .settings import JobSettings
 
-__all__ = ["load_runs", "scored_partition", "fit_posterior", "write_model_choice"]
+__all__ = ["load_runs", "check_metrics", "scored_partition", "fit_posterior", "write_model_choice"]
 
 log = logging.getLogger("tuneahead.pipeline")
 
@@ -30,8 +31,23 @@ def load_runs(data: DictConfig) -> tuple[object, RunTable]:
     truth (a sampled or simulated population) is returned whole beside its table."""
     origin = data.get("_target_")
     log.info("loading runs from %s", origin)
-    source = instantiate(data, _convert_="all")
+    try:
+        source = instantiate(data, _convert_="all")
+    except InstantiationException as err:
+        cause = err.__cause__
+        if isinstance(cause, RunTableError):  # the loader's own message, without Hydra's wrapping
+            raise RunTableError(f"data ({origin}): {cause}; check data.path and the other data.* keys") from None
+        raise
     return source, as_runtable(source, origin)
+
+
+def check_metrics(table: RunTable, metrics, key: str) -> None:
+    """Refuse a configured probe metric (config key ``key``) that the runs do not have."""
+    missing = [m for m in metrics if m not in table.metrics]
+    if missing:
+        raise RunTableError(
+            f"{key}: the runs have no metric {missing[0]!r}; they have {list(table.metrics)}; name some of those"
+        )
 
 
 def scored_partition(table: RunTable, split: Split) -> list[tuple[RunTable, RunTable]]:

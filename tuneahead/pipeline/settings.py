@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 
+import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from ..data.splits import Split
@@ -24,6 +25,7 @@ __all__ = [
     "PredictConfig",
     "JobSettings",
     "config_object",
+    "config_budget",
     "job_settings",
     "fit_split",
     "fit_risk",
@@ -68,6 +70,17 @@ def config_object(cls, cfg: DictConfig | Mapping | None, group: str):
         raise ValueError(f"config group '{group}': {err}; known keys are {known}") from None
 
 
+def config_budget(value, key: str) -> float:
+    """A probe budget from the config key ``key``: a finite number of steps, at least 0."""
+    try:
+        budget = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{key}={value!r} is not a number of probe steps; give a number >= 0") from None
+    if not np.isfinite(budget) or budget < 0:
+        raise ValueError(f"{key}={value!r} is not a number of probe steps; give a finite number >= 0")
+    return budget
+
+
 @dataclass(frozen=True)
 class JobSettings:
     """What both apps read from the config: the model, its fit, the predictive and the probe budget."""
@@ -84,10 +97,8 @@ def job_settings(cfg: DictConfig) -> JobSettings:
     """The settings both apps share, checked; ``model.auto`` (``model=auto``) is the model choice."""
     model = plain(cfg.model)
     auto = model.pop("auto", None)
-    budget = float(cfg.probe.budget)
-    if budget < 0 or budget != budget:
-        raise ValueError(f"probe.budget={cfg.probe.budget}; use a non-negative number of steps")
-    return JobSettings(
+    budget = config_budget(cfg.probe.budget, "probe.budget")
+    settings = JobSettings(
         spec=config_object(ModelSpec, model, "model"),
         inference=config_object(InferenceConfig, cfg.inference, "inference"),
         predict=config_object(PredictConfig, cfg.predict, "predict"),
@@ -95,6 +106,9 @@ def job_settings(cfg: DictConfig) -> JobSettings:
         seed=int(cfg.seed),
         choice=None if auto is None else config_object(ModelChoiceConfig, auto, "model.auto"),
     )
+    if settings.choice is not None:
+        settings.choice.specs(settings.spec)  # every variant's spec checked before any fit
+    return settings
 
 
 def fit_split(cfg: DictConfig) -> Split:

@@ -65,6 +65,7 @@ class RiskCurve:
     epistemic_runs: np.ndarray | None = None  # (n, C)
     horizon: float = float("inf")
     mean_runs: np.ndarray | None = None  # (n, C) each candidate's predictive mean at each budget
+    reducible: bool = True  # False: no probe reveals anything (no curves), V_opt = 0 by construction
 
     @property
     def epistemic_variance(self) -> np.ndarray:
@@ -108,13 +109,15 @@ def risk_curve(
     components_at: Callable[[RunTable], PredictiveComponents],
     candidates: RunTable,
     budgets: Sequence[float],
-    intrinsic_draws: np.ndarray,
+    intrinsic_draws: np.ndarray | None,
     progress: Callable[[float], None] | None = None,
 ) -> RiskCurve:
     """L(c) over ``budgets`` for ``candidates`` cut at each budget.
 
     ``components_at`` maps a cut table to its predictive branches (under the posterior, or under
     the true parameters for a synthetic population); budget 0 is always included.
+    ``intrinsic_draws=None`` says that no probe reveals anything (a model without curves): then
+    :math:`L_{int,s} = L_s(0)` and :math:`V_{opt} = 0` at every budget.
     """
     budgets = np.unique(np.concatenate([[0.0], np.asarray(budgets, dtype=float)]))
     if (budgets < 0).any():
@@ -129,7 +132,8 @@ def risk_curve(
         means.append(mean_s.mean(axis=0))
         if progress is not None:
             progress(c)
-    intrinsic_draws = np.asarray(intrinsic_draws, dtype=float)
+    reducible = intrinsic_draws is not None
+    intrinsic_draws = np.asarray(intrinsic_draws if reducible else per_draw[0], dtype=float)
     return RiskCurve(
         budgets=budgets,
         total=np.array(total),
@@ -139,6 +143,7 @@ def risk_curve(
         epistemic_runs=np.stack(between, axis=1),
         mean_runs=np.stack(means, axis=1),
         horizon=float(np.median(candidates.budget)),
+        reducible=reducible,
     )
 
 
@@ -149,9 +154,17 @@ def posterior_risk(
     max_draws: int | None = 400,
     progress: Callable[[float], None] | None = None,
 ) -> RiskCurve:
-    """L(c) and L_int for ``candidates`` under the posterior (see module doc)."""
+    """L(c) and L_int for ``candidates`` under the posterior (see module doc).
+
+    Without curves (``model.metrics`` empty) no probe length changes the prediction, so
+    :math:`L_{int}` is the whole per-draw risk: the risk the static features leave.
+    """
     params = posterior.params(max_draws)
     design = posterior.design
+    if not design.spec.metrics:
+        return risk_curve(
+            lambda table: components_from_params(params, design, table), candidates, budgets, None, progress
+        )
     noise = {k: np.asarray(params[k], dtype=float) for k in ("sigma_eps", "s_fail") if k in params}
     natural = natural_parameters(noise, design)
     sigma_eps2 = np.asarray(natural["sigma_eps"], dtype=float) ** 2

@@ -78,7 +78,11 @@ def fit_horizon_power_law(budgets, v, horizon: float = float("inf")) -> tuple[np
 
 
 def fit_power_law(risk: RiskCurve) -> PowerLaw:
-    """Fit :math:`V_{opt}(c) = K (c^{-\alpha} - T^{-\alpha})` to the posterior mean and to every draw."""
+    """Fit :math:`V_{opt}(c) = K (c^{-\alpha} - T^{-\alpha})` to the posterior mean and to every draw;
+    where no probe reveals anything (``risk.reducible`` false), K = 0 and alpha is undefined (NaN)."""
+    if not risk.reducible:
+        n_draws = len(risk.intrinsic_draws)
+        return PowerLaw(0.0, float("nan"), np.zeros(n_draws), np.full(n_draws, np.nan), risk.horizon)
     K, alpha = fit_horizon_power_law(risk.budgets, risk.optimization_variance, risk.horizon)
     K_d, alpha_d = fit_horizon_power_law(risk.budgets, risk.optimization_variance_draws, risk.horizon)
     return PowerLaw(float(K[0]), float(alpha[0]), K_d, alpha_d, risk.horizon)

@@ -25,13 +25,16 @@ def summarize_draws(draws: np.ndarray) -> dict:
 def summarize_risk(risk: RiskCurve, config: RiskConfig, cost_per_step: float) -> tuple[dict, dict]:
     """The risk split as plain values: L(c) = L_int + V_opt(c) + V_epi(c), each with its 90% band,
     (K, alpha) and c* of the horizon-aware power law, and the regime call at the config's tolerance
-    and largest budget. The band of L is that of :math:`L_s(c) + V_{epi}(c)` over draws."""
+    and largest budget. The band of L is that of :math:`L_s(c) + V_{epi}(c)` over draws. Where no
+    probe reveals anything (a model without curves) c* is 0: no probe is worth its cost."""
     power = fit_power_law(risk)
     # past the run's own length a probe is the full run: c* beyond T means "train it to the end"
     c_star_draws = np.minimum(
         optimal_budget(power.K_draws, power.alpha_draws, config.gamma, cost_per_step), risk.horizon
     )
     c_free = float(optimal_budget(power.K, power.alpha, config.gamma, cost_per_step))
+    if not risk.reducible:
+        c_star_draws, c_free = np.zeros_like(c_star_draws), 0.0
     c_star = min(c_free, risk.horizon)
     regime = call_regime(risk, power, config.epsilon, config.c_max)
     lo, hi = np.percentile(risk.draws + risk.epistemic_variance[None, :], [5, 95], axis=0)
