@@ -351,3 +351,42 @@ def test_as_runtable_unwraps_populations_and_names_a_bad_source():
     np.testing.assert_array_equal(t.rows_of(t.select(np.array([3, 1]))), [3, 1])
     with pytest.raises(RunTableError, match="run 'r1' is not part of the other table"):
         t.select(np.array([0])).rows_of(t.select(np.array([1])), "the other table")
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"budget": "abc"}, r"run 'b': field 'budget' holds 'abc', not a number"),
+        ({"final": "0,5"}, r"run 'b': field 'final' holds '0,5', not a number"),
+        ({"diverged": "yes"}, r"run 'b': field 'diverged' holds 'yes', not a number"),
+        ({"static": {"lr": "fast"}}, r"run 'b': static feature 'lr' holds 'fast', not a number"),
+        ({"curves": {"loss": [(10.0, "x")]}}, r"run 'b': curve 'loss' holds \(10.0, 'x'\), not a number"),
+        ({"curves": {"loss": [(10.0, 1.0, 2.0)]}}, r"run 'b': curve 'loss' points must be \(step, value\) pairs"),
+    ],
+)
+def test_from_records_names_run_and_field_of_a_non_number(overrides, message):
+    with pytest.raises(RunTableError, match=message):
+        table(rec("a"), {**rec("b"), **overrides})
+
+
+def test_constructor_names_run_and_field_of_a_non_number():
+    t = table(rec("a"), rec("b"))
+    with pytest.raises(RunTableError, match=r"run 'b': field 'budget' holds 'abc', not a number"):
+        RunTable(t.run_id, t.group, t.static, t.static_names, ["100", "abc"], t.curves, t.final, t.diverged)
+    with pytest.raises(RunTableError, match=r"static has 3 values, expected 2 runs x 1 features"):
+        RunTable(t.run_id, t.group, [1.0, 2.0, 3.0], t.static_names, t.budget, t.curves, t.final, t.diverged)
+
+
+@pytest.mark.parametrize("run_id", ["", None])
+def test_empty_run_id_is_refused(run_id):
+    with pytest.raises(RunTableError, match=r"run_id of row 1 is .*; give every run a non-empty id"):
+        table(rec("a"), rec(run_id))
+
+
+def test_ids_that_look_missing_are_ids():
+    assert list(table(rec("nan"), rec("NA"), rec("None")).run_id) == ["nan", "NA", "None"]
+
+
+def test_empty_metric_name_is_refused():
+    with pytest.raises(RunTableError, match="empty metric name"):
+        table(rec("a", curves={"": [(1.0, 1.0)]}))

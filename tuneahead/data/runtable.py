@@ -19,7 +19,7 @@ run and the field and says how to fix it.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -84,18 +84,12 @@ class RunTable:
         budget, final, diverged = _checked_run_fields(self.budget, self.final, self.diverged, run_id)
         curves = {}
         for metric, curve in dict(self.curves).items():
+            if str(metric) == "":
+                raise RunTableError("a curve has an empty metric name; give every metric a name")
             curves[str(metric)] = _check_curve(str(metric), curve, run_id, budget, diverged, n)
 
-        for name, value in [
-            ("run_id", run_id),
-            ("group", group),
-            ("static", static),
-            ("static_names", names),
-            ("budget", budget),
-            ("curves", curves),
-            ("final", final),
-            ("diverged", diverged),
-        ]:
+        checked = dict(run_id=run_id, group=group, static=static, static_names=names, budget=budget, curves=curves)
+        for name, value in {**checked, "final": final, "diverged": diverged}.items():
             if isinstance(value, np.ndarray):
                 value = _readonly(value)
             object.__setattr__(self, name, value)
@@ -126,10 +120,8 @@ class RunTable:
         curves = {m: _records_curve(records, m) for m in metrics}
 
         def col(key, default):
-            return np.array(
-                [np.nan if rec.get(key, default) is None else rec.get(key, default) for rec in records],
-                dtype=float,
-            )
+            values = [np.nan if rec.get(key, default) is None else rec.get(key, default) for rec in records]
+            return _floats(values, f"field {key!r}", [rec.get("run_id") for rec in records])
 
         return cls(
             run_id=np.array([rec.get("run_id") for rec in records], dtype=object),
@@ -211,17 +203,7 @@ class RunTable:
             values = np.where(keep, cur.values, np.nan)
             evident |= (keep & ~np.isfinite(cur.values)).any(axis=1)
             curves[m] = Curve(steps, values)
-        diverged = np.where(evident, 1.0, np.nan)
-        return RunTable(
-            self.run_id,
-            self.group,
-            self.static,
-            self.static_names,
-            self.budget,
-            curves,
-            self.final,
-            diverged,
-        )
+        return replace(self, curves=curves, diverged=np.where(evident, 1.0, np.nan))
 
     def split(self, kind: str = "random", **options) -> tuple[RunTable, RunTable]:
         """Hold out runs as a :class:`~tuneahead.data.splits.Split` of ``kind`` with ``options``
@@ -250,15 +232,35 @@ def as_runtable(source, origin: str) -> RunTable:
 
 
 # ---------------------------------------------------------------------- helpers
+def _floats(values, what: str, run_id: Sequence | None = None) -> np.ndarray:
+    """``values`` as a float array; a value that is not a number is an error naming the run and ``what``."""
+    try:
+        return np.asarray(values, dtype=float)
+    except (TypeError, ValueError):
+        rows = list(values) if isinstance(values, Iterable) and not isinstance(values, str | bytes) else [values]
+    for i, row in enumerate(rows):
+        try:
+            np.asarray(row, dtype=float)
+        except (TypeError, ValueError):
+            run = f"run {run_id[i]!r}: " if run_id is not None and i < len(run_id) else ""
+            raise RunTableError(f"{run}{what} holds {row!r}, not a number; give numbers (NaN where unknown)") from None
+    raise RunTableError(f"{what} holds rows of unequal lengths; give one row of numbers per run")
+
+
 def _checked_ids(values) -> np.ndarray:
     run_id = np.asarray(values, dtype=object)
     if run_id.ndim != 1:
         raise RunTableError("run_id must be a 1-d sequence of run identifiers")
     if run_id.shape[0] == 0:
         raise RunTableError("the run table is empty: no runs were given; check the source path and filters")
-    run_id = np.array([str(r) for r in run_id], dtype=object)
-    _check_unique_ids(run_id)
-    return run_id
+    seen: dict[str, int] = {}
+    for i, rid in enumerate(run_id):
+        if rid is None or str(rid) == "":
+            raise RunTableError(f"run_id of row {i} is {rid!r}; give every run a non-empty id")
+        if (key := str(rid)) in seen:
+            raise RunTableError(f"duplicate run_id {key!r} at rows {seen[key]} and {i}; every run needs a unique id")
+        seen[key] = i
+    return np.array([str(r) for r in run_id], dtype=object)
 
 
 def _checked_groups(values, run_id: np.ndarray) -> np.ndarray:
@@ -277,7 +279,10 @@ def _checked_static(values, static_names, run_id: np.ndarray) -> tuple[tuple[str
     names = tuple(str(s) for s in static_names)
     if len(set(names)) != len(names):
         raise RunTableError(f"static feature names repeat: {names}")
-    static = np.asarray(values, dtype=float).reshape(len(run_id), len(names))
+    static = _floats(values, "static", run_id)
+    if static.size != len(run_id) * len(names):
+        raise RunTableError(f"static has {static.size} values, expected {len(run_id)} runs x {len(names)} features")
+    static = static.reshape(len(run_id), len(names))
     bad = ~np.isfinite(static)
     if bad.any():
         i, j = np.argwhere(bad)[0]
@@ -290,19 +295,19 @@ def _checked_static(values, static_names, run_id: np.ndarray) -> tuple[tuple[str
 
 def _checked_run_fields(budget, final, diverged, run_id: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     n = len(run_id)
-    budget = np.asarray(budget, dtype=float)
+    budget = _floats(budget, "field 'budget'", run_id)
     if budget.shape != (n,):
         raise RunTableError(f"budget has shape {budget.shape}, expected ({n},)")
     for i in np.flatnonzero(~(np.isfinite(budget) & (budget > 0))):
         raise RunTableError(
             f"run {run_id[i]!r}: field 'budget' is {budget[i]}; the total step budget T must be positive"
         )
-    final = np.asarray(final, dtype=float)
+    final = _floats(final, "field 'final'", run_id)
     if final.shape != (n,):
         raise RunTableError(f"final has shape {final.shape}, expected ({n},)")
     for i in np.flatnonzero(np.isinf(final)):
         raise RunTableError(f"run {run_id[i]!r}: field 'final' is infinite; use NaN for a candidate without a score")
-    diverged = np.full(n, np.nan) if diverged is None else np.asarray(diverged, dtype=float)
+    diverged = np.full(n, np.nan) if diverged is None else _floats(diverged, "field 'diverged'", run_id)
     if diverged.shape != (n,):
         raise RunTableError(f"diverged has shape {diverged.shape}, expected ({n},)")
     for i in np.flatnonzero(~(np.isnan(diverged) | (diverged == 0) | (diverged == 1))):
@@ -322,7 +327,7 @@ def _records_static(records: list[Mapping], static_names: Sequence[str]) -> np.n
                     f"run {rec.get('run_id')!r}: static feature {name!r} is missing; "
                     "every run needs the same static features"
                 )
-            static[i, j] = feats[name]
+            static[i, j] = _floats([feats[name]], f"static feature {name!r}", [rec.get("run_id")])[0]
     return static
 
 
@@ -333,18 +338,13 @@ def _records_curve(records: list[Mapping], metric: str) -> Curve:
     values = np.full((len(records), width), np.nan)
     for i, p in enumerate(pts):
         if p:
-            arr = np.asarray(p, dtype=float).reshape(len(p), 2)
+            arr = _floats(p, f"curve {metric!r}", [records[i].get("run_id")] * len(p))
+            if arr.shape != (len(p), 2):
+                rid = records[i].get("run_id")
+                raise RunTableError(f"run {rid!r}: curve {metric!r} points must be (step, value) pairs, got {p[:2]!r}")
             steps[i, : len(p)] = arr[:, 0]
             values[i, : len(p)] = arr[:, 1]
     return Curve(steps, values)
-
-
-def _check_unique_ids(run_id: np.ndarray) -> None:
-    seen: dict[str, int] = {}
-    for i, rid in enumerate(run_id):
-        if rid in seen:
-            raise RunTableError(f"duplicate run_id {rid!r} at rows {seen[rid]} and {i}; every run needs a unique id")
-        seen[rid] = i
 
 
 def _trim(curve: Curve) -> Curve:
@@ -359,8 +359,8 @@ def _trim(curve: Curve) -> Curve:
 def _check_curve(
     metric: str, curve: Curve, run_id: np.ndarray, budget: np.ndarray, diverged: np.ndarray, n: int
 ) -> Curve:
-    steps = np.asarray(curve.steps, dtype=float)
-    values = np.asarray(curve.values, dtype=float)
+    steps = _floats(curve.steps, f"curve {metric!r} steps", run_id)
+    values = _floats(curve.values, f"curve {metric!r} values", run_id)
     if steps.ndim != 2 or steps.shape[0] != n or values.shape != steps.shape:
         raise RunTableError(
             f"curve {metric!r}: steps {steps.shape} and values {values.shape} must both be (n_runs={n}, width)"
