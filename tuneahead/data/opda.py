@@ -11,24 +11,47 @@ validation accuracy on MultiNLI's matched and mismatched sets every 1,000 steps 
 
 The RunTable it gives has scores in accuracy points (0-100):
 
-- ``final``: matched accuracy at the last step (``total_model_steps``);
+- ``final``: the score metric's accuracy at the last step (``total_model_steps``);
 - curves ``matched`` and ``mismatched``, without the point at the last step, which *is* the final
   score and would otherwise be observed twice;
 - static features from the configuration: ``num_train_epochs``, ``train_batch_size``,
   ``log10_learning_rate``, ``warmup_fraction`` (warmup steps over the steps of one epoch) and
   ``cls_drop_out``;
-- ``diverged`` = 1 where the final matched accuracy is below ``diverged_below`` (chance on the
-  three NLI classes is about 33 points). The flag describes a finished run; ``RunTable.truncate``
-  forgets it for candidates.
+- ``diverged`` = 1 where the final accuracy is below ``diverged_below`` (chance on the three NLI
+  classes is about 33 points). The flag describes a finished run; ``RunTable.truncate`` forgets it
+  for candidates.
+
+Rules: the loader reads every line or refuses the file with a :class:`RunTableError` that names the
+file, the line, the run (``model_name/iteration``, once the iteration is known) and the field, and
+says how to fix it. It never guesses.
+
+- The file is UTF-8 (a byte-order mark on the first line is allowed). Lines holding only spaces,
+  tabs or line ends are skipped; line numbers count them. Every other line is one JSON object with
+  no repeated key at any level; a number, string, list, boolean or ``null`` on a line is refused.
+- The keys ``iteration``, ``num_train_epochs``, ``train_batch_size``, ``total_model_steps``,
+  ``learning_rate``, ``warmup_steps``, ``cls_drop_out`` and ``learning_curves`` are required;
+  other keys are ignored.
+- Every number is a finite JSON number: ``null``, text (``"32"``), a boolean (``true`` is no
+  number, although Python counts it as 1), ``NaN`` and ``Infinity`` are refused.
+- ``iteration`` is a whole number >= 0, unique in the file (``3`` and ``3.0`` are the same run).
+  ``train_batch_size`` and ``total_model_steps`` are whole numbers > 0, ``warmup_steps`` a whole
+  number >= 0, ``num_train_epochs`` and ``learning_rate`` are > 0, ``cls_drop_out`` lies in
+  [0, 1), and ``total_model_steps`` leaves at least one step per epoch.
+- ``learning_curves`` maps each metric to a non-empty list of ``[step, accuracy]`` pairs. Steps
+  are whole numbers >= 0 that strictly increase and never pass ``total_model_steps``; the score
+  metric's curve ends exactly there. Accuracies are fractions in [0, 1]: opda records a diverged
+  run at about chance (0.33), never as NaN, so a NaN, infinite or percent accuracy is a defect of
+  the file and refused, never read as a healthy or a diverged run.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
-
-import numpy as np
 
 from .runtable import RunTable, RunTableError
 
@@ -41,16 +64,55 @@ OPDA_STATIC_FEATURES = (
     "warmup_fraction",
     "cls_drop_out",
 )
-_CONFIG_KEYS = (
-    "iteration",
-    "num_train_epochs",
-    "train_batch_size",
-    "total_model_steps",
-    "learning_rate",
-    "warmup_steps",
-    "cls_drop_out",
-    "learning_curves",
-)
+_DATA_HINT = "point data.path at ../shared/data/opda-deberta-base/deberta-base_tuning.results.jsonl"
+
+
+@dataclass(frozen=True)
+class _Rule:
+    """What a number must be: whole or not, a test on its value, and the words for both."""
+
+    whole: bool
+    test: Callable[[float], bool]
+    meaning: str
+
+
+def _positive(x: float) -> bool:
+    return x > 0
+
+
+def _non_negative(x: float) -> bool:
+    return x >= 0
+
+
+_CONFIG_RULES = {
+    "iteration": _Rule(True, _non_negative, "a whole number >= 0 (the run's index in the search)"),
+    "num_train_epochs": _Rule(False, _positive, "a number of epochs > 0"),
+    "train_batch_size": _Rule(True, _positive, "a whole number > 0"),
+    "total_model_steps": _Rule(True, _positive, "a whole number of steps > 0"),
+    "learning_rate": _Rule(False, _positive, "a learning rate > 0"),
+    "warmup_steps": _Rule(True, _non_negative, "a whole number of steps >= 0"),
+    "cls_drop_out": _Rule(False, lambda x: 0 <= x < 1, "a dropout probability in [0, 1)"),
+}
+_REQUIRED = (*_CONFIG_RULES, "learning_curves")
+_STEP = _Rule(True, _non_negative, "a whole number of steps >= 0")
+_ACCURACY = _Rule(False, lambda x: 0 <= x <= 1, "an accuracy in [0, 1] (a fraction: divide a percentage by 100)")
+
+
+@dataclass(frozen=True)
+class _Where:
+    """The file, line and (once known) run that an error is about."""
+
+    path: Path
+    line_no: int
+    run: str | None = None
+
+    def error(self, message: str) -> RunTableError:
+        run = f" (run {self.run!r})" if self.run is not None else ""
+        return RunTableError(f"{self.path}:{self.line_no}{run}: {message}")
+
+
+class _DuplicateKeyError(Exception):
+    """A JSON object on the line repeats a key."""
 
 
 def load_opda(
@@ -60,7 +122,7 @@ def load_opda(
     group_by: str | None = None,
     diverged_below: float = 40.0,
 ) -> RunTable:
-    """Read an opda tuning-results JSONL file into a RunTable.
+    """Read an opda tuning-results JSONL file into a RunTable (rules in the module doc).
 
     Parameters
     ----------
@@ -77,63 +139,214 @@ def load_opda(
         Final accuracy, in points, under which a run counts as diverged.
     """
     path = Path(path)
-    if not path.exists():
-        raise RunTableError(
-            f"{path}: no such opda results file; point data.path at "
-            "../shared/data/opda-deberta-base/deberta-base_tuning.results.jsonl"
-        )
-    records = []
-    with open(path) as fh:
-        for line_no, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise RunTableError(f"{path}:{line_no}: not valid JSON ({err.msg})") from None
-            records.append(_record(row, path, line_no, score_metric, model_name, group_by, diverged_below))
+    _check_arguments(score_metric, group_by, diverged_below)
+    records: list[dict] = []
+    first_line: dict[str, int] = {}
+    for where, row in _rows(path):
+        record = _record(row, where, score_metric, model_name, group_by, diverged_below)
+        first = first_line.setdefault(record["run_id"], where.line_no)
+        if first != where.line_no:
+            raise replace(where, run=record["run_id"]).error(
+                f"field 'iteration' repeats the run of line {first}; every run needs its own iteration: "
+                "renumber or drop one of them"
+            )
+        records.append(record)
+    if not records:
+        raise RunTableError(f"{path}: the file holds no runs (it is empty or blank); {_DATA_HINT}")
     return RunTable.from_records(records, static_names=OPDA_STATIC_FEATURES)
 
 
-def _record(row, path, line_no, score_metric, model_name, group_by, diverged_below) -> dict:
-    missing = [k for k in _CONFIG_KEYS if k not in row]
-    if missing:
-        raise RunTableError(f"{path}:{line_no}: run is missing field(s) {missing}")
-    run_id = f"{model_name}/{row['iteration']}"
-    curves_raw = row["learning_curves"]
-    if score_metric not in curves_raw:
-        raise RunTableError(f"run {run_id!r}: unknown metric {score_metric!r}; it has {sorted(curves_raw)}")
-    total = float(row["total_model_steps"])
-    last_step, last_value = curves_raw[score_metric][-1]
-    if float(last_step) != total:
+def _check_arguments(score_metric, group_by, diverged_below) -> None:
+    """Refuse arguments that no file could satisfy, before reading any line."""
+    if not isinstance(score_metric, str):
+        raise RunTableError(f"score_metric={score_metric!r} must be a metric name such as 'matched'")
+    keys = list(_CONFIG_RULES)
+    if group_by is not None and group_by not in keys:
         raise RunTableError(
-            f"run {run_id!r}: curve {score_metric!r} ends at step {last_step}, not at "
-            f"total_model_steps={row['total_model_steps']}; the final score is undefined"
+            f"group_by={group_by!r} is not a configuration key of an opda run; use None or one of {keys}"
         )
-    final = 100.0 * float(last_value)
-    curves = {
-        metric: [(float(s), 100.0 * float(v)) for s, v in pts if float(s) < total] for metric, pts in curves_raw.items()
-    }
-    epochs = float(row["num_train_epochs"])
+    if isinstance(diverged_below, bool) or not isinstance(diverged_below, int | float) or math.isnan(diverged_below):
+        raise RunTableError(f"diverged_below={diverged_below!r} must be a number of accuracy points, such as 40.0")
+
+
+def _rows(path: Path):
+    """Yield ``(where, object)`` for every non-blank line of ``path``."""
+    if not path.is_file():
+        raise RunTableError(f"{path}: no such opda results file; {_DATA_HINT}")
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise RunTableError(f"{path}: the file cannot be read ({err.strerror}); check its permissions") from None
+    for line_no, raw in enumerate(data.splitlines(), start=1):
+        if raw.strip(b" \t\r\n"):
+            where = _Where(path, line_no)
+            yield where, _parse(raw, where)
+
+
+def _parse(raw: bytes, where: _Where) -> dict:
+    """One line's JSON object; anything else is an error naming the line."""
+    try:
+        text = raw.decode("utf-8-sig" if where.line_no == 1 else "utf-8")
+    except UnicodeDecodeError as err:
+        raise where.error(f"not UTF-8 text (bad byte at column {err.start + 1}); save the file as UTF-8") from None
+    try:
+        row = json.loads(text, object_pairs_hook=_unique_keys)
+    except json.JSONDecodeError as err:
+        raise where.error(f"not valid JSON ({err.msg}: column {err.colno}); fix or drop the line") from None
+    except _DuplicateKeyError as err:
+        raise where.error(f"key {err.args[0]!r} appears twice in one JSON object; keep only the right one") from None
+    except (ValueError, RecursionError):
+        raise where.error("not a JSON line that can be read (a number too long or nesting too deep)") from None
+    if not isinstance(row, dict):
+        raise where.error(f"the line is {_show(row)}, not a JSON object; each line must be one run's object")
+    return row
+
+
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
+    """A JSON object as a dict, refusing a repeated key (json keeps the last one silently)."""
+    row: dict = {}
+    for key, value in pairs:
+        if key in row:
+            raise _DuplicateKeyError(key)
+        row[key] = value
+    return row
+
+
+def _show(value) -> str:
+    """A short description of a JSON value for an error message."""
+    if isinstance(value, list):
+        return f"a list of {len(value)} item(s)"
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, str):
+        text = json.dumps(value)
+        return "text " + (text if len(text) <= 40 else text[:36] + '..."')
+    text = json.dumps(value)  # null, true, false, a number, NaN or Infinity
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _number(where: _Where, field: str, value, rule: _Rule) -> float:
+    """The value of ``field`` as a float, if it is a finite JSON number that obeys ``rule``."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise where.error(
+            f"field {field!r} is {_show(value)}, not a number; write {rule.meaning} as a JSON number, or drop the line"
+        )
+    try:
+        x = float(value)
+    except OverflowError:
+        x = math.inf
+    if not (math.isfinite(x) and (x.is_integer() or not rule.whole) and rule.test(x)):
+        raise where.error(f"field {field!r} is {_show(value)}; it must be {rule.meaning}: correct it or drop the line")
+    return x
+
+
+def _label(x: float) -> str:
+    """A number as a run id or group label: ``2`` for 2.0, the shortest exact form otherwise."""
+    return str(int(x)) if x.is_integer() else repr(x)
+
+
+def _record(row: dict, where: _Where, score_metric, model_name, group_by, diverged_below) -> dict:
+    """The RunTable record of one run's object."""
+    if "iteration" in row:
+        iteration = _number(where, "iteration", row["iteration"], _CONFIG_RULES["iteration"])
+        where = replace(where, run=f"{model_name}/{_label(iteration)}")
+    missing = [k for k in _REQUIRED if k not in row]
+    if missing:
+        raise where.error(
+            f"missing field(s) {missing}; load_opda reads the opda DeBERTa layout, where every run has "
+            f"{list(_REQUIRED)}"
+        )
+    config = {key: _number(where, key, row[key], rule) for key, rule in _CONFIG_RULES.items()}
+    total, epochs = config["total_model_steps"], config["num_train_epochs"]
     steps_per_epoch = total / epochs
-    if group_by is None:
-        group = f"{model_name}/mnli"
-    elif group_by in row and group_by != "learning_curves":
-        group = f"{model_name}/{group_by}={row[group_by]}"
-    else:
-        raise RunTableError(f"group_by={group_by!r} is not a configuration key of run {run_id!r}")
+    if steps_per_epoch < 1:
+        raise where.error(
+            f"fields 'total_model_steps' ({_label(total)}) and 'num_train_epochs' ({_label(epochs)}) leave less "
+            "than one step per epoch; one of them is wrong: correct it or drop the line"
+        )
+    final, curves = _curves(where, row["learning_curves"], total, score_metric)
+    group = f"{model_name}/mnli" if group_by is None else f"{model_name}/{group_by}={_label(config[group_by])}"
     return {
-        "run_id": run_id,
+        "run_id": where.run,
         "group": group,
         "budget": total,
         "final": final,
         "diverged": float(final < diverged_below),
         "static": {
             "num_train_epochs": epochs,
-            "train_batch_size": float(row["train_batch_size"]),
-            "log10_learning_rate": float(np.log10(row["learning_rate"])),
-            "warmup_fraction": float(row["warmup_steps"]) / steps_per_epoch,
-            "cls_drop_out": float(row["cls_drop_out"]),
+            "train_batch_size": config["train_batch_size"],
+            "log10_learning_rate": math.log10(config["learning_rate"]),
+            "warmup_fraction": config["warmup_steps"] / steps_per_epoch,
+            "cls_drop_out": config["cls_drop_out"],
         },
         "curves": curves,
     }
+
+
+def _curves(where: _Where, raw, total: float, score_metric: str) -> tuple[float, dict]:
+    """The final score and the probe curves, in points, of one run's ``learning_curves``."""
+    if not isinstance(raw, dict):
+        raise where.error(
+            f"field 'learning_curves' is {_show(raw)}; it must be an object of metric: [[step, accuracy], ...]"
+        )
+    if score_metric not in raw:
+        raise where.error(
+            f"unknown metric {score_metric!r}; field 'learning_curves' has {sorted(raw)}: fix score_metric"
+        )
+    points = {metric: _curve(where, f"learning_curves.{metric}", pts, total) for metric, pts in raw.items()}
+    last_step, last_value = points[score_metric][-1]
+    if last_step != total:
+        raise where.error(
+            f"curve {score_metric!r} ends at step {_label(last_step)}, not at total_model_steps={_label(total)}; "
+            "the final score is undefined: add the last evaluation or correct total_model_steps"
+        )
+    curves = {m: [(s, 100.0 * v) for s, v in pts if s < total] for m, pts in points.items()}
+    return 100.0 * last_value, curves
+
+
+def _curve(where: _Where, field: str, raw, total: float) -> list[tuple[float, float]]:
+    """The ``(step, accuracy)`` points of one curve: steps strictly increasing up to ``total``."""
+    if not isinstance(raw, list) or not raw:
+        raise where.error(f"field {field!r} is {_show(raw)}; it must be a non-empty list of [step, accuracy] pairs")
+    points: list[tuple[float, float]] = []
+    last = -1.0
+    for k, point in enumerate(raw):
+        if _plain_point(point) and last < point[0] <= total:  # the common case, checked without messages
+            step, accuracy = float(point[0]), point[1]
+        else:
+            step, accuracy = _point(where, f"{field}[{k}]", point, last, total)
+        points.append((step, accuracy))
+        last = step
+    return points
+
+
+def _plain_point(point) -> bool:
+    """Whether ``point`` is ``[int step, float accuracy]`` with the step exact as a float and the accuracy in
+    [0, 1]; the full check in :func:`_point` gives the same answer with an error naming the field."""
+    return (
+        type(point) is list
+        and len(point) == 2
+        and type(point[0]) is int
+        and 0 <= point[0] <= 2**53
+        and type(point[1]) is float
+        and 0.0 <= point[1] <= 1.0
+    )
+
+
+def _point(where: _Where, field: str, point, last: float, total: float) -> tuple[float, float]:
+    """One ``[step, accuracy]`` point after step ``last``, or an error naming ``field``."""
+    if not isinstance(point, list) or len(point) != 2:
+        raise where.error(f"field {field!r} is {_show(point)}, not a [step, accuracy] pair: correct or drop it")
+    step = _number(where, f"{field}[0] (step)", point[0], _STEP)
+    accuracy = _number(where, f"{field}[1] (accuracy)", point[1], _ACCURACY)
+    if step <= last:
+        raise where.error(
+            f"field {field!r} is at step {_label(step)}, after step {_label(last)}; steps must strictly increase: "
+            "sort the points and drop repeats"
+        )
+    if step > total:
+        raise where.error(
+            f"field {field!r} is at step {_label(step)}, beyond total_model_steps={_label(total)}; "
+            "correct total_model_steps or drop the point"
+        )
+    return step, accuracy
