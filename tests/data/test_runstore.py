@@ -1,9 +1,12 @@
-"""The run store: atomic append-only records, stable keys, and its reading as a RunTable."""
+"""The run store: atomic append-only records, stable keys, claims and states, and its reading as a RunTable."""
+
+import json
+import warnings
 
 import numpy as np
 import pytest
 
-from tuneahead.data.runstore import RunStore, load_runstore, run_key
+from tuneahead.data.runstore import RunStore, RunStoreWarning, load_runstore, run_key
 from tuneahead.data.runtable import RunTableError
 
 
@@ -34,13 +37,42 @@ def test_run_key_is_stable_and_order_free():
 
 def test_store_is_append_only_and_ignores_temporaries(tmp_path):
     store = RunStore(tmp_path)
-    store.write(_record("k1"))
+    assert store.write(_record("k1"))
     assert store.has("k1") and store.keys() == {"k1"}
-    with pytest.raises(RunTableError, match="'k1' is already recorded"):
-        store.write(_record("k1"))
-    # a write killed before os.replace leaves only a hidden temporary, which no reader sees
+    # a second writer of a recorded run changes nothing and does not fail
+    assert store.write(_record("k1", final=99.0)) is False
+    assert store.records()[0]["final"] == 50.0
+    # a write killed before its move leaves only a hidden temporary, which no reader sees
     (store.runs / ".k2.json.abc.tmp").write_text('{"key": "k2", "run_')
     assert store.keys() == {"k1"} and len(store.records()) == 1
+
+
+def test_claims_fail_records_and_status(tmp_path):
+    store, other = RunStore(tmp_path), RunStore(tmp_path)
+    running = store.claim("k1")
+    assert running is not None
+    assert other.claim("k1", wait=0) is None, "a claim held by one writer keeps others out"
+    # a claim file whose lock is free was left by a dead writer: stale, and the next writer takes it over
+    store.claims.mkdir(exist_ok=True)
+    (store.claims / "k2.json").write_text(json.dumps({"key": "k2", "pid": 1, "host": "h", "started": 0.0}))
+    assert store.fail("k3", RuntimeError("boom"), run_id="run-k3")
+    store.write(_record("k4"))
+    st = other.status()
+    assert st["counts"] == {"done": 1, "running": 1, "failed": 1, "stale": 1}
+    assert st["done"] == ["k4"] and st["running"][0]["key"] == "k1" and st["stale"][0]["key"] == "k2"
+    assert st["failed"][0]["error"] == "RuntimeError: boom" and st["failed"][0]["run_id"] == "run-k3"
+    assert other.claim("k4") is None, "a done run is never claimed"
+    with other.claim("k2") as retaken:
+        assert retaken is not None and [r["key"] for r in other.status()["running"]] == ["k1", "k2"]
+    # a failed run is retried only on request; its attempts add up, and a success clears the failure
+    with store.claim("k3"):
+        assert store.fail("k3", "ValueError: again")
+        assert store.failed("k3")["attempts"] == 2
+        assert store.write(_record("k3"))
+    assert store.failed("k3") is None and store.fail("k3", "late") is False
+    running.release()
+    assert not (store.claims / "k3.lock").exists(), "a done run's lock file goes with its claim"
+    assert other.status()["counts"] == {"done": 2, "running": 0, "failed": 0, "stale": 0}
 
 
 def test_events_survive_a_torn_last_line(tmp_path):
@@ -77,9 +109,37 @@ def test_load_runstore_errors(tmp_path):
     RunStore(tmp_path).write(_record("a"))
     with pytest.raises(RunTableError, match="unknown static feature 'colour'"):
         load_runstore(tmp_path, features=["colour"])
-    (tmp_path / "runs" / "bad.json").write_text("{")
-    with pytest.raises(RunTableError, match="bad.json is not valid JSON"):
+    with pytest.raises(RunTableError, match="no usable finished runs"), pytest.warns(RunStoreWarning):
+        (tmp_path / "runs" / "a.json").write_text("{")
         load_runstore(tmp_path)
+
+
+def test_one_bad_record_never_refuses_the_store(tmp_path):
+    store = RunStore(tmp_path)
+    store.write(_record("a", lr=1e-3, final=40.0))
+    store.write(_record("b", lr=1e-2, final=60.0))
+    # written by an older runner: NaN after the last update, flagged healthy
+    old = _record("c", lr=1e-1)
+    old["curves"]["eval_loss"] = [[3, None]]
+    store.write(old)
+    (store.runs / "d.json").write_text('{"key": "d", "run_')  # unreadable
+    missing = _record("e")
+    del missing["budget"]
+    store.write(missing)
+    store.write({**_record("f"), "budget": -3})  # fails the RunTable's own checks
+    with pytest.warns(RunStoreWarning) as caught:
+        t = load_runstore(tmp_path)
+    messages = "\n".join(str(w.message) for w in caught)
+    assert "run 'run-c'" in messages and "read as diverged" in messages
+    assert "runs/d.json" in messages and "runs/e.json skipped: field 'budget' is missing" in messages
+    assert "runs/f.json skipped" in messages and "'budget'" in messages and "resume the sweep" in messages
+    assert list(t.run_id) == ["run-a", "run-b", "run-c"] and list(t.diverged) == [0.0, 0.0, 1.0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        (store.runs / "d.json").unlink()
+        for key in "cef":
+            store.path(key).unlink()
+        assert len(load_runstore(tmp_path)) == 2
 
 
 def test_runstore_does_not_import_torch():

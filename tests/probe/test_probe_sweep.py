@@ -34,7 +34,7 @@ def test_a_few_step_probe_writes_a_run(tmp_path, tiny_base):
     store = RunStore(tmp_path)
     probe = ProbeConfig(steps=4, eval_every=2, eval_examples=8)
     counts = run_sweep(tiny_base, {"arith": ARITH}, [TrainConfig(steps=4)], probe, store, full=False)
-    assert counts == {"executed": 1, "skipped": 0, "total": 1}
+    assert counts == {"executed": 1, "failed": 0, "skipped": 0, "total": 1}
     (rec,) = store.records()
     assert rec["budget"] == 4 and rec["final"] is None and rec["diverged"] is False
     assert set(rec["static"]["probe"]) == set(PROBE_FEATURES)
@@ -42,7 +42,7 @@ def test_a_few_step_probe_writes_a_run(tmp_path, tiny_base):
     assert [s for s, _ in rec["curves"]["eval_loss"]] == [2, 4]
     assert rec["static"]["dataset"]["size"] == 32
     again = run_sweep(tiny_base, {"arith": ARITH}, [TrainConfig(steps=4)], probe, store, full=False)
-    assert again == {"executed": 0, "skipped": 1, "total": 1}
+    assert again == {"executed": 0, "failed": 0, "skipped": 1, "total": 1}
     table = load_runstore(tmp_path, features=["config", "dataset", "probe"], drop_constant=False)
     assert len(table) == 1 and "flatness" in table.static_names and np.isnan(table.final[0])
 
@@ -75,6 +75,54 @@ def test_diverged_runs_are_recorded_and_the_sweep_goes_on(tmp_path, tiny_base):
     )
     losses = [v for _, v in run.curves["train_loss"]]
     assert run.diverged and losses[-1] > losses[0] and all(v <= losses[0] for v in losses[:-1])
+
+
+def test_a_run_that_raises_is_recorded_failed_and_the_sweep_goes_on(tmp_path, tiny_base):
+    store = RunStore(tmp_path)
+    # lr 1e39 overflows AdamW's float step at the first update: the run raises, it does not diverge
+    configs = expand_grid({"steps": 2}, {"learning_rate": [1e39, 1e-3]})
+    probe = ProbeConfig(steps=2, eval_every=2, eval_examples=8)
+    counts = run_sweep(tiny_base, {"arith": ARITH}, configs, probe, store, full=False)
+    assert counts == {"executed": 1, "failed": 1, "skipped": 0, "total": 2}
+    (done,) = store.records()
+    assert done["config"]["learning_rate"] == 1e-3
+    st = store.status()
+    assert st["counts"] == {"done": 1, "running": 0, "failed": 1, "stale": 0}
+    (failure,) = st["failed"]
+    assert "overflow" in failure["error"] and failure["attempts"] == 1 and failure["config"]["learning_rate"] == 1e39
+    assert "Traceback" in failure["traceback"] and not store.has(failure["key"]), "a failed run is not done"
+    assert [e["event"] for e in store.events()].count("fail") == 1
+    again = run_sweep(tiny_base, {"arith": ARITH}, configs, probe, store, full=False)
+    assert again == {"executed": 0, "failed": 0, "skipped": 2, "total": 2}, "failures are retried only on request"
+    retry = run_sweep(tiny_base, {"arith": ARITH}, configs, probe, store, full=False, retry_failed=True)
+    assert retry == {"executed": 0, "failed": 1, "skipped": 1, "total": 2}
+    assert store.failed(failure["key"])["attempts"] == 2
+    assert len(load_runstore(tmp_path)) == 1
+
+
+def test_a_nan_after_the_last_update_flags_the_run_diverged(tmp_path, tiny_base, monkeypatch):
+    steps = 4
+
+    class NanAtLastUpdate(torch.optim.AdamW):
+        updates = 0
+
+        def step(self, closure=None):
+            out = super().step(closure)
+            self.updates += 1
+            if self.updates == steps:
+                with torch.no_grad():
+                    self.param_groups[0]["params"][0].fill_(float("nan"))
+            return out
+
+    monkeypatch.setattr(torch.optim, "AdamW", NanAtLastUpdate)
+    store = RunStore(tmp_path)
+    probe = ProbeConfig(steps=2, eval_every=2, eval_examples=8)
+    run_sweep(tiny_base, {"arith": ARITH}, [TrainConfig(steps=steps)], probe, store)
+    (rec,) = store.records()
+    assert rec["diverged"] is True and rec["steps_done"] == steps and rec["final"] == 0.0
+    assert all(np.isfinite(v) for _, v in rec["curves"]["train_loss"]), "the losses before the update were fine"
+    table = load_runstore(tmp_path)
+    assert list(table.diverged) == [1.0]
 
 
 def test_standard_probe_mode_uses_the_fixed_probe_config(tiny_base):

@@ -11,10 +11,11 @@ candidate's own run, so it costs nothing extra; with ``"standard"`` it is a sepa
 fixed probe hyperparameters of ``ProbeConfig`` (learning rate, batch size, rank, targets), as in
 TuneAhead, and the features no longer depend on the candidate's hyperparameters.
 
-A run diverges when a loss or gradient norm is not finite, or a loss exceeds
-``explode_factor`` times the first step's loss. It stops there and is recorded as diverged with
-its curve so far and a final score of 0 (its weights are no longer a model). A diverged run is
-data, not an error: the sweep goes on.
+A run diverges when a training or held-out loss or a gradient norm is not finite, a training loss
+exceeds ``explode_factor`` times the first step's loss, or an update leaves a trainable weight not
+finite (the last update included). It stops there and is recorded as diverged with its curve so
+far and a final score of 0 (its weights are no longer a model). A diverged run is data, not an
+error: the sweep goes on.
 """
 
 from __future__ import annotations
@@ -84,6 +85,11 @@ class RunResult:
 
 def _trainable(model) -> list[torch.nn.Parameter]:
     return [p for p in model.parameters() if p.requires_grad]
+
+
+def weights_finite(params) -> bool:
+    """Whether every trainable weight is finite (one device sync)."""
+    return bool(torch.stack([torch.isfinite(p.detach()).all() for p in params]).all())
 
 
 def _flat(tensors) -> np.ndarray:
@@ -178,6 +184,15 @@ def backward_step(model, params, batch, trace: RunTrace, explode_factor: float) 
     return grads
 
 
+def apply_update(opt, sched, params, trace: RunTrace) -> bool:
+    """One optimizer and schedule step; False, with ``trace.diverged`` set, when it leaves a weight not finite."""
+    opt.step()
+    sched.step()
+    opt.zero_grad(set_to_none=True)
+    trace.diverged = not weights_finite(params)
+    return not trace.diverged
+
+
 def trajectory_features(trace: RunTrace, tracker: GradientTracker) -> dict[str, float]:
     """The features of the loss and gradient curves recorded so far."""
     return {
@@ -257,9 +272,8 @@ def train_run(
             tracker.update(_flat(grads))
         if trace.diverged:
             break
-        opt.step()
-        sched.step()
-        opt.zero_grad(set_to_none=True)
+        if not apply_update(opt, sched, params, trace):
+            break
         if step == probe_end:
             trace.probe_seconds = time.perf_counter() - t_start
             eval_loss = evaluate(model, tok, eval_set, cfg.max_length, device)["eval_loss"]
@@ -274,6 +288,9 @@ def train_run(
             trace.evals.append((step, evaluate(model, tok, eval_set, cfg.max_length, device)["eval_loss"]))
         if on_step is not None:
             on_step(step)
+        if trace.evals and trace.evals[-1][0] == step and not math.isfinite(trace.evals[-1][1]):
+            trace.diverged = True
+            break
     t_train = time.perf_counter() - t_start
     features = trace.features or diverged_probe_features(trace, tracker)
     final = heldout_score(model, tok, data.heldout, cfg.max_length, device, trace.diverged) if score else None

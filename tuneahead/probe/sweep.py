@@ -4,7 +4,13 @@ The grid is the product of the dataset variants and of every list in ``grid`` (f
 ``learning_rate: [1e-4, 1e-3]``, ``lora_rank: [4, 16]``) laid over the base ``train`` config.
 Runs go dataset by dataset; each dataset's static descriptors are computed once. A run whose
 key (:func:`~tuneahead.data.runstore.run_key`) is in the store already is skipped, so a sweep
-that was killed and started again executes only what is missing.
+that was killed and started again executes only what is missing. Several sweeps may fill one
+store at once: each run is computed under the store's claim on it, and a run that another
+process has claimed or recorded is skipped (see :mod:`tuneahead.data.runstore`).
+
+A run that raises (a learning rate too large for the optimizer's float arithmetic, say) is
+recorded as failed with its error, and the sweep goes on. A failed run is not done: a later sweep
+skips it unless asked to retry failures (``retry_failed``), and the store's status lists it.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 import itertools
 import logging
 import time
+import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any
@@ -88,12 +95,16 @@ def pending_runs(
     configs: list[TrainConfig],
     probe_dict: dict,
     full: bool,
+    retry_failed: bool = False,
 ) -> list[tuple[str, TrainConfig]]:
-    """The (run key, config) pairs of dataset variant ``name`` that ``store`` does not hold yet."""
+    """The (run key, config) pairs of dataset variant ``name`` that ``store`` does not hold yet.
+
+    A run recorded as failed counts as held unless ``retry_failed``.
+    """
     pending = []
     for cfg in configs:
         key = run_key({"name": name, **spec, "model": model_name}, {**asdict(cfg), "probe": probe_dict, "full": full})
-        if not store.has(key):
+        if not store.has(key) and (retry_failed or store.failed(key) is None):
             pending.append((key, cfg))
     return pending
 
@@ -156,18 +167,34 @@ def execute_run(
     full: bool,
     device: str,
     progress: Callable | None,
-) -> None:
-    """Run one candidate (with a progress bar when ``progress`` is given) and write its record to ``store``."""
-    store.log("start", key)
-    budget = cfg.steps if full else probe.steps
-    desc = f"{variant.name} lr={cfg.learning_rate:g} r={cfg.lora_rank} bs={cfg.batch_size}"
-    bar = progress(desc, budget) if progress else None
-    on_step = (lambda s: bar.update(1)) if bar else None
-    result = run_candidate(base, variant.data, cfg, probe, full=full, device=device, on_step=on_step)
-    if bar:
-        bar.close()
-    store.write(run_record(key, variant, cfg, probe, budget, result, base.name, device))
-    store.log("finish", key)
+) -> str:
+    """Claim, run and record one candidate (with a progress bar when ``progress`` is given).
+
+    Returns ``"done"``, ``"failed"`` (the run raised; its error is recorded and the sweep goes on)
+    or ``"skipped"`` (another process holds or recorded the run).
+    """
+    claim = store.claim(key)
+    if claim is None:
+        return "skipped"
+    with claim:
+        store.log("start", key)
+        budget = cfg.steps if full else probe.steps
+        desc = f"{variant.name} lr={cfg.learning_rate:g} r={cfg.lora_rank} bs={cfg.batch_size}"
+        bar = progress(desc, budget) if progress else None
+        on_step = (lambda s: bar.update(1)) if bar else None
+        try:
+            result = run_candidate(base, variant.data, cfg, probe, full=full, device=device, on_step=on_step)
+        except Exception as err:
+            run_id = f"{variant.name}/{key[:8]}"
+            store.fail(key, err, run_id=run_id, config=asdict(cfg), traceback=traceback.format_exc())
+            store.log("fail", key, error=f"{type(err).__name__}: {err}")
+            log.error("run %s failed: %s: %s", run_id, type(err).__name__, err)
+            return "failed"
+        finally:
+            if bar:
+                bar.close()
+        store.write(run_record(key, variant, cfg, probe, budget, result, base.name, device))
+        store.log("finish", key)
     log.info(
         "run %s %s: final %s, diverged %s, %.2f steps/s",
         variant.name,
@@ -176,6 +203,7 @@ def execute_run(
         result.diverged,
         result.timing["steps_per_second"],
     )
+    return "done"
 
 
 def run_sweep(
@@ -190,21 +218,26 @@ def run_sweep(
     descriptor_examples: int = 64,
     max_runs: int | None = None,
     progress: Callable | None = None,
+    retry_failed: bool = False,
 ) -> dict[str, int]:
-    """Run every missing (dataset, config) pair into ``store``; return counts of executed and skipped runs."""
-    executed = skipped = 0
-    total = len(datasets) * len(configs)
+    """Run every missing (dataset, config) pair into ``store``.
+
+    Returns counts: ``executed`` (runs this sweep recorded as done), ``failed`` (runs it recorded
+    as failed), ``skipped`` (runs done, failed before, or claimed by another process) and ``total``.
+    ``max_runs`` caps the runs attempted (executed and failed); ``retry_failed`` runs failed runs again.
+    """
+    counts = {"executed": 0, "failed": 0, "skipped": 0, "total": len(datasets) * len(configs)}
     probe_dict = asdict(probe)
     for name, spec in datasets.items():
         spec = dict(spec)
-        pending = pending_runs(store, base.name, name, spec, configs, probe_dict, full)
-        skipped += len(configs) - len(pending)
+        pending = pending_runs(store, base.name, name, spec, configs, probe_dict, full, retry_failed)
+        counts["skipped"] += len(configs) - len(pending)
         if not pending:
             continue
         variant = load_variant(name, spec, base, encoder, descriptor_examples, configs[0].max_length, device)
         for key, cfg in pending:
-            if max_runs is not None and executed >= max_runs:
-                return {"executed": executed, "skipped": skipped, "total": total}
-            execute_run(base, variant, key, cfg, probe, store, full, device, progress)
-            executed += 1
-    return {"executed": executed, "skipped": skipped, "total": total}
+            if max_runs is not None and counts["executed"] + counts["failed"] >= max_runs:
+                return counts
+            outcome = execute_run(base, variant, key, cfg, probe, store, full, device, progress)
+            counts[{"done": "executed", "failed": "failed", "skipped": "skipped"}[outcome]] += 1
+    return counts
