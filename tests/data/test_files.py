@@ -150,6 +150,25 @@ def test_missing_required_column(tmp_path, column):
         read_runtable(path)
 
 
+def test_a_table_without_point_columns_is_a_table_without_curves(tmp_path):
+    path = tmp_path / "runs.csv"
+    wide = pd.DataFrame(
+        {"run_id": ["a", "b"], "group": ["g", "g"], "budget": [100, 100], "final": [71.5, 60.25], "static.x": [1, 2]}
+    )
+    wide.to_csv(path, index=False)
+    table = read_runtable(path)
+    assert table.curves == {} and list(table.run_id) == ["a", "b"]
+    assert table.final.tolist() == [71.5, 60.25] and table.static[:, 0].tolist() == [1.0, 2.0]
+    wide.iloc[[0, 0, 1]].to_csv(path, index=False)
+    with pytest.raises(
+        RunTableError, match=r"run 'a': column 'run_id' on line 3 repeats the run of line 2.*one row per run"
+    ):
+        read_runtable(path)
+    _long(metric=None, step=None).to_csv(path, index=False)
+    with pytest.raises(RunTableError, match=r"missing column\(s\) \['metric', 'step'\].*leaves out all of"):
+        read_runtable(path)
+
+
 def test_unknown_column_without_prefix(tmp_path):
     path = tmp_path / "runs.csv"
     _long(log_lr=[-4.0, -4.0, -3.0]).to_csv(path, index=False)

@@ -160,8 +160,8 @@ def _lines(data: bytes) -> list[bytes]:
 # ---------------------------------------------------------------------- frame mutations
 def _reordered(draw, table: RunTable, frame: pd.DataFrame) -> tuple[pd.DataFrame, str, RunTable]:
     """Rows shuffled within each run, and the runs themselves reordered: the same runs come back."""
-    ids = frame["run_id"].to_numpy()
-    blocks = [draw(st.permutations(np.flatnonzero(ids == run_id).tolist())) for run_id in table.run_id]
+    ids = frame["run_id"].tolist()  # not a numpy comparison: numpy strips a trailing NUL from a str scalar
+    blocks = [draw(st.permutations([r for r, i in enumerate(ids) if i == run_id])) for run_id in table.run_id]
     order = draw(st.permutations(range(len(table))))
     rows = [r for k in order for r in blocks[k]]
     return frame.iloc[rows].reset_index(drop=True), "same", table.select(np.array(order))

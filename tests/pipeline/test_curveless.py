@@ -4,32 +4,27 @@ and report L(0), L_int and the regime, through both apps."""
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from tuneahead.data.errors import RunTableError
-from tuneahead.data.files import write_runtable
-from tuneahead.data.runtable import RunTable
+from tuneahead.data.files import read_runtable
 from tuneahead.model.design import ModelSpec
 from tuneahead.pipeline import run_evaluation, run_fit
 
 
-def _without_curves(table: RunTable) -> RunTable:
-    return RunTable(
-        run_id=table.run_id,
-        group=table.group,
-        budget=table.budget,
-        final=table.final,
-        diverged=table.diverged,
-        static=table.static,
-        static_names=table.static_names,
-        curves={},
-    )
-
-
 @pytest.fixture(scope="module")
 def curveless_file(tmp_path_factory, population_table):
+    """TuneAhead's released format: one row per run, static columns and the final score, no point columns."""
+    t = population_table
+    wide = pd.DataFrame({"run_id": t.run_id, "group": t.group, "budget": t.budget, "final": t.final})
+    for j, name in enumerate(t.static_names):
+        wide[f"static.{name}"] = t.static[:, j]
     path = tmp_path_factory.mktemp("curveless") / "runs.csv"
-    return write_runtable(_without_curves(population_table), path)
+    wide.assign(diverged=t.diverged).to_csv(path, index=False)
+    read = read_runtable(path)
+    assert read.curves == {} and np.array_equal(read.static, t.static) and np.array_equal(read.final, t.final)
+    return path
 
 
 def _overrides(path):

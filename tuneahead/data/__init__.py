@@ -2,10 +2,13 @@
 
 from .errors import RunTableError
 from .files import read_runtable, runtable_to_frame, write_runtable
+from .mlflow_runs import load_mlflow_runs
 from .opda import load_opda
 from .runstore import RunStore, load_runstore, run_key
 from .runtable import Curve, RunTable, as_runtable
 from .splits import SPLIT_KINDS, Split
+from .tensorboard_runs import load_tensorboard_runs
+from .trainer_logs import load_trainer_runs
 
 __all__ = [
     "Curve",
@@ -18,6 +21,9 @@ __all__ = [
     "write_runtable",
     "runtable_to_frame",
     "load_opda",
+    "load_trainer_runs",
+    "load_mlflow_runs",
+    "load_tensorboard_runs",
     "RunStore",
     "load_runstore",
     "run_key",

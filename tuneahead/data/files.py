@@ -17,6 +17,9 @@ column         required  meaning
 =============  ========  ==========================================================
 
 A run with no probe points yet has a single row with ``metric``, ``step`` and ``value`` empty.
+A table without curves (TuneAhead's released format: one row per run, descriptors and probe
+summaries as ``static.*`` columns, and the final score) leaves out all three columns; each run then
+has exactly one row, and the model reads it with ``model.metrics=[]``.
 A sweep log in pandas exports to it in a few lines (see the README).
 
 :func:`read_runtable` reads a file strictly; anything else is a :class:`RunTableError` that names
@@ -58,7 +61,8 @@ __all__ = ["read_runtable", "write_runtable", "runtable_to_frame", "STATIC_PREFI
 STATIC_PREFIX = "static."
 _TEXT = ("run_id", "group", "metric")
 _RUN_COLUMNS = ("group", "budget", "final", "diverged")
-_REQUIRED = ("run_id", "group", "budget", "metric", "step", "value")
+_POINT_COLUMNS = ("metric", "step", "value")
+_REQUIRED = ("run_id", "group", "budget", *_POINT_COLUMNS)
 
 
 def read_runtable(path: str | os.PathLike) -> RunTable:
@@ -79,11 +83,13 @@ def read_runtable(path: str | os.PathLike) -> RunTable:
 def _checked_columns(cells: Cells) -> list[str]:
     """The static feature columns; a missing required column or an unknown one is an error."""
     path, columns = cells.path, cells.columns
-    missing = [c for c in _REQUIRED if c not in columns]
+    required = _REQUIRED if any(c in columns for c in _POINT_COLUMNS) else _REQUIRED[:3]
+    missing = [c for c in required if c not in columns]
     if missing:
         raise RunTableError(
             f"{path}: missing column(s) {missing}; the layout needs {list(_REQUIRED)} "
-            f"plus optional 'final', 'diverged' and '{STATIC_PREFIX}<name>' columns"
+            f"plus optional 'final', 'diverged' and '{STATIC_PREFIX}<name>' columns "
+            f"(a table without curves leaves out all of {list(_POINT_COLUMNS)})"
         )
     static_cols = [c for c in columns if c.startswith(STATIC_PREFIX)]
     unknown = [c for c in columns if c not in _REQUIRED and c not in _RUN_COLUMNS and c not in static_cols]
@@ -146,7 +152,18 @@ def _record(cells: Cells, cols: dict, run_id: str, rows: range, static_cols: lis
             rec["static"][col[len(STATIC_PREFIX) :]] = value
         else:
             rec[col] = value
-    rec["curves"] = _curves(cells, cols, run_id, rows)
+    if "metric" in cols:
+        rec["curves"] = _curves(cells, cols, run_id, rows)
+    elif len(rows) > 1:
+        raise cells.error(
+            rows.start + 1,
+            "run_id",
+            cols["run_id"],
+            f"repeats the run of {cells.unit} {cells.lines[rows.start]}",
+            "a table without curves has one row per run: give each run its own id",
+        )
+    else:
+        rec["curves"] = {}
     return rec
 
 

@@ -76,10 +76,13 @@ def run_probe_sweep(cfg: DictConfig) -> dict:
         descriptor_examples=cfg.descriptors.max_examples,
         max_runs=cfg.max_runs,
         progress=progress,
+        retry_failed=cfg.retry_failed,
     )
     log.info(
-        "executed %d runs, skipped %d finished ones, %d in the grid",
+        "executed %d runs, %d failed (errors in %s), skipped %d (done, failed or claimed elsewhere); %d in the grid",
         counts["executed"],
+        counts["failed"],
+        store.failures,
         counts["skipped"],
         counts["total"],
     )
