@@ -1,8 +1,10 @@
 """Offline datasets: procedural tasks and their knobs, the kaomoji wheel, users' JSONL."""
 
 import json
+from pathlib import Path
 
 import pytest
+import yaml
 
 from tuneahead.probe.datasets import DatasetError, load_dataset, read_jsonl
 from tuneahead.probe.tasks import TASK_KINDS, make_task
@@ -89,8 +91,16 @@ def test_jsonl_reads_and_splits(tmp_path):
     ex = read_jsonl(p)
     assert len(ex) == 10 and ex[0].answer == "a" and ex[1].answer is None
     d = load_dataset("mine", {"source": "jsonl", "path": str(p), "heldout_fraction": 0.3, "seed": 1})
-    assert len(d.heldout) == 3 and len(d.train) == 7
-    assert {e.prompt for e in d.train} | {e.prompt for e in d.heldout} == {f"p{i}" for i in range(10)}
+    assert len(d.heldout) == 3 and len(d.validation) == 1 and len(d.train) == 6
+    assert {e.prompt for e in d.train + d.heldout + d.validation} == {f"p{i}" for i in range(10)}
+    _assert_separate(d)
+
+
+def test_jsonl_lines_with_a_held_out_prompt_are_not_trained_on(tmp_path):
+    rows = [json.dumps({"prompt": f"p{i % 5}", "response": f"r{i}"}) for i in range(20)]  # each prompt 4 times
+    d = load_dataset("mine", {"source": "jsonl", "path": str(_write(tmp_path, rows)), "heldout_fraction": 0.2})
+    assert len(d.heldout) == 1 and len(d.validation) == 1 and len(d.train) == 12
+    _assert_separate(d)
 
 
 @pytest.mark.parametrize(
@@ -107,3 +117,38 @@ def test_jsonl_errors_name_line_and_field(tmp_path, line, match):
     p = _write(tmp_path, [json.dumps({"prompt": "a", "response": "b"}), line])
     with pytest.raises(DatasetError, match=match):
         read_jsonl(p)
+
+
+def _assert_separate(d):
+    """No prompt in two splits; held-out and validation prompts distinct within their split."""
+    train, test, val = ({e.prompt for e in split} for split in (d.train, d.heldout, d.validation))
+    assert len(test) == len(d.heldout) and len(val) == len(d.validation) and val, d.name
+    assert not train & test, f"{d.name}: {len(train & test)} held-out prompts occur in training"
+    assert not val & (train | test), f"{d.name}: the probe's validation prompts leak"
+
+
+def _sweep_variants():
+    conf = Path(__file__).resolve().parents[2] / "conf" / "sweep"
+    for path in sorted(conf.glob("*.yaml")):
+        for name, spec in (yaml.safe_load(path.read_text()).get("datasets") or {}).items():
+            yield pytest.param(name, spec, id=f"{path.stem}/{name}")
+
+
+@pytest.mark.parametrize("name,spec", list(_sweep_variants()))
+def test_every_sweep_variant_keeps_its_splits_apart(name, spec):
+    _assert_separate(load_dataset(name, spec))
+
+
+@pytest.mark.parametrize("task", ["arithmetic", "string", "recall", "classify"])
+def test_procedural_splits_are_apart_even_when_prompts_are_few(task):
+    d = load_dataset(task, {"source": "procedural", "task": task, "size": 200, "heldout": 40, "duplication": 0.5})
+    _assert_separate(d)
+    assert len(d.train) == 200
+
+
+def test_a_prompt_space_too_small_for_the_held_out_split_is_an_error():
+    spec = {"source": "procedural", "task": "arithmetic", "heldout": 90, "validation": 20}
+    with pytest.raises(DatasetError, match=r"dataset 'tiny': only \d+ distinct prompts .* raise difficulty"):
+        load_dataset("tiny", spec)
+    with pytest.raises(DatasetError, match=r"validation=0; give a whole number >= 1"):
+        load_dataset("tiny", {**spec, "validation": 0})

@@ -142,3 +142,20 @@ def test_runner_features_agree_with_its_recorded_curves(tiny_base, tiny_data):
     assert -1 <= run.probe["grad_consistency"] <= 1
     assert run.probe["param_change"] > 0
     assert 0 <= run.final <= 100
+
+
+def test_the_probe_never_evaluates_on_the_held_out_test_examples(tiny_base, tiny_data, monkeypatch):
+    from tuneahead.probe import runner
+
+    seen: list[set[str]] = []
+    real = runner.evaluate
+
+    def spy(model, tok, examples, *args, **kwargs):
+        seen.append({e.prompt for e in examples})
+        return real(model, tok, examples, *args, **kwargs)
+
+    monkeypatch.setattr(runner, "evaluate", spy)
+    probe = runner.ProbeConfig(steps=3, eval_every=3, eval_examples=8)
+    runner.run_candidate(tiny_base, tiny_data, runner.TrainConfig(steps=3, learning_rate=1e-2), probe, full=False)
+    validation, test = {e.prompt for e in tiny_data.validation}, {e.prompt for e in tiny_data.heldout}
+    assert seen and all(s <= validation for s in seen) and not validation & test

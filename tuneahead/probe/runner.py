@@ -258,7 +258,7 @@ def train_run(
     opt = torch.optim.AdamW(params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
     sched = linear_schedule(opt, cfg.warmup_steps, steps)
     sampler = BatchSampler(tok, data.train, cfg.batch_size, cfg.max_length, cfg.seed)
-    eval_set = data.heldout[: probe.eval_examples]
+    eval_set = data.validation[: probe.eval_examples]  # never the held-out test examples
     flat_batch = BatchSampler(tok, eval_set, min(len(eval_set), 8), cfg.max_length, cfg.seed).next().to(device)
     probe_end = min(int(probe.steps), steps)
     theta0 = _flat(params)

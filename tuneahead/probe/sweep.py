@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from ..data.runstore import RunStore, run_key
-from .datasets import InstructionDataset, load_dataset
+from .datasets import SPLITS_VERSION, InstructionDataset, load_dataset
 from .descriptors import dataset_descriptors
 from .runner import ProbeConfig, RunResult, TrainConfig, run_candidate
 
@@ -103,7 +103,8 @@ def pending_runs(
     """
     pending = []
     for cfg in configs:
-        key = run_key({"name": name, **spec, "model": model_name}, {**asdict(cfg), "probe": probe_dict, "full": full})
+        dataset = {"name": name, **spec, "model": model_name, "splits": SPLITS_VERSION}
+        key = run_key(dataset, {**asdict(cfg), "probe": probe_dict, "full": full})
         if not store.has(key) and (retry_failed or store.failed(key) is None):
             pending.append((key, cfg))
     return pending
@@ -117,9 +118,10 @@ def load_variant(
     t0 = time.perf_counter()
     descriptors = dataset_descriptors(data.train, base, encoder, descriptor_examples, max_length, device)
     log.info(
-        "dataset %s: %d train / %d held-out, descriptors in %.1f s",
+        "dataset %s: %d train / %d validation / %d held-out, descriptors in %.1f s",
         name,
         len(data.train),
+        len(data.validation),
         len(data.heldout),
         time.perf_counter() - t0,
     )
