@@ -8,6 +8,10 @@ that was killed and started again executes only what is missing. Several sweeps 
 store at once: each run is computed under the store's claim on it, and a run that another
 process has claimed or recorded is skipped (see :mod:`tuneahead.data.runstore`).
 
+A sweep splits into jobs with shards: shard ``i`` of ``n`` runs every ``n``-th (dataset, config)
+pair from the ``i``-th (:func:`run_sweep`), so a Hydra multirun over ``shard=0..n-1`` on any
+launcher (joblib, submitit's Slurm or local executor, Ray) fills one store with the whole grid.
+
 A run that raises (a learning rate too large for the optimizer's float arithmetic, say) is
 recorded as failed with its error, and the sweep goes on. A failed run is not done: a later sweep
 skips it unless asked to retry failures (``retry_failed``), and the store's status lists it.
@@ -208,6 +212,16 @@ def execute_run(
     return "done"
 
 
+def check_shard(index, count) -> tuple[int, int]:
+    """``(index, count)`` of a shard, checked: whole numbers with ``0 <= index < count``."""
+    if not (isinstance(count, int) and isinstance(index, int) and 0 <= index < count):
+        raise ValueError(
+            f"shard={index!r}, shards={count!r}: the shard must be a whole number in [0, shards); "
+            "run shards=N with shard=0..N-1, one job each (hydra: -m 'shard=range(N)' shards=N)"
+        )
+    return index, count
+
+
 def run_sweep(
     base,
     datasets: Mapping[str, Mapping[str, Any]],
@@ -221,19 +235,26 @@ def run_sweep(
     max_runs: int | None = None,
     progress: Callable | None = None,
     retry_failed: bool = False,
+    shard: tuple[int, int] = (0, 1),
 ) -> dict[str, int]:
-    """Run every missing (dataset, config) pair into ``store``.
+    """Run every missing (dataset, config) pair of the shard ``shard`` into ``store``.
 
+    The pairs are numbered dataset by dataset, config by config; shard ``(i, n)`` holds the pairs
+    whose number is ``i`` modulo ``n``, so ``n`` jobs with ``i = 0 .. n-1`` cover the grid once.
     Returns counts: ``executed`` (runs this sweep recorded as done), ``failed`` (runs it recorded
-    as failed), ``skipped`` (runs done, failed before, or claimed by another process) and ``total``.
-    ``max_runs`` caps the runs attempted (executed and failed); ``retry_failed`` runs failed runs again.
+    as failed), ``skipped`` (runs done, failed before, or claimed by another process) and ``total``
+    (pairs in the shard). ``max_runs`` caps the runs attempted (executed and failed);
+    ``retry_failed`` runs failed runs again.
     """
-    counts = {"executed": 0, "failed": 0, "skipped": 0, "total": len(datasets) * len(configs)}
+    index, count = check_shard(*shard)
+    counts = {"executed": 0, "failed": 0, "skipped": 0, "total": 0}
     probe_dict = asdict(probe)
-    for name, spec in datasets.items():
+    for d, (name, spec) in enumerate(datasets.items()):
         spec = dict(spec)
-        pending = pending_runs(store, base.name, name, spec, configs, probe_dict, full, retry_failed)
-        counts["skipped"] += len(configs) - len(pending)
+        mine = [cfg for c, cfg in enumerate(configs) if (d * len(configs) + c) % count == index]
+        counts["total"] += len(mine)
+        pending = pending_runs(store, base.name, name, spec, mine, probe_dict, full, retry_failed)
+        counts["skipped"] += len(mine) - len(pending)
         if not pending:
             continue
         variant = load_variant(name, spec, base, encoder, descriptor_examples, configs[0].max_length, device)
