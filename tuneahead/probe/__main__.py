@@ -33,6 +33,7 @@ from .runner import ProbeConfig
 from .sweep import build_config, check_shard, expand_grid, run_sweep
 
 log = logging.getLogger("tuneahead.probe")
+ENCODERS = ("minilm", "tiny", "none", None)
 
 
 def resolve_device(name: str) -> str:
@@ -42,9 +43,26 @@ def resolve_device(name: str) -> str:
     return name
 
 
+def descriptor_encoder(name: str | None, base, device: str):
+    """The sentence encoder of the static descriptors: ``minilm``, ``tiny`` (tests) or none."""
+    if name == "minilm":
+        from .embeddings import load_minilm
+
+        return load_minilm(device)
+    if name == "tiny":
+        from .embeddings import tiny_encoder
+
+        return tiny_encoder(base.tokenizer)
+    if name not in ENCODERS:
+        raise ValueError(f"descriptors.encoder={name!r}; use minilm, tiny or none")
+    return None
+
+
 def run_probe_sweep(cfg: DictConfig) -> dict:
     """Run the sweep described by ``cfg`` (the composed ``conf/sweep.yaml`` config)."""
     shard = check_shard(cfg.shard, cfg.shards)
+    if cfg.descriptors.encoder not in ENCODERS:
+        raise ValueError(f"descriptors.encoder={cfg.descriptors.encoder!r}; use minilm, tiny or none")
     if cfg.threads:
         torch.set_num_threads(int(cfg.threads))
     device = resolve_device(cfg.device)
@@ -56,17 +74,7 @@ def run_probe_sweep(cfg: DictConfig) -> dict:
         raise ValueError("the sweep names no dataset variants; add some under `datasets:`")
     base = load_base_model(cfg.base_model.name, **(container["base_model"].get("kwargs") or {}))
     base.model.to(device)
-    encoder = None
-    if cfg.descriptors.encoder == "minilm":
-        from .embeddings import load_minilm
-
-        encoder = load_minilm(device)
-    elif cfg.descriptors.encoder == "tiny":
-        from .embeddings import tiny_encoder
-
-        encoder = tiny_encoder(base.tokenizer)
-    elif cfg.descriptors.encoder not in (None, "none"):
-        raise ValueError(f"descriptors.encoder={cfg.descriptors.encoder!r}; use minilm, tiny or none")
+    encoder = descriptor_encoder(cfg.descriptors.encoder, base, device)
     store = RunStore(cfg.store)
     log.info(
         "sweep: %d datasets x %d configs (shard %d of %d) into %s on %s (%s)",
