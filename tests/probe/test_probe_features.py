@@ -159,3 +159,32 @@ def test_the_probe_never_evaluates_on_the_held_out_test_examples(tiny_base, tiny
     runner.run_candidate(tiny_base, tiny_data, runner.TrainConfig(steps=3, learning_rate=1e-2), probe, full=False)
     validation, test = {e.prompt for e in tiny_data.validation}, {e.prompt for e in tiny_data.heldout}
     assert seen and all(s <= validation for s in seen) and not validation & test
+
+
+def test_probes_at_several_lengths_see_only_their_own_steps(tiny_base, tiny_data, tmp_path):
+    from tuneahead.data.runstore import RunStore, load_runstore
+    from tuneahead.data.runtable import RunTableError
+    from tuneahead.probe.runner import ProbeConfig, TrainConfig, run_candidate
+    from tuneahead.probe.sweep import expand_grid, run_sweep
+
+    probe = ProbeConfig(steps=4, also_at=[2, 6], eval_every=3, eval_examples=8)
+    run = run_candidate(tiny_base, tiny_data, TrainConfig(steps=8, learning_rate=1e-2), probe)
+    losses = np.array([v for _, v in run.curves["train_loss"]])
+    assert sorted(run.probes) == [2, 4, 6] and run.probe == run.probes[4]
+    for n, features in run.probes.items():
+        for name, value in loss_features(losses[:n]).items():
+            assert features[name] == pytest.approx(value, rel=1e-12), (n, name)
+        assert features["eval_loss"] == pytest.approx(dict(run.curves["eval_loss"])[n])
+    assert [s for s, _ in run.curves["eval_loss"]] == [2, 3, 4, 6, 8]
+
+    spec = {"source": "procedural", "task": "arithmetic", "size": 32, "heldout": 8}
+    configs = expand_grid({"steps": 8}, {"learning_rate": [1e-3, 1e-2]})
+    run_sweep(tiny_base, {"arith": spec}, configs, probe, RunStore(tmp_path))
+    at2 = load_runstore(tmp_path, features=["probe"], drop_constant=False, probe_at=2)
+    at6 = load_runstore(tmp_path, features=["probe"], drop_constant=False, probe_at=6)
+    j = at2.static_names.index("eval_loss")
+    records = sorted(RunStore(tmp_path).records(), key=lambda r: r["run_id"])
+    assert at2.static[:, j].tolist() == [r["probes"]["2"]["eval_loss"] for r in records]
+    assert at6.static[:, j].tolist() == [r["probes"]["6"]["eval_loss"] for r in records]
+    with pytest.raises(RunTableError, match=r"no probe features at 5 steps \(it has \['2', '4', '6'\]\).*also_at"):
+        load_runstore(tmp_path, features=["probe"], probe_at=5)

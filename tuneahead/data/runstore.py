@@ -341,11 +341,25 @@ def _checked_rows(records: list[dict], path) -> list[tuple[dict, dict]]:
     return out
 
 
+def _probed_at(record: dict, length: int, path) -> dict:
+    """``record`` with its ``probe`` features taken at probe length ``length``."""
+    probes = record.get("probes") or {}
+    if str(length) not in probes:
+        raise RunTableError(
+            f"run store {path}: run {record.get('run_id')!r} has no probe features at {length} steps "
+            f"(it has {sorted(probes, key=int) or 'only its main probe'}); set data.probe_at to one of those, "
+            "or run the sweep with probe_run.also_at listing it"
+        )
+    static = record.get("static", {})
+    return {**record, "static": {**static, "probe": probes[str(length)]}}
+
+
 def load_runstore(
     path: str | os.PathLike,
     features: Sequence[str] = ("config", "dataset"),
     drop_constant: bool = True,
     min_group_size: int = 1,
+    probe_at: int | None = None,
 ) -> RunTable:
     """Read the done runs of a run store folder as a RunTable.
 
@@ -363,6 +377,9 @@ def load_runstore(
         standardization divide by zero).
     min_group_size
         Runs of groups with fewer runs than this are left out.
+    probe_at
+        The probe length whose features the ``probe`` set holds, for runs probed at several
+        lengths (``probe_run.also_at``; the record's ``probes``). None: the run's main probe.
 
     Notes
     -----
@@ -389,6 +406,8 @@ def load_runstore(
         counts[row["group"]] = counts.get(row["group"], 0) + 1
     checked = [(r, row) for r, row in checked if counts[row["group"]] >= min_group_size]
     records = [r for r, _ in checked]
+    if probe_at is not None:
+        records = [_probed_at(r, probe_at, path) for r in records]
     pairs = _select_features(records, features)
     matrix = _imputed_static(records, pairs, path)
     keep = [j for j in range(len(pairs)) if not (drop_constant and np.ptp(matrix[:, j]) == 0)]

@@ -11,6 +11,10 @@ candidate's own run, so it costs nothing extra; with ``"standard"`` it is a sepa
 fixed probe hyperparameters of ``ProbeConfig`` (learning rate, batch size, rank, targets), as in
 TuneAhead, and the features no longer depend on the candidate's hyperparameters.
 
+``ProbeConfig.also_at`` lists further probe lengths: the same features are taken at each of them
+from the same run (``RunResult.probes``, by length), so that one run serves as a probe of 10, 20
+and 40 steps with no feature that has seen past its probe's end.
+
 A run diverges when a training or held-out loss or a gradient norm is not finite, a training loss
 exceeds ``explode_factor`` times the first step's loss, or an update leaves a trainable weight not
 finite (the last update included). It stops there and is recorded as diverged with its curve so
@@ -65,6 +69,7 @@ class ProbeConfig:
     flatness_sigma: float = 1e-2
     flatness_samples: int = 4
     explode_factor: float = 3.0
+    also_at: list[int] = field(default_factory=list)  # further probe lengths with their own features
     learning_rate: float = 1e-4
     batch_size: int = 4
     lora_rank: int = 8
@@ -81,6 +86,7 @@ class RunResult:
     diverged: bool
     steps_done: int
     timing: dict[str, float]
+    probes: dict[int, dict[str, float]] = field(default_factory=dict)  # probe length -> its features
 
 
 def _trainable(model) -> list[torch.nn.Parameter]:
@@ -157,7 +163,7 @@ class RunTrace:
     losses: list[float] = field(default_factory=list)
     norms: list[float] = field(default_factory=list)
     evals: list[tuple[int, float]] = field(default_factory=list)
-    features: dict[str, float] = field(default_factory=dict)
+    snapshots: dict[int, dict[str, float]] = field(default_factory=dict)
     diverged: bool = False
     steps_done: int = 0
     probe_seconds: float | None = None
@@ -261,23 +267,21 @@ def train_run(
     eval_set = data.validation[: probe.eval_examples]  # never the held-out test examples
     flat_batch = BatchSampler(tok, eval_set, min(len(eval_set), 8), cfg.max_length, cfg.seed).next().to(device)
     probe_end = min(int(probe.steps), steps)
-    theta0 = _flat(params)
-    tracker = GradientTracker()
-    trace = RunTrace()
+    lengths = probe_lengths(probe, steps)
+    theta0, tracker, trace = _flat(params), GradientTracker(), RunTrace()
     t_start = time.perf_counter()
     for step in range(1, steps + 1):
         trace.steps_done = step
         grads = backward_step(model, params, sampler.next().to(device), trace, probe.explode_factor)
-        if grads is not None and step <= probe_end:
+        if grads is not None and step <= lengths[-1]:
             tracker.update(_flat(grads))
-        if trace.diverged:
+        if trace.diverged or not apply_update(opt, sched, params, trace):
             break
-        if not apply_update(opt, sched, params, trace):
-            break
-        if step == probe_end:
-            trace.probe_seconds = time.perf_counter() - t_start
+        if step in lengths:
+            if step == probe_end:
+                trace.probe_seconds = time.perf_counter() - t_start
             eval_loss = evaluate(model, tok, eval_set, cfg.max_length, device)["eval_loss"]
-            trace.features = {
+            trace.snapshots[step] = {
                 **trajectory_features(trace, tracker),
                 "param_change": param_change(theta0, _flat(params)),
                 "flatness": flatness(model, flat_batch, probe.flatness_sigma, probe.flatness_samples, cfg.seed),
@@ -292,11 +296,20 @@ def train_run(
             trace.diverged = True
             break
     t_train = time.perf_counter() - t_start
-    features = trace.features or diverged_probe_features(trace, tracker)
+    probes = {n: trace.snapshots.get(n) or diverged_probe_features(trace, tracker) for n in lengths}
     final = heldout_score(model, tok, data.heldout, cfg.max_length, device, trace.diverged) if score else None
     timing = run_timing(t_train, trace.steps_done, trace.probe_seconds, probe_end)
     del model, opt
-    return RunResult(run_curves(trace), features, final, trace.diverged, trace.steps_done, timing)
+    curves = run_curves(trace)
+    return RunResult(curves, probes[probe_end], final, trace.diverged, trace.steps_done, timing, probes)
+
+
+def probe_lengths(probe: ProbeConfig, steps: int) -> list[int]:
+    """The sorted probe lengths of a run of ``steps`` steps: ``probe.steps`` and ``also_at``, capped at ``steps``."""
+    lengths = [int(probe.steps), *(int(n) for n in probe.also_at)]
+    if min(lengths) < 1:
+        raise ValueError(f"probe_run.steps and probe_run.also_at must be >= 1, got {lengths}")
+    return sorted({min(n, steps) for n in lengths})
 
 
 def run_candidate(
@@ -309,8 +322,9 @@ def run_candidate(
     on_step=None,
 ) -> RunResult:
     """The probe and, with ``full``, the full run of one candidate (see the module doc for modes)."""
+    probe_steps = max([int(probe.steps), *(int(n) for n in probe.also_at)])
     if probe.mode == "own":
-        steps = cfg.steps if full else probe.steps
+        steps = cfg.steps if full else probe_steps
         return train_run(base, data, cfg, probe, steps, device, score=full, on_step=on_step)
     if probe.mode != "standard":
         raise ValueError(f"probe_run.mode={probe.mode!r}; use 'own' or 'standard'")
@@ -325,11 +339,11 @@ def run_candidate(
             "warmup_steps": 0,
         }
     )
-    probed = train_run(base, data, probe_cfg, probe, probe.steps, device, score=False)
+    probed = train_run(base, data, probe_cfg, probe, probe_steps, device, score=False)
     if not full:
         return probed
     run = train_run(base, data, cfg, probe, cfg.steps, device, score=True, on_step=on_step)
-    run.probe = probed.probe
+    run.probe, run.probes = probed.probe, probed.probes
     run.timing.update(
         {"probe_seconds": probed.timing["train_seconds"], "probe_steps_per_second": probed.timing["steps_per_second"]}
     )

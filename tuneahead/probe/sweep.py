@@ -153,6 +153,7 @@ def run_record(
         "probe_config": asdict(probe),
         "budget": budget,
         "static": {"config": config_features(cfg), "dataset": variant.descriptors, "probe": result.probe},
+        "probes": {str(n): features for n, features in result.probes.items()},
         "curves": result.curves,
         "final": result.final,
         "diverged": result.diverged,
