@@ -6,7 +6,8 @@ import warnings
 import numpy as np
 import pytest
 
-from tuneahead.data.runstore import RunStore, RunStoreWarning, load_runstore, run_key
+from tuneahead.data.runstore import RunStore, RunStoreWarning, run_key
+from tuneahead.data.runstore_table import load_runstore
 from tuneahead.data.runtable import RunTableError
 
 
@@ -148,3 +149,24 @@ def test_runstore_does_not_import_torch():
 
     code = "import sys, tuneahead.data.runstore; assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_the_export_reads_back_as_the_store_does(tmp_path):
+    store = RunStore(tmp_path / "store")
+    for i, (lr, diverged) in enumerate([(1e-3, False), (1e-2, False), (1e-1, True)]):
+        store.write(_record(f"k{i}", lr=lr, final=40.0 + i, diverged=diverged))
+    out = store.export(tmp_path / "runs.jsonl")
+    lines = out.read_text().splitlines()
+    assert len(lines) == 3 and all(json.loads(line)["key"] == f"k{i}" for i, line in enumerate(lines))
+    assert "NaN" not in out.read_text() and ": " not in lines[0], "compact JSON, non-finite values as null"
+    folder = load_runstore(tmp_path / "store", features=["config", "probe"])
+    released = load_runstore(out, features=["config", "probe"])
+    assert list(released.run_id) == list(folder.run_id) and released.static_names == folder.static_names
+    assert np.array_equal(released.static, folder.static) and np.array_equal(released.final, folder.final)
+    assert np.array_equal(released.diverged, folder.diverged)
+    with open(out, "a") as fh:
+        fh.write('{"key": "torn", "run_\n')
+    with pytest.warns(RunStoreWarning, match="skipped line 4"):
+        assert len(load_runstore(out)) == 3
+    with pytest.raises(RunTableError, match="nor its .jsonl export"):
+        load_runstore(tmp_path / "nowhere")

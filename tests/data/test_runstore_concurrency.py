@@ -24,7 +24,8 @@ if __name__ == "__main__":  # a writer process
         _module.__path__ = [str(ROOT.joinpath(*_name.split(".")))]
         sys.modules[_name] = _module
 
-from tuneahead.data.runstore import RunStore, load_runstore  # noqa: E402
+from tuneahead.data.runstore import RunStore  # noqa: E402
+from tuneahead.data.runstore_table import load_runstore  # noqa: E402
 from tuneahead.data.storefiles import HOST  # noqa: E402
 
 KEYS = [f"{i:016x}" for i in range(24)]

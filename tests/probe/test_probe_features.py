@@ -162,7 +162,8 @@ def test_the_probe_never_evaluates_on_the_held_out_test_examples(tiny_base, tiny
 
 
 def test_probes_at_several_lengths_see_only_their_own_steps(tiny_base, tiny_data, tmp_path):
-    from tuneahead.data.runstore import RunStore, load_runstore
+    from tuneahead.data.runstore import RunStore
+    from tuneahead.data.runstore_table import load_runstore
     from tuneahead.data.runtable import RunTableError
     from tuneahead.probe.runner import ProbeConfig, TrainConfig, run_candidate
     from tuneahead.probe.sweep import expand_grid, run_sweep

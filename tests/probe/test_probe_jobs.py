@@ -17,7 +17,8 @@ pytest.importorskip("torch")
 pytest.importorskip("hydra_plugins.hydra_joblib_launcher")
 pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
 
-from tuneahead.data.runstore import RunStore, load_runstore  # noqa: E402
+from tuneahead.data.runstore import RunStore  # noqa: E402
+from tuneahead.data.runstore_table import load_runstore  # noqa: E402
 from tuneahead.probe.__main__ import status_main, store_status  # noqa: E402
 from tuneahead.probe.sweep import check_shard  # noqa: E402
 

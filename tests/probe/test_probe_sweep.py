@@ -13,7 +13,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from tuneahead.data.runstore import RunStore, load_runstore  # noqa: E402
+from tuneahead.data.runstore import RunStore  # noqa: E402
+from tuneahead.data.runstore_table import load_runstore  # noqa: E402
 from tuneahead.probe.features import PROBE_FEATURES  # noqa: E402
 from tuneahead.probe.runner import ProbeConfig, TrainConfig  # noqa: E402
 from tuneahead.probe.sweep import expand_grid, run_sweep  # noqa: E402

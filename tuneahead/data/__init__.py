@@ -4,7 +4,8 @@ from .errors import RunTableError
 from .files import read_runtable, runtable_to_frame, write_runtable
 from .mlflow_runs import load_mlflow_runs
 from .opda import load_opda
-from .runstore import RunStore, load_runstore, run_key
+from .runstore import RunStore, run_key
+from .runstore_table import load_runstore
 from .runtable import Curve, RunTable, as_runtable
 from .splits import SPLIT_KINDS, Split
 from .tensorboard_runs import load_tensorboard_runs

@@ -1,4 +1,6 @@
-"""The probe runner's run store: a folder of run records that many processes fill at once, read as a RunTable.
+"""The probe runner's run store: a folder of run records that many processes fill at once.
+
+It is read as a RunTable by :func:`tuneahead.data.runstore_table.load_runstore`.
 
 Layout of a store folder::
 
@@ -49,17 +51,16 @@ import json
 import os
 import time
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from filelock import FileLock, Timeout
 
-from .runtable import RunTable, RunTableError
+from ..artifacts import _plain, atomic_path
 from .storefiles import HOST, orphaned, publish_json, read_json_object
 
-__all__ = ["RunStore", "RunClaim", "RunStoreWarning", "run_key", "load_runstore", "FEATURE_SETS"]
+__all__ = ["RunStore", "RunClaim", "RunStoreWarning", "run_key", "FEATURE_SETS"]
 
 FEATURE_SETS = ("config", "dataset", "probe")
 CLAIM_WAIT = 0.2  # seconds a writer waits for a run's lock (a status probe holds it for microseconds)
@@ -248,6 +249,17 @@ class RunStore:
                 continue
         return out
 
+    def export(self, path: str | os.PathLike) -> Path:
+        """Write every done run's record as one compact JSON line, in key order, to ``path`` (atomically).
+
+        The file is the store's release form; :func:`~tuneahead.data.runstore_table.load_runstore`
+        reads it as it reads the folder.
+        """
+        with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as fh:
+            for rec in self.records():
+                fh.write(json.dumps(_plain(rec), separators=(",", ":"), allow_nan=False) + "\n")
+        return Path(path)
+
     def records(self) -> list[dict]:
         """Every done run's record, in key order; an unreadable record is skipped with a warning."""
         out = []
@@ -263,154 +275,3 @@ class RunStore:
                 continue
             out.append(rec)
         return out
-
-
-def _number(v: Any) -> float:
-    return float("nan") if v is None else float(v)
-
-
-def _select_features(records: Sequence[dict], features: Iterable[str]) -> list[tuple[str, str]]:
-    """(set, name) pairs of the requested features; a set name expands to all its features."""
-    pairs: list[tuple[str, str]] = []
-    for want in features:
-        if want in FEATURE_SETS:
-            names = sorted(set().union(*(r.get("static", {}).get(want, {}).keys() for r in records)))
-            pairs += [(want, n) for n in names if (want, n) not in pairs]
-            continue
-        owner = [s for s in FEATURE_SETS if any(want in r.get("static", {}).get(s, {}) for r in records)]
-        if not owner:
-            known = {s: sorted(records[0].get("static", {}).get(s, {})) for s in FEATURE_SETS}
-            raise RunTableError(f"run store: unknown static feature {want!r}; known: {known}")
-        pairs.append((owner[0], want))
-    return pairs
-
-
-def _imputed_static(records: list[dict], pairs: list[tuple[str, str]], path) -> np.ndarray:
-    """The (set, name) features of every record, a feature's missing values at its median."""
-    matrix = np.array(
-        [[_number(r.get("static", {}).get(s, {}).get(n)) for s, n in pairs] for r in records], dtype=float
-    ).reshape(len(records), len(pairs))
-    for j in range(matrix.shape[1]):
-        col = matrix[:, j]
-        ok = np.isfinite(col)
-        if not ok.any():
-            raise RunTableError(f"{path}: static feature {pairs[j][1]!r} is missing in every run")
-        col[~ok] = np.median(col[ok])
-    return matrix
-
-
-def _row(r: dict) -> dict:
-    """The RunTable record of store record ``r`` without its static part; raises on a malformed field."""
-    for name in FEATURE_SETS:
-        for feature, v in r.get("static", {}).get(name, {}).items():
-            if v is not None and not isinstance(v, (int, float)):
-                raise ValueError(f"static feature {feature!r} is {v!r}, not a number")
-    curves = {m: [(float(s), _number(v)) for s, v in pts] for m, pts in r["curves"].items()}
-    row = {"run_id": r["run_id"], "group": r["group"], "budget": r["budget"], "curves": curves}
-    return {**row, "final": _number(r.get("final")), "diverged": 1.0 if r.get("diverged") else 0.0}
-
-
-def _checked_rows(records: list[dict], path) -> list[tuple[dict, dict]]:
-    """(record, row) pairs of the usable records, each checked on its own (see :func:`load_runstore`)."""
-    out, seen = [], set()
-    for r in records:
-        where = f"run store {path}: runs/{r.get('key')}.json"
-        try:
-            row = _row(r)
-            if row["diverged"] == 0 and not all(np.isfinite(v) for pts in row["curves"].values() for _, v in pts):
-                warnings.warn(
-                    f"{where} (run {row['run_id']!r}): a curve has a non-finite value but 'diverged' is false; "
-                    "read as diverged (the runner now flags such runs)",
-                    RunStoreWarning,
-                    stacklevel=3,
-                )
-                row["diverged"] = 1.0
-            RunTable.from_records([row], static_names=[])
-        except KeyError as err:
-            problem = f"field {err} is missing"
-        except (TypeError, ValueError, AttributeError, RunTableError) as err:
-            problem = str(err)
-        else:
-            problem = f"run_id {row['run_id']!r} is taken by another record" if row["run_id"] in seen else None
-        if problem is not None:
-            fix = "delete it and resume the sweep to redo the run"
-            warnings.warn(f"{where} skipped: {problem}; {fix}", RunStoreWarning, stacklevel=3)
-            continue
-        seen.add(row["run_id"])
-        out.append((r, row))
-    return out
-
-
-def _probed_at(record: dict, length: int, path) -> dict:
-    """``record`` with its ``probe`` features taken at probe length ``length``."""
-    probes = record.get("probes") or {}
-    if str(length) not in probes:
-        raise RunTableError(
-            f"run store {path}: run {record.get('run_id')!r} has no probe features at {length} steps "
-            f"(it has {sorted(probes, key=int) or 'only its main probe'}); set data.probe_at to one of those, "
-            "or run the sweep with probe_run.also_at listing it"
-        )
-    static = record.get("static", {})
-    return {**record, "static": {**static, "probe": probes[str(length)]}}
-
-
-def load_runstore(
-    path: str | os.PathLike,
-    features: Sequence[str] = ("config", "dataset"),
-    drop_constant: bool = True,
-    min_group_size: int = 1,
-    probe_at: int | None = None,
-) -> RunTable:
-    """Read the done runs of a run store folder as a RunTable.
-
-    Parameters
-    ----------
-    path
-        The store folder (the one holding ``runs/``).
-    features
-        Static features to keep: a feature-set name (``config``, ``dataset``, ``probe``) takes all
-        of that set, any other string names one feature. The default keeps what is known before
-        training; add ``probe`` to hand the probe's dynamic features to the static part too (then
-        the probe's information enters at budget 0).
-    drop_constant
-        Drop features that take a single value over the store (they carry no information and make
-        standardization divide by zero).
-    min_group_size
-        Runs of groups with fewer runs than this are left out.
-    probe_at
-        The probe length whose features the ``probe`` set holds, for runs probed at several
-        lengths (``probe_run.also_at``; the record's ``probes``). None: the run's main probe.
-
-    Notes
-    -----
-    One bad record never refuses the store. A record that cannot be read, lacks a field, or fails
-    the RunTable's checks on its own is skipped with a :class:`RunStoreWarning` that names the file,
-    the field and the fix (delete it and resume the sweep). A record whose curve holds a non-finite
-    value but that is not flagged ``diverged`` (written by an older runner) is read as diverged,
-    with a warning. The store is refused (:class:`RunTableError`) only where the user must act: no
-    ``runs/`` folder, no usable run, or an unknown feature asked for. Failed and running runs are
-    not done, so they are not read.
-
-    A feature that is not finite in some run (a probe that diverged before its end has no
-    ``flatness``) is replaced by the median of its finite values over the store, so the table's
-    static part stays finite; the run's ``diverged`` flag and curve still show the failure.
-    """
-    store = RunStore(path, clean=False)
-    if not store.runs.exists():
-        raise RunTableError(f"{path}: not a run store (no runs/ folder); run `python -m tuneahead.probe` to fill one")
-    checked = _checked_rows(store.records(), path)
-    if not checked:
-        raise RunTableError(f"{path}: the run store holds no usable finished runs yet")
-    counts: dict[str, int] = {}
-    for _, row in checked:
-        counts[row["group"]] = counts.get(row["group"], 0) + 1
-    checked = [(r, row) for r, row in checked if counts[row["group"]] >= min_group_size]
-    records = [r for r, _ in checked]
-    if probe_at is not None:
-        records = [_probed_at(r, probe_at, path) for r in records]
-    pairs = _select_features(records, features)
-    matrix = _imputed_static(records, pairs, path)
-    keep = [j for j in range(len(pairs)) if not (drop_constant and np.ptp(matrix[:, j]) == 0)]
-    names = [pairs[j][1] for j in keep]
-    rows = [{**row, "static": dict(zip(names, matrix[i, keep]))} for i, (_, row) in enumerate(checked)]
-    return RunTable.from_records(rows, static_names=names)

@@ -2,7 +2,7 @@
 
 This package is the only place torch is imported. ``python -m tuneahead.probe +sweep=NAME`` runs
 the sweep ``conf/sweep/NAME.yaml`` (:mod:`tuneahead.probe.__main__`); the finished runs land in a
-run store that :func:`tuneahead.data.runstore.load_runstore` reads as a RunTable without importing
+run store that :func:`tuneahead.data.runstore_table.load_runstore` reads as a RunTable without importing
 torch.
 """
 
