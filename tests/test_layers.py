@@ -2,7 +2,7 @@
 
 The layers, lowest first, are those of the README's layout section. A module may import its own
 unit (the same top-level module or subpackage) and any lower layer, never a higher one nor another
-unit of its own layer.
+unit of its own layer. A ``__main__.py`` is an app's entry point, in the top layer whatever its unit.
 """
 
 import ast
@@ -22,7 +22,7 @@ LAYERS = [
     {"screen", "explain", "plots", "baselines"},
     {"validation", "evaluation"},
     {"pipeline"},
-    {"fit", "evaluate", "probe", "__init__"},
+    {"fit", "evaluate", "probe", "__init__", "__main__"},
 ]
 RANK = {unit: rank for rank, units in enumerate(LAYERS) for unit in units}
 MAX_MODULE_LINES = 400
@@ -35,6 +35,8 @@ def _modules():
 
 def _unit(path: Path) -> str:
     rel = path.relative_to(PACKAGE)
+    if path.name == "__main__.py":
+        return "__main__"
     return rel.parts[0] if len(rel.parts) > 1 else rel.stem
 
 
@@ -71,7 +73,8 @@ def test_every_unit_has_a_layer():
 @pytest.mark.parametrize("path", _modules(), ids=lambda p: str(p.relative_to(PACKAGE)))
 def test_imports_point_down(path):
     unit = _unit(path)
-    for other in _imported_units(path) - {unit}:
+    own = {unit, path.relative_to(PACKAGE).parts[0]}  # an app's entry point imports its own package too
+    for other in _imported_units(path) - own:
         assert RANK[other] < RANK[unit], f"{path.relative_to(PACKAGE)} ({unit}) imports {other}, not a lower layer"
 
 

@@ -48,9 +48,11 @@ The definitions are those of ``theory/decomposition.md``; this package computes 
 Everything here is arrays in, dataclasses out; no I/O.
 
 The package, one idea a module: :mod:`.curve` (the config, L(c) and its three parts),
-:mod:`.power_law` (K, alpha and c*), :mod:`.regime` and :mod:`.summary` (plain values).
+:mod:`.power_law` (K, alpha and c*), :mod:`.regime` and :mod:`.summary` (plain values), and
+:mod:`.candidates` (each candidate's own :math:`V_{opt,i}(c)` and the probe length worth its cost).
 """
 
+from .candidates import CandidateRisk, candidate_risk
 from .curve import RiskConfig, RiskCurve, epistemic_interval, intrinsic_risk_draws, posterior_risk, risk_curve
 from .power_law import ALPHA_GRID, PowerLaw, fit_horizon_power_law, fit_power_law, optimal_budget
 from .regime import REGIMES, RegimeCall, call_regime, classify_regime, regime_summary
@@ -75,4 +77,6 @@ __all__ = [
     "optimal_budget",
     "classify_regime",
     "call_regime",
+    "CandidateRisk",
+    "candidate_risk",
 ]

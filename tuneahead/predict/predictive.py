@@ -33,10 +33,10 @@ import pandas as pd
 from scipy.special import ndtr
 from scipy.stats import norm
 
-from .data.runtable import RunTable
-from .model.design import ModelData, ModelDesign
-from .model.likelihood import gate_logit, outcome_components
-from .model.posterior import Posterior
+from ..data.runtable import RunTable
+from ..model.design import ModelData, ModelDesign
+from ..model.likelihood import gate_logit, outcome_components
+from ..model.posterior import Posterior
 
 __all__ = [
     "PredictiveComponents",

@@ -1,0 +1,112 @@
+"""The predict app's job: a saved posterior's calls on new candidates, with no refit.
+
+``python -m tuneahead.predict posterior=PATH data.path=CANDIDATES`` reads the posterior that the
+fit app wrote (``posterior.nc``) and the candidates (the ``data`` group: any source, a run file by
+default), and writes into the run folder, numbers only:
+
+- ``candidates.csv``: one row per candidate: ``run_id``, ``group``, ``probed`` (its last curve
+  step, :math:`c_0`), ``budget`` (T), the predictive ``mean``, ``sd`` and central interval
+  (``lower``, ``upper`` at ``predict.level``), ``p_diverge``, ``p_at_least_<tau>`` for each of
+  ``taus``, ``v_opt`` (its own :math:`V_{opt,i}(c_0)`: what probing to T would still remove),
+  ``probe_to`` (the probe length worth its cost, :mod:`tuneahead.risk.candidates`) and
+  ``more_steps`` (``probe_to - probed``; 0: decide now);
+- ``candidates.json``: the same rows, each with its :math:`V_{opt,i}(c)` over its budgets, and the
+  settings (the posterior, level, taus, gamma and lambda).
+
+Everything is checked before any prediction: the posterior file, the settings, and that the
+candidates carry the posterior's static features and curve metrics (the error names what is
+missing and the key to fix). Candidates' final scores, where present, are never read.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from omegaconf import DictConfig
+
+from ..artifacts import atomic_path, write_json
+from ..data.errors import RunTableError
+from ..data.runtable import RunTable
+from ..model.posterior import Posterior
+from ..predict import predict, predictive_components
+from ..risk import RiskConfig, candidate_risk
+from .runs import check_metrics, load_runs
+from .settings import PredictConfig, config_object
+
+__all__ = ["run_predict", "check_candidates"]
+
+log = logging.getLogger("tuneahead.pipeline")
+
+
+def check_candidates(table: RunTable, posterior: Posterior, where: str) -> None:
+    """Refuse candidates whose static features or metrics are not those of the posterior's design."""
+    design = posterior.design
+    if tuple(table.static_names) != design.static_names:
+        missing = [n for n in design.static_names if n not in table.static_names]
+        extra = [n for n in table.static_names if n not in design.static_names]
+        raise RunTableError(
+            f"data.path: the candidates' static features are not those the posterior {where} was fitted on "
+            f"(missing {missing}, extra {extra}, in order {list(design.static_names)}); "
+            "give the candidates the training runs' features"
+        )
+    check_metrics(table, design.spec.metrics, f"data.path (the metrics of posterior {where})")
+
+
+def _taus(values) -> list[float]:
+    try:
+        taus = [float(t) for t in (values or [])]
+    except (TypeError, ValueError):
+        taus = [math.nan]
+    if not all(math.isfinite(t) for t in taus):
+        raise ValueError(f"taus={list(values)}: give finite success thresholds on the score")
+    return taus
+
+
+def _rows(table: RunTable, posterior: Posterior, settings: PredictConfig, taus: list[float], risk: RiskConfig):
+    """The candidates' frame and each one's V_opt over its budgets."""
+    prediction = predict(posterior, table, settings.level, settings.max_draws)
+    frame = pd.DataFrame({"run_id": table.run_id, "group": table.group})
+    comp = predictive_components(posterior, table, settings.max_draws)
+    params = posterior.params(settings.max_draws)
+    lam = risk.step_cost(np.asarray(table.budget, dtype=float))
+    own = candidate_risk(params, posterior.design, table, risk.gamma, lam)
+    frame["probed"], frame["budget"] = own.probed, table.budget
+    frame = pd.concat([frame, prediction.to_frame().drop(columns="run_id")], axis=1)
+    for tau in taus:
+        frame[f"p_at_least_{tau:g}"] = 1.0 - comp.cdf(np.full(len(table), tau))
+    frame["v_opt"], frame["probe_to"] = own.v_opt[:, 0], own.worth
+    frame["more_steps"] = own.worth - own.probed
+    return frame, own, lam
+
+
+def run_predict(cfg: DictConfig, out_dir: str | Path) -> pd.DataFrame:
+    """Predict the configured candidates from the saved posterior; write the files of the module doc."""
+    out_dir = Path(out_dir)
+    settings = config_object(PredictConfig, cfg.predict, "predict")
+    taus, risk = _taus(cfg.get("taus")), config_object(RiskConfig, cfg.risk, "risk")
+    where = Path(str(cfg.posterior))
+    if not where.is_file():
+        raise FileNotFoundError(
+            f"posterior={where}: no such file; give the posterior.nc of a `python -m tuneahead.fit` run"
+        )
+    posterior = Posterior.load(where)
+    _, table = load_runs(cfg.data)
+    check_candidates(table, posterior, str(where))
+    log.info("predicting %d candidates from %s", len(table), where)
+    frame, own, lam = _rows(table, posterior, settings, taus, risk)
+    with atomic_path(out_dir / "candidates.csv") as tmp:
+        frame.to_csv(tmp, index=False)
+    curves = [
+        dict(zip(("budgets", "v_opt"), (own.budgets[i].tolist(), own.v_opt[i].tolist()))) for i in range(len(table))
+    ]
+    records = [{**row, "v_opt_curve": curve} for row, curve in zip(frame.to_dict(orient="records"), curves)]
+    settings_out = {"posterior": str(where), "level": settings.level, "taus": taus, "gamma": risk.gamma, "lambda": lam}
+    write_json({"settings": settings_out, "candidates": records}, out_dir / "candidates.json")
+    log.info(
+        "wrote %s: %d candidates, %d worth probing further", out_dir, len(frame), int((frame.more_steps > 0).sum())
+    )
+    return frame
