@@ -1,0 +1,109 @@
+"""The posterior-driven Optuna pruner in a real study: SQLite storage, a real torch training loop."""
+
+import math
+
+import numpy as np
+import pytest
+
+optuna = pytest.importorskip("optuna")
+torch = pytest.importorskip("torch")
+
+from tuneahead.inference import InferenceConfig  # noqa: E402
+from tuneahead.integrations import PosteriorPruner, trial_features  # noqa: E402
+
+EPOCHS = 12
+
+
+def _data():
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(600, 8, generator=gen)
+    w = torch.randn(8, generator=gen)
+    y = ((x @ w + 0.5 * torch.sin(3 * x[:, 0])) > 0).long()
+    return x[:400], y[:400], x[400:], y[400:]
+
+
+def objective(trial):
+    """A small MLP classifier, one full-batch step an epoch; reports validation accuracy in points."""
+    torch.manual_seed(trial.number)
+    lr = trial.suggest_float("lr", 1e-4, 3.0, log=True)
+    width = trial.suggest_int("width", 4, 32)
+    trial.suggest_categorical("activation", ["relu"])  # not numeric: left out of the features
+    x, y, xv, yv = _data()
+    model = torch.nn.Sequential(torch.nn.Linear(8, width), torch.nn.ReLU(), torch.nn.Linear(width, 2))
+    opt = torch.optim.SGD(model.parameters(), lr=lr)
+    accuracy = 0.0
+    for epoch in range(1, EPOCHS + 1):
+        for _ in range(5):
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(model(x), y).backward()
+            opt.step()
+        with torch.no_grad():
+            accuracy = 100.0 * float((model(xv).argmax(1) == yv).float().mean())
+        trial.report(accuracy, epoch)
+        if trial.should_prune():
+            raise optuna.TrialPruned()
+    return accuracy
+
+
+@pytest.mark.slow
+def test_a_real_study_prunes_trials_that_will_not_make_it_and_says_why(tmp_path):
+    torch.set_num_threads(1)
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    pruner = PosteriorPruner(
+        metric="accuracy",
+        budget=EPOCHS,
+        p=0.1,
+        refit=InferenceConfig(method="svi", svi_steps=400, svi_draws=100, progress=False),
+        min_trials=8,
+        refit_every=6,
+        min_steps=3,
+    )
+    study = optuna.create_study(
+        study_name="mlp", storage=storage, direction="maximize", pruner=pruner, sampler=optuna.samplers.RandomSampler(0)
+    )
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study.optimize(objective, n_trials=30)
+
+    again = optuna.load_study(study_name="mlp", storage=storage)  # the reasons live in the database
+    pruned = again.get_trials(states=(optuna.trial.TrialState.PRUNED,))
+    complete = again.get_trials(states=(optuna.trial.TrialState.COMPLETE,))
+    assert pruned and len(complete) >= 8 and pruner.fitted_on >= 8
+    assert all(t.number >= 8 for t in pruned), "nothing is pruned before the first fit"
+    for t in pruned:
+        why = t.user_attrs["tuneahead"]
+        assert why["p_success"] < 0.1 and why["pruned_at_step"] == max(t.intermediate_values) >= 3
+        assert why["predicted_final"] < why["threshold"] and why["fitted_on_trials"] >= 8
+        assert why["threshold"] <= again.best_value
+    saved = sum(EPOCHS - max(t.intermediate_values) for t in pruned)
+    assert saved > 0 and again.best_value >= max(t.value for t in complete)
+
+
+def test_features_follow_the_search_space():
+    study = optuna.create_study()
+    trial = study.ask(
+        {
+            "lr": optuna.distributions.FloatDistribution(1e-4, 1.0, log=True),
+            "width": optuna.distributions.IntDistribution(4, 32),
+            "act": optuna.distributions.CategoricalDistribution(["relu", "tanh"]),
+            "flag": optuna.distributions.CategoricalDistribution([True, False]),
+        }
+    )
+    study.tell(trial, 1.0)
+    features = trial_features(study.trials[0])
+    assert set(features) == {"log10_lr", "width"}
+    assert math.isclose(features["log10_lr"], np.log10(study.trials[0].params["lr"]))
+
+
+def test_bad_settings_are_named():
+    with pytest.raises(ValueError, match=r"p=1.5"):
+        PosteriorPruner("accuracy", 10, p=1.5)
+    with pytest.raises(ValueError, match="min_trials >= 2"):
+        PosteriorPruner("accuracy", 10, min_trials=1)
+
+
+def test_without_a_posterior_or_a_threshold_nothing_is_pruned():
+    pruner = PosteriorPruner("accuracy", 10, refit=None)
+    study = optuna.create_study(direction="maximize", pruner=pruner)
+    trial = study.ask()
+    trial.report(1.0, 1)
+    assert not trial.should_prune()
