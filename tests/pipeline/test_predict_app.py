@@ -105,3 +105,25 @@ def test_the_command_writes_its_files(fitted, tmp_path):
     done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert len(pd.read_csv(tmp_path / "candidates.csv")) == 10 and (tmp_path / "candidates.json").exists()
+
+
+def test_placeholder_points_give_the_variance_the_real_points_give(fitted, population_table):
+    """The healthy branch's variance depends on which points are seen, not on their values: a
+    candidate carried on from 100 to 300 steps with placeholders has the variance that its real
+    curve to 300 steps gives (which is what makes V_opt,i computable before the steps are run)."""
+    from tuneahead.model.posterior import Posterior
+    from tuneahead.predict import components_from_params
+
+    path, _, test = fitted
+    posterior = Posterior.load(path)
+    params = posterior.params(20)
+    real = components_from_params(params, posterior.design, test.truncate(300))
+    placeholder = components_from_params(
+        params, posterior.design, extended(test.truncate(100), np.full(len(test), 300.0))
+    )
+    assert (
+        probed_steps(test.truncate(300)).tolist()
+        == probed_steps(extended(test.truncate(100), np.full(10, 300.0))).tolist()
+    )
+    assert np.allclose(placeholder.var_ok, real.var_ok, rtol=1e-4)
+    assert not np.allclose(placeholder.mean_ok, real.mean_ok, rtol=1e-4), "the values do move the mean"
