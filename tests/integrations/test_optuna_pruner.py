@@ -107,3 +107,12 @@ def test_without_a_posterior_or_a_threshold_nothing_is_pruned():
     trial = study.ask()
     trial.report(1.0, 1)
     assert not trial.should_prune()
+
+
+def test_importing_the_integrations_imports_neither_optuna_nor_torch():
+    import subprocess
+    import sys
+
+    code = "import sys, tuneahead.integrations; print('optuna' in sys.modules, 'torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False"]

@@ -86,10 +86,14 @@ def test_each_evaluation_logs_the_prediction_and_reaches_tensorboard(posterior, 
         assert all(math.isfinite(log[k]) for k in KEYS) and "eval_tuneahead_p_success" not in log
         assert log["eval_tuneahead_lower"] <= log["eval_tuneahead_final"] <= log["eval_tuneahead_upper"]
         assert 0.6 < log["eval_tuneahead_final"] < 1.0, "the runs at lr 1e-3 ended near 90 points"
+    returned = trainer.evaluate()  # logged with the predictions, returned without them
+    assert "eval_accuracy" in returned and not any(k.startswith("eval_tuneahead_") for k in returned)
+    assert "eval_tuneahead_final" in trainer.state.log_history[-1]
     scalars = SummaryReader(str(tmp_path / "tb")).scalars
     logged = scalars[scalars.tag == "eval/tuneahead_final"]  # the Trainer's eval_ prefix becomes eval/
-    assert sorted(logged.step) == [4, 8, 12]
-    assert np.allclose(sorted(logged.value), sorted(log["eval_tuneahead_final"] for log in evals), atol=1e-6)
+    assert sorted(logged.step) == [4, 8, 12, 12]
+    for log in evals:
+        assert np.isclose(logged.value, log["eval_tuneahead_final"], atol=1e-6).any()
 
 
 def test_a_run_that_will_not_reach_the_threshold_is_stopped(posterior, tmp_path):
@@ -113,3 +117,11 @@ def test_features_come_from_the_training_arguments():
     assert math.isclose(features["log10_learning_rate"], math.log10(3e-4)) and features["weight_decay"] == 0.1
     with pytest.raises(ValueError, match=r"'lora_rank' is not a training argument.*static=\.\.\."):
         argument_features(args, ("lora_rank",))
+
+
+def test_a_posterior_the_run_cannot_feed_is_refused_before_training(posterior, tmp_path):
+    torch.set_num_threads(1)
+    callback = TuneAheadCallback(posterior, "eval_accuracy", posterior_metric="accuracy",
+                                 static=lambda args: {"lora_rank": 8.0})  # fmt: skip
+    with pytest.raises(Exception, match="log10_learning_rate"):
+        _trainer(tmp_path, callback, [])

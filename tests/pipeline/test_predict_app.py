@@ -127,3 +127,18 @@ def test_placeholder_points_give_the_variance_the_real_points_give(fitted, popul
     )
     assert np.allclose(placeholder.var_ok, real.var_ok, rtol=1e-4)
     assert not np.allclose(placeholder.mean_ok, real.mean_ok, rtol=1e-4), "the values do move the mean"
+
+
+def test_unprobed_candidates_reordered_features_and_a_single_tau(fitted, compose_app, tmp_path):
+    path, _, test = fitted
+    order = list(range(len(test.static_names)))[::-1]
+    fresh = RunTable(
+        test.run_id, test.group, test.static[:, order], tuple(test.static_names[j] for j in order), test.budget,
+        {}, np.full(len(test), np.nan),
+    )  # fmt: skip
+    unprobed = write_runtable(fresh, tmp_path / "unprobed.csv")  # no point yet: nothing to read but the config
+    frame = run_predict(compose_app("predict", _overrides(path, unprobed, "taus=50")), tmp_path)
+    assert (frame.probed == 0).all() and "p_at_least_50" in frame and frame.p_at_least_50.between(0, 1).all()
+    assert (frame.v_opt > 0).all(), "an unprobed candidate has everything left to learn from a probe"
+    report = json.loads((tmp_path / "candidates.json").read_text())
+    assert all(np.all(np.diff(row["v_opt_curve"]["v_opt"]) <= 1e-9) for row in report["candidates"])

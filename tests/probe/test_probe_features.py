@@ -187,5 +187,9 @@ def test_probes_at_several_lengths_see_only_their_own_steps(tiny_base, tiny_data
     records = sorted(RunStore(tmp_path).records(), key=lambda r: r["run_id"])
     assert at2.static[:, j].tolist() == [r["probes"]["2"]["eval_loss"] for r in records]
     assert at6.static[:, j].tolist() == [r["probes"]["6"]["eval_loss"] for r in records]
+    only = RunStore(tmp_path / "probe_only")  # probe-only runs end at their longest probe
+    run_sweep(tiny_base, {"arith": spec}, configs[:1], probe, only, full=False)
+    assert [r["budget"] for r in only.records()] == [6] and only.records()[0]["final"] is None
+    assert len(load_runstore(only.root, features=["probe"], drop_constant=False, probe_at=6)) == 1
     with pytest.raises(RunTableError, match=r"no probe features at 5 steps \(it has \['2', '4', '6'\]\).*also_at"):
         load_runstore(tmp_path, features=["probe"], probe_at=5)

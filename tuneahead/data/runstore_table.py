@@ -133,6 +133,20 @@ def _source_records(path) -> list[dict]:
     return store.records()
 
 
+def _in_large_groups(checked: list, min_group_size: int, path) -> list:
+    """The (record, row) pairs of groups with at least ``min_group_size`` runs; none is an error."""
+    counts: dict[str, int] = {}
+    for _, row in checked:
+        counts[row["group"]] = counts.get(row["group"], 0) + 1
+    checked = [(r, row) for r, row in checked if counts[row["group"]] >= min_group_size]
+    if not checked:
+        raise RunTableError(
+            f"{path}: no group has min_group_size={min_group_size} runs (the largest has {max(counts.values())}); "
+            "lower data.min_group_size"
+        )
+    return checked
+
+
 def load_runstore(
     path: str | os.PathLike,
     features: Sequence[str] = ("config", "dataset"),
@@ -178,10 +192,7 @@ def load_runstore(
     checked = _checked_rows(_source_records(path), path)
     if not checked:
         raise RunTableError(f"{path}: the run store holds no usable finished runs yet")
-    counts: dict[str, int] = {}
-    for _, row in checked:
-        counts[row["group"]] = counts.get(row["group"], 0) + 1
-    checked = [(r, row) for r, row in checked if counts[row["group"]] >= min_group_size]
+    checked = _in_large_groups(checked, min_group_size, path)
     records = [r for r, _ in checked]
     if probe_at is not None:
         records = [_probed_at(r, probe_at, path) for r in records]

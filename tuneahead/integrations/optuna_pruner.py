@@ -10,13 +10,17 @@ the posterior for the probability of success,
 
 with :math:`\tau` the study's best value so far, or a fixed ``threshold``. It prunes when
 :math:`p_i < p`, and writes why into the trial's user attribute ``tuneahead`` (the probability,
-the threshold, the step and the predictive mean and interval).
+the threshold, the step, and the predictive mean and sd).
 
 The posterior learns from the study itself: each time ``refit_every`` more trials have completed
 (``min_trials`` at least), it is fitted again (SVI by default) to the completed trials, their
 intermediate values as curves and their values as final scores, after any ``history`` of earlier
 runs. Before the first fit, and while no threshold is known, nothing is pruned. A posterior from
-``python -m tuneahead.fit`` may be given instead, or as the start.
+``python -m tuneahead.fit`` may be given instead, or as the start. Pruned trials have no final
+score, so the refit sees the completed trials only: a population that pruning has already
+selected, which makes later calls somewhat optimistic. Refits are serialized by a lock, so
+``study.optimize(n_jobs > 1)`` is safe; a trial whose features the posterior cannot read (a
+conditional parameter it was not fitted with) is never pruned, with a warning.
 
 Static features: by default every numeric parameter of the trial, as ``log10_<name>`` where its
 distribution is log-scaled (a learning rate searched on a log scale) and as itself otherwise;
@@ -28,6 +32,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -37,7 +42,7 @@ from optuna.distributions import FloatDistribution, IntDistribution
 from optuna.pruners import BasePruner
 from optuna.trial import FrozenTrial, TrialState
 
-from ..data.runtable import RunTable
+from ..data.runtable import RunTable, RunTableError
 from ..inference import InferenceConfig, fit
 from ..model.design import ModelSpec
 from ..model.posterior import Posterior
@@ -112,6 +117,7 @@ class PosteriorPruner(BasePruner):
         self.refit, self.min_trials, self.refit_every = refit, min_trials, refit_every
         self.history, self.static, self.min_steps, self.max_draws = history, static, min_steps, max_draws
         self.fitted_on = 0  # completed trials the posterior has seen
+        self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ the posterior
     def _record(self, trial: FrozenTrial, group: str, final: float | None) -> dict[str, Any]:
@@ -133,7 +139,7 @@ class PosteriorPruner(BasePruner):
         if self.refit is None or len(done) < self.min_trials or len(done) - self.fitted_on < self.refit_every:
             return
         records = [self._record(t, study.study_name, float(t.value)) for t in done]
-        names = list(records[0]["static"])
+        names = sorted(set.intersection(*(set(r["static"]) for r in records)))  # those every trial has
         table = RunTable.from_records(records, static_names=names)
         if self.history is not None:
             table = _stacked(self.history, table)
@@ -154,14 +160,20 @@ class PosteriorPruner(BasePruner):
         """Whether to stop ``trial`` now (Optuna calls this from ``trial.should_prune()``)."""
         if len(trial.intermediate_values) < self.min_steps:
             return False
-        self._update(study)
+        with self._lock:
+            self._update(study)
+            posterior = self.posterior
         target = self._target(study)
-        if self.posterior is None or target is None:
+        if posterior is None or target is None:
             return False
-        run = RunTable.from_records(
-            [self._record(trial, study.study_name, None)], static_names=self.posterior.design.static_names
-        )
-        comp = predictive_components(self.posterior, run, self.max_draws)
+        try:
+            run = RunTable.from_records(
+                [self._record(trial, study.study_name, None)], static_names=posterior.design.static_names
+            )
+        except RunTableError as err:
+            log.warning("trial %d is not pruned: the posterior cannot read it (%s)", trial.number, err)
+            return False
+        comp = predictive_components(posterior, run, self.max_draws)
         below = float(comp.cdf(np.array([target]))[0])
         maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
         p_success = 1.0 - below if maximize else below

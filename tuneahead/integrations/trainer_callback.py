@@ -11,7 +11,9 @@ that log, and so to ``state.log_history``, as evaluation values (TensorBoard sho
 - ``eval_tuneahead_p_success``, the probability that the final score reaches ``threshold`` (at most
   it, with ``greater_is_better=False``), when a threshold is given.
 
-When :math:`p_{success} < p` it sets ``control.should_training_stop``. Attach the callback with
+When :math:`p_{success} < p` it sets ``control.should_training_stop``. The values are taken back
+out of the metrics that ``Trainer.evaluate`` returns, so an objective computed from them is not
+changed; the posterior's metric count and the static features are checked when training begins. Attach the callback with
 :meth:`TuneAheadCallback.attach`, which puts it first, so that the reporting callbacks the Trainer
 runs after it (TensorBoard, MLflow, W&B: ``report_to``) log these values too.
 
@@ -141,4 +143,21 @@ class TuneAheadCallback(TrainerCallback):
         logs.update(found)  # the reporting callbacks after this one see the same dict
         if state.log_history and self.metric in state.log_history[-1]:
             state.log_history[-1].update(found)
+        return control
+
+    def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+        """Take the predictions back out of the metrics ``Trainer.evaluate`` returns (they were logged):
+        an objective computed from those metrics (``hyperparameter_search``) stays the user's own."""
+        for key in [k for k in (metrics or {}) if k.startswith("eval_tuneahead_")]:
+            metrics.pop(key)
+        return control
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        """Check, before the first step, that the posterior can read this run: one metric, its features."""
+        if len(self.posterior.design.spec.metrics) > 1:
+            raise ValueError(
+                f"the posterior reads {len(self.posterior.design.spec.metrics)} metrics; the callback feeds it one "
+                f"({self.metric!r}): fit the posterior with model.metrics=[{self.posterior_metric}]"
+            )
+        self._run(args, state)  # the static features: a missing one is named here
         return control

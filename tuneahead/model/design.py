@@ -162,6 +162,13 @@ def _thin(curve: Curve, max_points: int | None) -> Curve:
     return Curve(steps, values)
 
 
+def _median_spacing(curve: Curve) -> float:
+    """The median spacing of consecutive points over all runs of ``curve`` (NaN with none)."""
+    gaps = np.diff(curve.steps, axis=1)
+    gaps = gaps[np.isfinite(gaps) & (gaps > 0)]
+    return float(np.median(gaps)) if gaps.size else float("nan")
+
+
 def _scale(values: np.ndarray) -> tuple[float, float]:
     values = values[np.isfinite(values)]
     if values.size == 0:
@@ -188,6 +195,7 @@ class ModelDesign:
     y_sd: tuple[float, ...]
     time_unit: float
     standardize: bool = field(default=True)
+    cadence: tuple[float, ...] = ()  # per metric, the training runs' median spacing of points (steps)
 
     @classmethod
     def fit(cls, table: RunTable, spec: ModelSpec, standardize: bool = True) -> ModelDesign:
@@ -232,6 +240,7 @@ class ModelDesign:
             y_sd=tuple(s[1] for s in y_stats),
             time_unit=float(np.median(table.budget)) if standardize else 1.0,
             standardize=standardize,
+            cadence=tuple(_median_spacing(table.curve(m)) for m in spec.metrics),
         )
 
     # ------------------------------------------------------------------ encoding

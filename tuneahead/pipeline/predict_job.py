@@ -26,14 +26,15 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from omegaconf import DictConfig
+from omegaconf import DictConfig, ListConfig
 
 from ..artifacts import atomic_path, write_json
 from ..data.errors import RunTableError
-from ..data.runtable import RunTable
+from ..data.runtable import Curve, RunTable
 from ..model.posterior import Posterior
 from ..predict import predict, predictive_components
 from ..risk import RiskConfig, candidate_risk
+from ..risk.candidates import probed_steps
 from .runs import check_metrics, load_runs
 from .settings import PredictConfig, config_object
 
@@ -42,27 +43,44 @@ __all__ = ["run_predict", "check_candidates"]
 log = logging.getLogger("tuneahead.pipeline")
 
 
-def check_candidates(table: RunTable, posterior: Posterior, where: str) -> None:
-    """Refuse candidates whose static features or metrics are not those of the posterior's design."""
+def check_candidates(table: RunTable, posterior: Posterior, where: str) -> RunTable:
+    """The candidates in the posterior's terms: its static features in its order, and its metrics.
+
+    Features in another order are reordered; missing or extra ones are refused. Candidates that
+    have no curve point yet (none probed) get the posterior's metrics as empty curves; otherwise a
+    metric of the posterior that they lack is refused (a renamed metric, most likely).
+    """
     design = posterior.design
-    if tuple(table.static_names) != design.static_names:
-        missing = [n for n in design.static_names if n not in table.static_names]
-        extra = [n for n in table.static_names if n not in design.static_names]
+    missing = [n for n in design.static_names if n not in table.static_names]
+    extra = [n for n in table.static_names if n not in design.static_names]
+    if missing or extra:
         raise RunTableError(
             f"data.path: the candidates' static features are not those the posterior {where} was fitted on "
-            f"(missing {missing}, extra {extra}, in order {list(design.static_names)}); "
-            "give the candidates the training runs' features"
+            f"(missing {missing}, extra {extra}); give the candidates the training runs' features"
         )
+    order = [table.static_names.index(n) for n in design.static_names]
+    curves = dict(table.curves)
+    if not probed_steps(table).any():
+        empty = np.full((len(table), 0), np.nan)
+        curves.update({m: Curve(empty, empty) for m in design.spec.metrics if m not in curves})
+    table = RunTable(
+        table.run_id, table.group, table.static[:, order], design.static_names, table.budget, curves, table.final,
+        table.diverged,
+    )  # fmt: skip
     check_metrics(table, design.spec.metrics, f"data.path (the metrics of posterior {where})")
+    return table
 
 
 def _taus(values) -> list[float]:
+    if isinstance(values, ListConfig):
+        values = list(values)
+    given = values if isinstance(values, (list, tuple)) or values is None else [values]
     try:
-        taus = [float(t) for t in (values or [])]
+        taus = [float(t) for t in (given or [])]
     except (TypeError, ValueError):
         taus = [math.nan]
     if not all(math.isfinite(t) for t in taus):
-        raise ValueError(f"taus={list(values)}: give finite success thresholds on the score")
+        raise ValueError(f"taus={values!r}: give finite success thresholds on the score, e.g. taus=[60,70]")
     return taus
 
 
@@ -72,7 +90,7 @@ def _rows(table: RunTable, posterior: Posterior, settings: PredictConfig, taus: 
     frame = pd.DataFrame({"run_id": table.run_id, "group": table.group})
     comp = predictive_components(posterior, table, settings.max_draws)
     params = posterior.params(settings.max_draws)
-    lam = risk.step_cost(np.asarray(table.budget, dtype=float))
+    lam = risk.step_cost(np.array([posterior.design.time_unit]))  # the training runs' median budget
     own = candidate_risk(params, posterior.design, table, risk.gamma, lam)
     frame["probed"], frame["budget"] = own.probed, table.budget
     frame = pd.concat([frame, prediction.to_frame().drop(columns="run_id")], axis=1)
@@ -95,7 +113,7 @@ def run_predict(cfg: DictConfig, out_dir: str | Path) -> pd.DataFrame:
         )
     posterior = Posterior.load(where)
     _, table = load_runs(cfg.data)
-    check_candidates(table, posterior, str(where))
+    table = check_candidates(table, posterior, str(where))
     log.info("predicting %d candidates from %s", len(table), where)
     frame, own, lam = _rows(table, posterior, settings, taus, risk)
     with atomic_path(out_dir / "candidates.csv") as tmp:

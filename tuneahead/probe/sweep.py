@@ -185,7 +185,7 @@ def execute_run(
         return "skipped"
     with claim:
         store.log("start", key)
-        budget = cfg.steps if full else probe.steps
+        budget = cfg.steps if full else max([probe.steps, *probe.also_at])  # a probe-only run ends at its longest probe
         desc = f"{variant.name} lr={cfg.learning_rate:g} r={cfg.lora_rank} bs={cfg.batch_size}"
         bar = progress(desc, budget) if progress else None
         on_step = (lambda s: bar.update(1)) if bar else None

@@ -2,7 +2,7 @@ r"""Each candidate's own :math:`V_{opt}(c)` and the probe length worth its cost.
 
 A candidate probed to :math:`c_0` (its last curve point) would, probed further, add points at its
 own cadence (per metric, the median spacing of its points; where it has fewer than two, that of
-the other candidates). Under each posterior draw :math:`s` the healthy branch is linear-Gaussian
+the training runs). Under each posterior draw :math:`s` the healthy branch is linear-Gaussian
 in the curve values, so its variance :math:`v^{ok}_{is}(c)` depends on which points are observed
 and not on their values: appending the future points, with placeholder values, gives it exactly.
 Over the budgets :math:`c = c_0 + f\,(T_i - c_0)`, :math:`f \in` ``FRACTIONS``,
@@ -56,27 +56,30 @@ def probed_steps(table: RunTable) -> np.ndarray:
     return last
 
 
-def _cadence(curve: Curve) -> np.ndarray:
-    """Each run's spacing of points: its own median, else the median over runs, else its one step."""
-    gaps = np.full(curve.steps.shape[0], np.nan)
-    for i in range(len(gaps)):
+def _cadence(curve: Curve, trained: float = float("nan")) -> np.ndarray:
+    """Each run's spacing of points: its own median; else ``trained`` (the training runs' median
+    spacing); else the median over these runs; else its one step."""
+    n = curve.steps.shape[0]
+    gaps = np.full(n, np.nan)
+    for i in range(n):
         steps, _ = curve.points(i)
         if steps.size >= 2:
             gaps[i] = np.median(np.diff(steps))
-    shared = np.nanmedian(gaps) if np.isfinite(gaps).any() else np.nan
-    firsts = np.where(curve.counts > 0, curve.steps[:, 0], np.nan)
+    shared = trained if np.isfinite(trained) else (np.nanmedian(gaps) if np.isfinite(gaps).any() else np.nan)
+    firsts = np.where(curve.counts > 0, curve.steps[:, 0], np.nan) if curve.steps.shape[1] else np.full(n, np.nan)
     return np.where(np.isfinite(gaps), gaps, np.where(np.isfinite(shared), shared, firsts))
 
 
-def extended(table: RunTable, targets: np.ndarray) -> RunTable:
+def extended(table: RunTable, targets: np.ndarray, cadence: dict[str, float] | None = None) -> RunTable:
     """``table`` with every curve carried on to step ``targets[i]`` at its run's cadence.
 
     The added points repeat the run's last value (a placeholder: only which points exist matters
-    to the healthy branch's variance); a run with no point of a metric starts at the others' cadence.
+    to the healthy branch's variance); a run with no point of a metric starts at step 0 with the
+    spacing ``cadence[metric]`` (the training runs'), else that of the other runs.
     """
     curves = {}
     for name, curve in table.curves.items():
-        gaps, rows = _cadence(curve), []
+        gaps, rows = _cadence(curve, (cadence or {}).get(name, float("nan"))), []
         for i in range(len(table)):
             steps, values = curve.points(i)
             if np.isfinite(gaps[i]) and gaps[i] > 0:
@@ -104,15 +107,19 @@ def candidate_risk(
     fractions=FRACTIONS,
 ) -> CandidateRisk:
     """:math:`V_{opt,i}(c)` of every candidate and the probe length worth its cost (module doc)."""
+    fractions = np.asarray(fractions, dtype=float)
+    if fractions[0] != 0 or fractions[-1] != 1 or np.any(np.diff(fractions) <= 0):
+        raise ValueError(f"fractions={fractions.tolist()} must rise from 0 to 1")
+    cadence = dict(zip(design.spec.metrics, design.cadence))
     c0, horizon = probed_steps(candidates), np.asarray(candidates.budget, dtype=float)
-    budgets = c0[:, None] + np.asarray(fractions, dtype=float)[None, :] * (horizon - c0)[:, None]
+    budgets = c0[:, None] + fractions[None, :] * (horizon - c0)[:, None]
     if not design.spec.metrics:
         v_opt = np.zeros_like(budgets)
     else:
         now = components_from_params(params, design, candidates)
         var = np.stack(
             [
-                components_from_params(params, design, extended(candidates, budgets[:, k])).var_ok
+                components_from_params(params, design, extended(candidates, budgets[:, k], cadence)).var_ok
                 for k in range(1, len(fractions))
             ],
             axis=-1,
