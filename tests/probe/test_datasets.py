@@ -152,3 +152,10 @@ def test_a_prompt_space_too_small_for_the_held_out_split_is_an_error():
         load_dataset("tiny", spec)
     with pytest.raises(DatasetError, match=r"validation=0; give a whole number >= 1"):
         load_dataset("tiny", {**spec, "validation": 0})
+
+
+@pytest.mark.parametrize("task", ["arithmetic", "classify"])
+def test_duplication_keeps_its_rate_when_held_out_prompts_are_taken_out(task):
+    spec = {"source": "procedural", "task": task, "size": 256, "heldout": 48, "difficulty": 2, "duplication": 0.5}
+    d = load_dataset(task, spec)
+    assert len(d.train) == 256 and len({e.prompt for e in d.train}) <= 128, "half the examples are copies"

@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .tasks import Example, make_task
+from .tasks import Example, corrupt, make_task
 
 __all__ = [
     "InstructionDataset",
@@ -168,10 +168,11 @@ def _procedural(name: str, spec: dict) -> tuple[list[Example], list[Example], li
     taken: set[str] = set()
     test = _distinct(pool, heldout, taken, name, "held-out", fix)
     val = _distinct(pool, n_val, taken, name, "validation", fix)
+    noise, duplication = float(spec.pop("label_noise", 0.0)), float(spec.pop("duplication", 0.0))
     for n in (size, 4 * size, 32 * size):
         train = [e for e in make_task(task, n, seed=seed, **spec) if e.prompt not in taken][:size]
-        if len(train) == size:
-            return train, test, val
+        if len(train) == size:  # noise and duplication act on the kept examples, at their asked rates
+            return corrupt(train, random.Random(f"{task}-{seed}-train"), noise, duplication), test, val
     raise DatasetError(f"dataset {name!r}: too few training prompts are left once held-out ones are removed; {fix}")
 
 

@@ -28,7 +28,7 @@ import random
 import string
 from dataclasses import dataclass
 
-__all__ = ["Example", "make_task", "TASK_KINDS"]
+__all__ = ["Example", "make_task", "corrupt", "TASK_KINDS"]
 
 
 @dataclass(frozen=True)
@@ -125,7 +125,15 @@ def make_task(
         raise ValueError(f"n={n}, length={length} and difficulty={difficulty} must all be at least 1")
     rng = random.Random(f"{kind}-{seed}")
     examples = [_MAKERS[kind](rng, length, difficulty) for _ in range(n)]
-    examples = [Example(e.prompt, e.response, e.response) for e in examples]
+    return corrupt([Example(e.prompt, e.response, e.response) for e in examples], rng, label_noise, duplication)
+
+
+def corrupt(examples: list[Example], rng: random.Random, label_noise: float = 0.0, duplication: float = 0.0):
+    """``examples`` with ``round(duplication * n)`` of them overwritten by copies of the others, then
+    each response replaced with probability ``label_noise`` by another example's (module doc)."""
+    if not 0 <= label_noise <= 1 or not 0 <= duplication < 1:
+        raise ValueError(f"label_noise={label_noise} must lie in [0, 1] and duplication={duplication} in [0, 1)")
+    examples, n = list(examples), len(examples)
     n_dup = int(round(duplication * n))
     if n_dup and n > 1:
         targets = set(rng.sample(range(n), min(n_dup, n - 1)))
