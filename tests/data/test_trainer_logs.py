@@ -35,9 +35,10 @@ def _accuracy(pred):
     return {"accuracy": float((np.argmax(pred.predictions, -1) == pred.label_ids).mean())}
 
 
-def _train(out, lr, optim="adamw_torch", stop_at=None, args_json=False):
+def _train(out, lr, optim="adamw_torch", stop_at=None, args_json=False, finish=False):
     """One run as a user's script leaves it: train, evaluate, save the model and the state. A run
-    stopped at ``stop_at`` is left as a run in progress: only its checkpoint every 6 steps."""
+    stopped at ``stop_at`` is left as a run in progress (only its checkpoint every 6 steps), unless
+    ``finish``: then it was stopped early by a callback and saved like any finished run."""
     import torch
     from transformers import BertConfig, BertForSequenceClassification, Trainer, TrainerCallback, TrainingArguments
 
@@ -80,7 +81,7 @@ def _train(out, lr, optim="adamw_torch", stop_at=None, args_json=False):
         callbacks=[StopAt()] if stop_at else [],
     )
     trainer.train()
-    if stop_at is not None:
+    if stop_at is not None and not finish:
         return None
     final = trainer.evaluate()["eval_accuracy"]
     trainer.save_model()
@@ -231,3 +232,11 @@ def test_trainer_config_composes(sweep, compose_app):
     assert cfg.data._target_ == "tuneahead.data.trainer_logs.load_trainer_runs"
     t = instantiate(cfg.data, _convert_="all")
     assert len(t) == 4 and math.isclose(t.final[0], finals["lr0.001"])
+
+
+def test_a_run_stopped_early_by_a_callback_is_finished(tmp_path):
+    pytest.importorskip("torch")
+    final = _train(tmp_path / "runs" / "early", 1e-3, stop_at=8, finish=True)
+    _train(tmp_path / "runs" / "full", 1e-2)
+    table = load_trainer_runs(tmp_path / "runs", final_metric="eval_accuracy")
+    assert list(table.run_id) == ["early", "full"] and table.final[0] == pytest.approx(final)

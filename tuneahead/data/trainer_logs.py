@@ -7,8 +7,10 @@ A run is an ``output_dir`` of ``transformers.Trainer``. What the loader reads fr
   ``grad_norm``, ``learning_rate``, ``eval_loss``, ``eval_<metric>``, ...) become points at the
   entry's ``step``. ``epoch`` and ``step`` are not curves; timings, throughputs, ``total_flos``
   and the end-of-training summary entry (``train_loss``, ``train_runtime``, ...) are curves only
-  when named. ``max_steps`` is the budget ``T`` and ``global_step`` the step reached, so a run
-  with ``global_step < max_steps`` is a candidate. A folder without its own
+  when named. ``max_steps`` is the budget ``T`` and ``global_step`` the step reached. A run whose
+  log holds the end-of-training summary has returned from ``train()``, so it is finished even when
+  a callback stopped it early (early stopping); without the summary, a run with
+  ``global_step < max_steps`` is a candidate. A folder without its own
   ``trainer_state.json`` but with ``checkpoint-<N>`` folders is a run still in progress: its
   newest checkpoint is read.
 - the training arguments, for static features and groups: ``training_args.json`` (for example
@@ -198,6 +200,9 @@ def read_trainer_run(folder: str | os.PathLike, run_id: str | None = None) -> Lo
                 f"run {run_id!r} ({source / STATE_FILE}): field {key!r} is missing; not a Trainer state"
             )
     metrics, hidden = _log_curves(state["log_history"])
+    # the end-of-training summary (train_runtime) says that train() returned: a run stopped early by
+    # a callback (early stopping) is finished too, with its last evaluation as its final score
+    ended = source == folder and any("train_runtime" in entry for entry in state["log_history"])
     return LoggedRun(
         run_id=run_id,
         where=str(folder),
@@ -207,6 +212,7 @@ def read_trainer_run(folder: str | os.PathLike, run_id: str | None = None) -> Lo
         reached=float(state["global_step"]),
         budget=float(state["max_steps"]),
         hidden=hidden,
+        done=True if ended else None,
     )
 
 
