@@ -29,6 +29,7 @@ Repeated points at one step keep the last one logged. No torch here.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -261,6 +262,21 @@ def _record(run: LoggedRun, spec: TableSpec, curve_names: Sequence[str]) -> dict
     }
 
 
+def _warn_on_guessed_budgets(runs: Sequence[LoggedRun], spec: TableSpec) -> None:
+    """Warn when budgets are each run's own last step but the runs stopped at different steps: a run
+    that crashed or is still running then reads as finished."""
+    guessed = [r for r in runs if spec.budget is None and r.budget is None and r.done is None]
+    reached = sorted({r.reached for r in guessed})
+    if len(reached) > 1:
+        warnings.warn(
+            f"{len(guessed)} runs have no budget of their own, so each is read as finished at its last step, "
+            f"but they stopped at different steps ({reached[0]:g} to {reached[-1]:g}); a run that crashed or is "
+            "still running is then taken as finished: give budget (a number, or a config key)",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
 def build_table(runs: Sequence[LoggedRun], spec: TableSpec, default_static: Sequence[str] | None = None) -> RunTable:
     """The RunTable of ``runs`` under ``spec``; ``default_static`` are the static features read
     when ``spec.static`` is ``None`` (``None``: every config key that is numeric in all runs)."""
@@ -273,6 +289,7 @@ def build_table(runs: Sequence[LoggedRun], spec: TableSpec, default_static: Sequ
             )
         seen[run.run_id] = run.where
     _check_final_metric(runs, spec)
+    _warn_on_guessed_budgets(runs, spec)
     curve_names = _curve_names(runs, spec)
     names, matrix = _static(runs, spec, default_static)
     records = []
