@@ -53,3 +53,25 @@ def test_predicted_vs_true_draws_a_mean_outside_its_own_interval(tmp_path):
     )
     path = plot_predicted_vs_true(prediction, np.array([75.0, 90.0]), tmp_path / "fig.png", 100.0)
     assert path.stat().st_size > 0
+
+
+def test_quantiles_of_far_apart_branches_match_a_root_finder(rng):
+    """Newton's steps kept in a bisection bracket find the quantile of bimodal, narrow mixtures too."""
+    from scipy.optimize import brentq
+
+    S, n = 7, 40
+    comp = PredictiveComponents(
+        p_fail=rng.uniform(0, 1, (S, n)) ** 3,
+        mean_ok=rng.uniform(60, 90, (S, n)),
+        var_ok=rng.uniform(0.01, 4, (S, n)),
+        mean_fail=rng.uniform(0, 30, (S, n)),
+        var_fail=rng.uniform(0.01, 1, (S, n)),
+    )
+    for level in (0.05, 0.5, 0.95):
+        got = comp.quantile(level)
+        for i in range(n):
+            one = PredictiveComponents(
+                *(a[:, i : i + 1] for a in (comp.p_fail, comp.mean_ok, comp.var_ok, comp.mean_fail, comp.var_fail))
+            )
+            want = brentq(lambda x, one=one, level=level: one.cdf(np.array([x]))[0] - level, -100, 200, xtol=1e-12)
+            assert got[i] == pytest.approx(want, abs=1e-6), (level, i)

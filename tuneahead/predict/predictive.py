@@ -87,24 +87,40 @@ class PredictiveComponents:
         fail = ndtr((x - self.mean_fail) / sd_fail)
         return ((1 - q) * ok + q * fail).mean(axis=0)
 
-    def quantile(self, level: float, iterations: int = 60, tolerance: float = 1e-9) -> np.ndarray:
-        """Predictive quantile at ``level`` for each candidate, by bisection on :meth:`cdf`.
+    def _pdf(self, x: np.ndarray, sd_ok: np.ndarray, sd_fail: np.ndarray) -> np.ndarray:
+        q = self.p_fail
+        ok = np.exp(-0.5 * ((x - self.mean_ok) / sd_ok) ** 2) / sd_ok
+        fail = np.exp(-0.5 * ((x - self.mean_fail) / sd_fail) ** 2) / sd_fail
+        return ((1 - q) * ok + q * fail).mean(axis=0) / np.sqrt(2 * np.pi)
 
-        Bisection stops once every bracket is narrower than ``tolerance`` times the smallest
-        branch sd of its candidate, or after ``iterations`` halvings.
+    def quantile(self, level: float, iterations: int = 60, tolerance: float = 1e-9) -> np.ndarray:
+        """Predictive quantile at ``level`` for each candidate: Newton's method on :meth:`cdf`,
+        kept inside a bisection bracket.
+
+        The bracket starts ten branch sds beyond every branch mean. Each step takes the Newton
+        point when it falls inside the bracket and the bracket's midpoint otherwise, then narrows
+        the bracket. It stops once every step is smaller than ``tolerance`` times the smallest
+        branch sd of its candidate, or after ``iterations`` steps. The CDF is monotone, so the
+        bracket always holds the quantile; Newton's steps make it converge in a few iterations.
         """
-        sd_ok, sd_fail = np.sqrt(self.var_ok), np.sqrt(self.var_fail)  # once, not per halving
+        sd_ok, sd_fail = np.sqrt(self.var_ok), np.sqrt(self.var_fail)  # once, not per step
         lo = np.minimum(self.mean_ok - 10 * sd_ok, self.mean_fail - 10 * sd_fail).min(axis=0)
         hi = np.maximum(self.mean_ok + 10 * sd_ok, self.mean_fail + 10 * sd_fail).max(axis=0)
         width = tolerance * np.minimum(sd_ok.min(axis=0), sd_fail.min(axis=0))
+        mean, var = self.moments()
+        x = np.clip(mean + np.sqrt(var) * norm.ppf(level), lo, hi)
         for _ in range(iterations):
-            if np.all(hi - lo <= width):
+            gap = self._cdf(x, sd_ok, sd_fail) - level
+            lo, hi = np.where(gap < 0, x, lo), np.where(gap < 0, hi, x)
+            density = self._pdf(x, sd_ok, sd_fail)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                newton = x - gap / density
+            inside = np.isfinite(newton) & (newton >= lo) & (newton <= hi)
+            step = np.where(gap == 0, 0.0, np.where(inside, newton, 0.5 * (lo + hi)) - x)
+            x = x + step
+            if np.all(np.abs(step) <= width):
                 break
-            mid = 0.5 * (lo + hi)
-            below = self._cdf(mid, sd_ok, sd_fail) < level
-            lo = np.where(below, mid, lo)
-            hi = np.where(below, hi, mid)
-        return 0.5 * (lo + hi)
+        return x
 
 
 @dataclass(frozen=True)
