@@ -19,7 +19,7 @@ LAYERS = [
     {"inference"},
     {"synthetic", "predict"},
     {"risk", "selection"},
-    {"screen", "explain", "plots", "baselines", "integrations"},
+    {"screen", "explain", "plots", "baselines", "integrations", "scheduler"},
     {"validation", "evaluation"},
     {"pipeline"},
     {"fit", "evaluate", "probe", "__init__", "__main__"},

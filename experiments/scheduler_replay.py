@@ -1,0 +1,79 @@
+"""The value-of-information scheduler replayed on the DeBERTa-base sweep, beside Optuna's pruners.
+
+    python -m experiments.scheduler_replay [--json FILE]
+
+The runs are split 70/30 at random (seed 0); the training runs fit the posterior once (SVI, the
+DeBERTa experiment's quadratic basis with shape and divergence features, 16 curve points). The 307
+held-out runs are the candidates: each starts with its first evaluation as its probe, and the
+scheduler (:mod:`tuneahead.scheduler`) probes on, stops or promotes them, with the training runs'
+top-quartile score as its first threshold, at several prices of compute (gamma). Optuna's median,
+percentile and successive-halving pruners are replayed on the same held-out runs after the same
+training runs (:func:`tuneahead.baselines.pruners.replay_pruner`). For each: compute spent (share
+of the held-out runs' steps) and regret (the best held-out final score minus the best run to end).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from tuneahead.baselines.pruners import make_pruner, replay_pruner
+from tuneahead.data.opda import load_opda
+from tuneahead.inference import InferenceConfig, fit
+from tuneahead.model.design import ModelSpec
+from tuneahead.scheduler import schedule_replay
+
+DEBERTA = Path(__file__).resolve().parents[1].parent / "shared/data/opda-deberta-base/deberta-base_tuning.results.jsonl"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+    table = load_opda(DEBERTA)
+    train, test = table.split("random", test_fraction=0.3, seed=0)
+    spec = ModelSpec(
+        metrics=("matched",), max_points=16, static_basis="quadratic", shape_features=True, divergence_features=True
+    )
+    posterior = fit(train, spec, InferenceConfig(method="svi", svi_steps=3000, svi_draws=200, progress=False))
+    final, total = np.nan_to_num(test.final, nan=0.0), float(np.asarray(test.budget, dtype=float).sum())
+    first = float(np.nanmin(test.curve("matched").steps[:, 0]))
+    start_threshold = float(np.quantile(train.final[train.has_final], 0.75))
+    rows = {}
+    for gamma in (0.3, 1.0, 3.0, 10.0):
+        t0 = time.perf_counter()
+        s = schedule_replay(posterior, test, start=first, start_threshold=start_threshold, gamma=gamma)
+        rows[f"scheduler, gamma={gamma:g}"] = {
+            "compute": float(s.steps.sum() / total),
+            "regret": s.regret(final),
+            "promoted": int(s.promoted.sum()),
+            "rounds": s.rounds,
+            "seconds": time.perf_counter() - t0,
+        }
+    for name, pruner in {
+        "MedianPruner": make_pruner("median", first),
+        "PercentilePruner 75": make_pruner("median", first, percentile=75.0),
+        "SuccessiveHalving, eta 3": make_pruner("successive_halving", first, reduction_factor=3),
+        "SuccessiveHalving, eta 2": make_pruner("successive_halving", first, reduction_factor=2),
+    }.items():
+        r = replay_pruner(pruner, train, test, "matched", seed=0)
+        best = float(final[r.kept].max()) if r.kept.any() else 0.0
+        rows[name] = {
+            "compute": float(r.steps.sum() / total),
+            "regret": float(final.max() - best),
+            "promoted": int(r.kept.sum()),
+        }
+    print("| method | compute | regret | runs to the end |")
+    print("|---|---|---|---|")
+    for name, r in rows.items():
+        print(f"| {name} | {r['compute']:.3f} | {r['regret']:.2f} | {r['promoted']} |")
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
