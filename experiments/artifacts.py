@@ -167,6 +167,12 @@ ARTIFACTS: dict[str, Artifact] = {
             4.0,
             "the risk split of fits to 100, 300 and 1,000 training runs on the same candidates",
         ),
+        _check(
+            "scheduler_replay",
+            "experiments.scheduler_replay",
+            2.0,
+            "the value-of-information scheduler and Optuna's pruners replayed on DeBERTa-base",
+        ),
         _fit("synthetic_final", "dynamic_critical"),
         _fit("synthetic_static_sufficient", "static_sufficient"),
         _fit("synthetic_noise_dominant", "noise_dominant"),

@@ -14,6 +14,7 @@ FIGURES = (
     "fig7_shap",
     "fig8_risk_split",
     "fig9_epistemic_variance",
+    "fig10_regret_vs_compute",
 )
 
 __all__ = ["FIGURES"]

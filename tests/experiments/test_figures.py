@@ -125,6 +125,15 @@ def _write_epistemic_variance(root: Path) -> None:
     )
 
 
+def _write_scheduler_replay(root: Path) -> None:
+    methods = {
+        "scheduler, gamma=1": {"kind": "scheduler", "compute": 0.21, "regret": 0.12, "promoted": 37},
+        "scheduler, gamma=10": {"kind": "scheduler", "compute": 0.30, "regret": 0.03, "promoted": 72},
+        "MedianPruner": {"kind": "pruner", "compute": 0.24, "regret": 0.0, "promoted": 78},
+    }
+    write_json({"set": "deberta-base", "held_out": 307, "methods": methods}, root / "theory" / "scheduler_replay.json")
+
+
 def _write_budget(root: Path) -> None:
     write_json(
         {
@@ -296,6 +305,7 @@ def write_tiny_artifacts(root: Path, seed: int = 0) -> Path:
     _write_lower_bound_posterior(root)
     _write_budget(root)
     _write_epistemic_variance(root)
+    _write_scheduler_replay(root)
     _write_phase_diagram(root, rng)
     _write_fits(root, rng)
     _write_evaluation_results(root, rng)
