@@ -170,3 +170,11 @@ def test_the_export_reads_back_as_the_store_does(tmp_path):
         assert len(load_runstore(out)) == 3
     with pytest.raises(RunTableError, match="nor its .jsonl export"):
         load_runstore(tmp_path / "nowhere")
+
+
+def test_a_group_size_no_group_reaches_is_named(tmp_path):
+    store = RunStore(tmp_path)
+    store.write(_record("k1"))
+    store.write(_record("k2", group="m/other"))
+    with pytest.raises(RunTableError, match=r"no group has min_group_size=3 runs \(the largest has 1\)"):
+        load_runstore(tmp_path, min_group_size=3)

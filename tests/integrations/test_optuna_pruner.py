@@ -116,3 +116,29 @@ def test_importing_the_integrations_imports_neither_optuna_nor_torch():
     code = "import sys, tuneahead.integrations; print('optuna' in sys.modules, 'torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
+
+
+def test_a_trial_the_posterior_cannot_read_is_not_pruned(caplog):
+    from tuneahead.data.runtable import RunTable
+    from tuneahead.inference import fit
+    from tuneahead.model.design import ModelSpec
+
+    rng = np.random.default_rng(0)
+    records = [
+        {"run_id": f"r{i}", "group": "g", "budget": 10, "static": {"log10_lr": x},
+         "curves": {"accuracy": [(5, 50 + 10 * x + rng.normal())]}, "final": 60 + 10 * x + rng.normal(),
+         "diverged": 0.0}
+        for i, x in enumerate(np.linspace(-3, -1, 12))
+    ]  # fmt: skip
+    config = InferenceConfig(method="svi", svi_steps=200, svi_draws=40, progress=False)
+    posterior = fit(RunTable.from_records(records), ModelSpec(metrics=("accuracy",)), config)
+    pruner = PosteriorPruner("accuracy", 10, p=0.99, threshold=1e6, posterior=posterior, refit=None)
+    study = optuna.create_study(direction="maximize", pruner=pruner)
+    trial = study.ask({"width": optuna.distributions.IntDistribution(4, 32)})  # no learning rate
+    trial.report(10.0, 5)
+    with caplog.at_level("WARNING", logger="tuneahead.integrations"):
+        assert not trial.should_prune()
+    assert "is not pruned: the posterior cannot read it" in caplog.text
+    trial = study.ask({"lr": optuna.distributions.FloatDistribution(1e-4, 1.0, log=True)})
+    trial.report(10.0, 5)
+    assert trial.should_prune(), "a trial it can read, with a threshold out of reach, is pruned"

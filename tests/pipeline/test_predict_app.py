@@ -142,3 +142,14 @@ def test_unprobed_candidates_reordered_features_and_a_single_tau(fitted, compose
     assert (frame.v_opt > 0).all(), "an unprobed candidate has everything left to learn from a probe"
     report = json.loads((tmp_path / "candidates.json").read_text())
     assert all(np.all(np.diff(row["v_opt_curve"]["v_opt"]) <= 1e-9) for row in report["candidates"])
+
+
+def test_budget_fractions_must_rise_from_zero_to_one(fitted):
+    from tuneahead.model.posterior import Posterior
+    from tuneahead.risk import candidate_risk
+
+    path, _, test = fitted
+    posterior = Posterior.load(path)
+    for fractions in [(0.1, 1.0), (0.0, 0.5), (0.0, 0.5, 0.25, 1.0)]:
+        with pytest.raises(ValueError, match="must rise from 0 to 1"):
+            candidate_risk(posterior.params(5), posterior.design, test.truncate(100), 1.0, 1e-3, fractions)
