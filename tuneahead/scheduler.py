@@ -34,7 +34,7 @@ from scipy.stats import norm
 
 from .data.runtable import Curve, RunTable
 from .model.posterior import Posterior
-from .predict import predictive_components
+from .predict import components_from_params
 from .risk.candidates import candidate_risk
 
 __all__ = ["Schedule", "evsi", "schedule_replay"]
@@ -89,10 +89,10 @@ def schedule_replay(
         rounds += 1
         idx = np.flatnonzero(active)
         seen = _cut(candidates.select(idx), probed[idx])
-        comp = predictive_components(posterior, seen, max_draws)
+        comp = components_from_params(params, posterior.design, seen)
         mean, _ = comp.moments()
         p_win = 1.0 - comp.cdf(np.full(idx.size, threshold))
-        own = candidate_risk(params, posterior.design, seen, gamma, lam)
+        own = candidate_risk(params, posterior.design, seen, gamma, lam, now=comp)
         removed = np.maximum(own.v_opt[:, :1] - own.v_opt, 0.0)  # (k, F): variance the probe to c removes
         target = np.maximum(own.budgets, probed[idx, None])
         net = evsi(mean[:, None], threshold, np.sqrt(removed)) - gamma * lam * (target - probed[idx, None])

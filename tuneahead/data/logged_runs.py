@@ -93,6 +93,9 @@ class TableSpec:
     diverged_score: float | None = None
     drop_constant: bool = True
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "log10", tuple(self.log10 or ()))  # a list from a config, or None
+
 
 def missing_extra(package: str, source: str) -> RunTableError:
     """The error raised when the optional reader of a source is not installed."""

@@ -159,16 +159,7 @@ def load_mlflow_runs(
     The other options are the fields of :class:`~tuneahead.data.logged_runs.TableSpec`.
     """
     spec = TableSpec(
-        final_metric=final_metric,
-        curves=curves,
-        static=static,
-        log10=tuple(log10 or ()),
-        group=group,
-        group_by=group_by,
-        budget=budget,
-        diverged_metrics=diverged_metrics,
-        diverged_score=diverged_score,
-        drop_constant=drop_constant,
+        final_metric, curves, static, log10, group, group_by, budget, diverged_metrics, diverged_score, drop_constant
     )
     uri = tracking_uri(path)
     client, mlflow_error = _client(uri)

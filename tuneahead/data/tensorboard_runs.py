@@ -130,16 +130,7 @@ def load_tensorboard_runs(
     The other options are the fields of :class:`~tuneahead.data.logged_runs.TableSpec`.
     """
     spec = TableSpec(
-        final_metric=final_metric,
-        curves=curves,
-        static=static,
-        log10=tuple(log10 or ()),
-        group=group,
-        group_by=group_by,
-        budget=budget,
-        diverged_metrics=diverged_metrics,
-        diverged_score=diverged_score,
-        drop_constant=drop_constant,
+        final_metric, curves, static, log10, group, group_by, budget, diverged_metrics, diverged_score, drop_constant
     )
     path = Path(path)
     scalars, hparams = _read(path)

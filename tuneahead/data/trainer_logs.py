@@ -97,16 +97,7 @@ def load_trainer_runs(
     are the run folders' paths relative to their common parent.
     """
     spec = TableSpec(
-        final_metric=final_metric,
-        curves=curves,
-        static=static,
-        log10=tuple(log10 or ()),
-        group=group,
-        group_by=group_by,
-        budget=budget,
-        diverged_metrics=diverged_metrics,
-        diverged_score=diverged_score,
-        drop_constant=drop_constant,
+        final_metric, curves, static, log10, group, group_by, budget, diverged_metrics, diverged_score, drop_constant
     )
     folders = _run_folders(path)
     common = Path(os.path.commonpath([str(f.resolve()) for f in folders]))

@@ -32,7 +32,7 @@ from ..artifacts import atomic_path, write_json
 from ..data.errors import RunTableError
 from ..data.runtable import Curve, RunTable
 from ..model.posterior import Posterior
-from ..predict import predict, predictive_components
+from ..predict import components_from_params, summarize
 from ..risk import RiskConfig, candidate_risk
 from ..risk.candidates import probed_steps
 from .runs import check_metrics, load_runs
@@ -86,12 +86,12 @@ def _taus(values) -> list[float]:
 
 def _rows(table: RunTable, posterior: Posterior, settings: PredictConfig, taus: list[float], risk: RiskConfig):
     """The candidates' frame and each one's V_opt over its budgets."""
-    prediction = predict(posterior, table, settings.level, settings.max_draws)
-    frame = pd.DataFrame({"run_id": table.run_id, "group": table.group})
-    comp = predictive_components(posterior, table, settings.max_draws)
     params = posterior.params(settings.max_draws)
+    comp = components_from_params(params, posterior.design, table)  # once: the prediction and V_opt read it
+    prediction = summarize(comp, table.run_id, settings.level)
+    frame = pd.DataFrame({"run_id": table.run_id, "group": table.group})
     lam = risk.step_cost(np.array([posterior.design.time_unit]))  # the training runs' median budget
-    own = candidate_risk(params, posterior.design, table, risk.gamma, lam)
+    own = candidate_risk(params, posterior.design, table, risk.gamma, lam, now=comp)
     frame["probed"], frame["budget"] = own.probed, table.budget
     frame = pd.concat([frame, prediction.to_frame().drop(columns="run_id")], axis=1)
     for tau in taus:

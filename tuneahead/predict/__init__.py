@@ -9,6 +9,7 @@ from .predictive import (
     gate_prior_probability,
     predict,
     predictive_components,
+    summarize,
 )
 
 __all__ = [
@@ -18,4 +19,5 @@ __all__ = [
     "gate_prior_probability",
     "predictive_components",
     "predict",
+    "summarize",
 ]

@@ -45,6 +45,7 @@ __all__ = [
     "gate_prior_probability",
     "predictive_components",
     "predict",
+    "summarize",
 ]
 
 
@@ -199,13 +200,17 @@ def predictive_components(
 
 def predict(posterior: Posterior, candidates: RunTable, level: float = 0.9, max_draws: int | None = 400) -> Prediction:
     """Predictive mean, sd and central ``level`` interval of each candidate's final score."""
+    return summarize(predictive_components(posterior, candidates, max_draws), candidates.run_id, level)
+
+
+def summarize(comp: PredictiveComponents, run_id, level: float = 0.9) -> Prediction:
+    """The :class:`Prediction` of already computed predictive branches (no second pass over the draws)."""
     if not 0 < level < 1:
         raise ValueError(f"interval level must lie in (0, 1), got {level}")
-    comp = predictive_components(posterior, candidates, max_draws)
     mean, var = comp.moments()
     tail = (1 - level) / 2
     return Prediction(
-        run_id=np.asarray(candidates.run_id),
+        run_id=np.asarray(run_id),
         mean=mean,
         sd=np.sqrt(var),
         lower=comp.quantile(tail),

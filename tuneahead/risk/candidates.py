@@ -30,7 +30,7 @@ import numpy as np
 
 from ..data.runtable import Curve, RunTable
 from ..model.design import ModelDesign
-from ..predict import components_from_params
+from ..predict import PredictiveComponents, components_from_params
 
 __all__ = ["FRACTIONS", "CandidateRisk", "probed_steps", "extended", "candidate_risk"]
 
@@ -105,8 +105,13 @@ def candidate_risk(
     gamma: float,
     cost_per_step: float,
     fractions=FRACTIONS,
+    now: PredictiveComponents | None = None,
 ) -> CandidateRisk:
-    """:math:`V_{opt,i}(c)` of every candidate and the probe length worth its cost (module doc)."""
+    """:math:`V_{opt,i}(c)` of every candidate and the probe length worth its cost (module doc).
+
+    ``now``: the candidates' predictive branches under ``params`` as they stand, when the caller
+    has them already.
+    """
     fractions = np.asarray(fractions, dtype=float)
     if fractions[0] != 0 or fractions[-1] != 1 or np.any(np.diff(fractions) <= 0):
         raise ValueError(f"fractions={fractions.tolist()} must rise from 0 to 1")
@@ -116,7 +121,7 @@ def candidate_risk(
     if not design.spec.metrics:
         v_opt = np.zeros_like(budgets)
     else:
-        now = components_from_params(params, design, candidates)
+        now = now if now is not None else components_from_params(params, design, candidates)
         var = np.stack(
             [
                 components_from_params(params, design, extended(candidates, budgets[:, k], cadence)).var_ok
