@@ -1,17 +1,19 @@
-"""The posterior-driven pruner beside Optuna's pruners, replayed on the DeBERTa-base sweep.
+"""The posterior-driven pruner beside Optuna's pruners, replayed on a real sweep.
 
-    python -m experiments.pruner_replay [--split-seed 0] [--json FILE]
+    python -m experiments.pruner_replay [--set deberta|alexnet] [--split-seed 0] [--json FILE]
 
-The runs are split 70/30 at random. The training runs fit the posterior once (SVI, the DeBERTa
-experiment's quadratic basis with shape and divergence features, 16 curve points) and enter every
-pruner's study as finished trials. The held-out runs are then replayed in one seeded order through
-each pruner (:func:`tuneahead.baselines.pruners.replay_pruner`): each reports its matched-accuracy
-curve, step by step, and stops where the pruner says. ``PosteriorPruner`` reads each held-out
-run's own static features and never refits (``refit=None``), so every pruner sees the same
-training runs. Hyperband is left out: its brackets cannot be replayed from finished trials.
+The runs of the set (:mod:`experiments.replay_sets`: DeBERTa-base by default, or AlexNet) are split
+70/30 at random. The training runs fit the posterior once (SVI, the DeBERTa experiment's quadratic
+basis with shape and divergence features, 16 curve points) and enter every pruner's study as
+finished trials. The held-out runs are then replayed in one seeded order through each pruner
+(:func:`tuneahead.baselines.pruners.replay_pruner`): each reports its score's curve, step by step,
+and stops where the pruner says. ``PosteriorPruner`` reads each held-out run's own static features
+and never refits (``refit=None``), so every pruner sees the same training runs. Hyperband is left
+out: its brackets cannot be replayed from finished trials.
 
-For each pruner: the share of the held-out steps spent, the regret (the best held-out final score
-minus the best one among the runs kept to the end), and the share of the top-quartile runs kept.
+For each pruner: the share of the held-out steps spent (each run charged at most up to where it
+really ended), the regret (the best held-out final score minus the best one among the runs kept to
+the end), and the share of the top-quartile runs kept.
 """
 
 from __future__ import annotations
@@ -23,22 +25,19 @@ from pathlib import Path
 
 import numpy as np
 
+from experiments.replay_sets import SETS
 from tuneahead.baselines.pruners import make_pruner, replay_pruner
-from tuneahead.data.opda import load_opda
 from tuneahead.inference import InferenceConfig, fit
 from tuneahead.integrations import PosteriorPruner
-from tuneahead.model.design import ModelSpec
-
-DEBERTA = Path(__file__).resolve().parents[1].parent / "shared/data/opda-deberta-base/deberta-base_tuning.results.jsonl"
 
 
-def outcome(replay, test) -> dict:
-    """Steps spent, regret and top-quartile recall of one replay."""
+def outcome(replay, test, stopped: np.ndarray) -> dict:
+    """Steps spent (each run's at most up to ``stopped``), regret and top-quartile recall of one replay."""
     final = np.nan_to_num(test.final, nan=0.0)
     top = final >= np.quantile(final, 0.75)
     best_kept = final[replay.kept].max() if replay.kept.any() else 0.0
     return {
-        "compute": float(replay.steps.sum() / np.asarray(test.budget, dtype=float).sum()),
+        "compute": float(np.minimum(replay.steps, stopped).sum() / stopped.sum()),
         "regret": float(final.max() - best_kept),
         "top_quartile_kept": float((replay.kept & top).sum() / top.sum()),
         "kept": int(replay.kept.sum()),
@@ -47,14 +46,13 @@ def outcome(replay, test) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--set", choices=sorted(SETS), default="deberta")
     parser.add_argument("--split-seed", type=int, default=0)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
-    table = load_opda(DEBERTA)
-    train, test = table.split("random", test_fraction=0.3, seed=args.split_seed)
-    spec = ModelSpec(
-        metrics=("matched",), max_points=16, static_basis="quadratic", shape_features=True, divergence_features=True
-    )
+    sweep = SETS[args.set]
+    train, test = sweep.load().split("random", test_fraction=0.3, seed=args.split_seed)
+    spec, metric, stopped = sweep.spec(), sweep.metric, sweep.stopped(test)
     t0 = time.perf_counter()
     posterior = fit(train, spec, InferenceConfig(method="svi", svi_steps=3000, svi_draws=200, progress=False))
     print(f"fit on {len(train)} runs in {time.perf_counter() - t0:.0f} s; replaying {len(test)} held-out runs")
@@ -63,7 +61,7 @@ def main() -> None:
     replay_order = np.random.default_rng(0).permutation(len(test))
     order.update({start + k: int(i) for k, i in enumerate(replay_order)})
     features = lambda trial: dict(zip(test.static_names, test.static[order[trial.number]]))  # noqa: E731
-    first = float(min(test.curve("matched").steps[:, 0]))
+    first = float(np.nanmin(test.curve(metric).steps[:, 0]))
     pruners = {
         "median (MedianPruner)": make_pruner("median", first),
         "percentile 75": make_pruner("median", first, percentile=75.0),
@@ -71,12 +69,12 @@ def main() -> None:
     }
     for p in (0.02, 0.05, 0.1):
         pruners[f"posterior, p={p}"] = PosteriorPruner(
-            "matched", float(np.median(test.budget)), p=p, posterior=posterior, refit=None, static=features
+            metric, float(np.median(test.budget)), p=p, posterior=posterior, refit=None, static=features
         )
     results = {}
     for name, pruner in pruners.items():
         t0 = time.perf_counter()
-        results[name] = {**outcome(replay_pruner(pruner, train, test, "matched", seed=0), test)}
+        results[name] = {**outcome(replay_pruner(pruner, train, test, metric, seed=0), test, stopped)}
         results[name]["seconds"] = time.perf_counter() - t0
         r = results[name]
         print(

@@ -2,7 +2,7 @@
 
 One panel per (data set, split) of the evaluations: held-out simulated runs and held-out DeBERTa
 runs. Ours (the posterior predictive's central interval, coverage from each run's PIT value) and
-the TuneAhead baseline (LightGBM with a split-conformal interval at every level), one line per
+the TuneAhead baseline (LightGBM with a CV+ conformal interval at every level), one line per
 probe budget. The grey band is where a perfectly calibrated method's coverage falls with 95%
 probability on that many runs (binomial); a line below the diagonal means intervals too narrow.
 

@@ -6,16 +6,20 @@ import pytest
 from tuneahead.baselines import (
     PROBE_FEATURES,
     CurveExtrapolation,
+    CVPlus,
     GradientBoosted,
     LastValue,
     LossDecayRegression,
     ProxyRegression,
     conformal_quantile,
+    cv_plus_interval,
+    fold_assignment,
     make_pruner,
     probe_features,
     replay_pruner,
 )
 from tuneahead.data.runtable import Curve, RunTable, RunTableError
+from tuneahead.evaluation import build_baseline, check_evaluation_config
 
 STEPS = np.arange(1, 11) * 1000.0  # ten probe points, 1,000 steps apart
 
@@ -112,17 +116,147 @@ def test_gradient_boosting_separates_two_outcomes(features, rng):
     train, test = table.split("random", test_fraction=0.3, seed=0)
     model = GradientBoosted(["score"], features=features, seed=0).fit(train, 3000)
     pred = model.predict(test)
-    # 140 trees at rate 0.05 leave (1 - 0.05)^140 < 0.1% of the 50-point gap; noise sd is 0.5
+    # the CV's T trees at rate 0.05 leave (1 - 0.05)^T of the 50-point gap, under 0.6% (0.3 points)
+    # from T = 100; noise sd is 0.5
+    assert model.n_trees_ >= 100
     assert np.sqrt(np.mean((pred.mean - test.final) ** 2)) < 1.5
-    assert pred.has_interval and pred.ensemble.shape[0] == len(test)
-    # split-conformal: 90% nominal; with 90 test runs, 3 binomial sd below 0.9 is about 0.81
+    assert pred.has_interval and pred.ensemble.shape == (len(test), len(train))
+    # CV+: 90% nominal; with 90 test runs, 3 binomial sd below 0.9 is about 0.81
     assert np.mean((test.final >= pred.lower) & (test.final <= pred.upper)) >= 0.8
 
 
 def test_gradient_boosting_refuses_too_few_runs():
-    table = _table(np.ones((3, 10)), np.arange(3.0))  # 1 calibration, 1 validation, 1 to fit
-    with pytest.raises(RunTableError, match="too few"):
+    table = _table(np.ones((3, 10)), np.arange(3.0))  # two folds of two runs need 4
+    with pytest.raises(RunTableError, match=r"too few for K-fold early stopping \(folds=5\)"):
         GradientBoosted(["score"]).fit(table, 1000)
+
+
+@pytest.mark.parametrize("n, folds, want", [(4, 5, 2), (5, 5, 2), (9, 5, 4), (10, 5, 5), (57, 5, 5), (57, 3, 3)])
+def test_fold_assignment_keeps_two_runs_per_fold(n, folds, want):
+    fold = fold_assignment(n, folds, seed=1)
+    counts = np.bincount(fold)
+    assert len(counts) == want and counts.min() >= 2 and counts.max() - counts.min() <= 1
+    np.testing.assert_array_equal(fold, fold_assignment(n, folds, seed=1))  # seeded
+
+
+def _linear_runs(n, rng):
+    """A homoscedastic regression: final = 60 + 5 x0 - 3 sign(x1) + N(0, 1), the curve shows 60 + 5 x0."""
+    x = rng.uniform(-2, 2, size=(n, 2))
+    values = np.tile((60 + 5 * x[:, 0])[:, None], (1, 10)) + rng.normal(size=(n, 10))
+    return _table(values, 60 + 5 * x[:, 0] - 3 * np.sign(x[:, 1]) + rng.normal(size=n), static=x)
+
+
+def _root_counts(model):
+    """The number of rows at the root of each tree of a fitted LGBMRegressor."""
+    roots = [t["tree_structure"] for t in model.booster_.dump_model()["tree_info"]]
+    return {r.get("internal_count", r.get("leaf_count")) for r in roots}
+
+
+def test_gradient_boosting_refits_on_every_training_run(rng):
+    train = _linear_runs(57, rng)
+    # without row subsampling every tree's root holds every row it was fitted on
+    model = GradientBoosted(["score"], seed=0, early_stopping=10, params={"subsample": 1.0}).fit(train, 10_000)
+    assert _root_counts(model.model_) == {len(train)} and model.n_refit_ == len(train)
+    assert model.model_.booster_.num_trees() == model.n_trees_ == round(np.median(model.best_iterations_))
+    sizes = np.bincount(model.fold_)
+    assert len(model.fold_models_) == len(sizes) == 5
+    for k, fold_model in enumerate(model.fold_models_):  # each fold model leaves its fold out
+        assert _root_counts(fold_model) == {len(train) - sizes[k]}
+
+
+def _covered(table, pred):
+    return np.mean((table.final >= pred.lower) & (table.final <= pred.upper))
+
+
+def test_cv_plus_coverage_is_nominal(rng):
+    train, test = _linear_runs(600, rng), _linear_runs(400, rng)
+    pred = GradientBoosted(["score"], level=0.9, seed=0).fit(train, 10_000).predict(test)
+    # 400 test runs at 0.9: binomial SE sqrt(0.9 * 0.1 / 400) = 0.015; tolerance 3 SE = 0.045 (the
+    # training set's own draw adds about sqrt(0.09 / 600) = 0.012, so this is about 2.3 SE of both)
+    assert abs(_covered(test, pred) - 0.9) <= 0.045
+    assert np.all(pred.lower <= pred.upper)
+
+
+def test_quantile_interval_is_ordered_and_covers(rng):
+    train, test = _linear_runs(600, rng), _linear_runs(400, rng)
+    model = GradientBoosted(["score"], level=0.9, interval="quantile", seed=0).fit(train, 10_000)
+    pred = model.predict(test)
+    assert np.all(pred.lower <= pred.upper)
+    # the point model sits inside its quantile band for almost every run (not guaranteed: separate fits)
+    assert np.mean((pred.lower <= pred.mean) & (pred.mean <= pred.upper)) >= 0.95
+    # quantile regression is not calibrated: at the tree count the CV picks for the mean it fits the
+    # training runs' tails too closely and undercovers new runs (0.77 to 0.88 over seeds here)
+    assert 0.7 <= _covered(test, pred) <= 0.97
+    assert model.interval_coverage(test, [0.5, 0.9]) is None  # no bounds at other levels
+    assert model.quantile_models_[0].booster_.num_trees() == model.n_trees_
+
+
+def test_cv_plus_interval_by_hand():
+    # n = 9 runs in 2 folds; at level 0.8, alpha (n + 1) = 2 and (1 - alpha)(n + 1) = 8
+    fold = np.array([0, 0, 0, 0, 1, 1, 1, 1, 1])
+    signed = np.array([1.0, -2.0, 3.0, -4.0, 1.0, 2.0, -3.0, 4.0, -5.0])  # |R_i| = 1, 2, 3, 4, 1, 2, 3, 4, 5
+    cv = CVPlus(0.8).calibrate(np.zeros(9), signed, fold)
+    # test point 1: mu_0 = 10, mu_1 = 20; lower values 9 8 7 6 | 19 18 17 16 15, upper 11 12 13 14 | 21 .. 25
+    # test point 2: mu_0 = 0, mu_1 = -1; lower values -1 -2 -3 -4 | -2 -3 -4 -5 -6, upper 1 2 3 4 | 0 1 2 3 4
+    lower, upper = cv.interval(np.array([[10.0, 20.0], [0.0, -1.0]]))
+    np.testing.assert_array_equal(lower, [7.0, -5.0])  # the 2nd smallest lower value
+    np.testing.assert_array_equal(upper, [24.0, 4.0])  # the 8th smallest upper value
+    # at 0.9 the ranks are floor(1.0) = 1 and ceil(9.0) = 9, despite 1 - 0.9 != 0.1 in floating point
+    lower, upper = cv.interval(np.array([[10.0, 20.0]]), level=0.9)
+    assert (lower[0], upper[0]) == (6.0, 25.0)
+    # at 0.95 the ranks are 0 and 10 > n: the interval is the whole line
+    lower, upper = cv_plus_interval(np.array([[10.0] * 4 + [20.0] * 5]), np.abs(signed), 0.95)
+    assert (lower[0], upper[0]) == (-np.inf, np.inf)
+    np.testing.assert_array_equal(cv.ensemble(np.array([[10.0, 20.0]]))[0], np.r_[10.0 + signed[:4], 20.0 + signed[4:]])
+
+
+def test_gradient_boosting_cv_plus_matches_its_folds(rng):
+    train, test = _linear_runs(40, rng), _linear_runs(7, rng)
+    model = GradientBoosted(["score"], level=0.8, seed=3, early_stopping=10).fit(train, 10_000)
+    x_train, x_test = model.transform(train), model.transform(test)
+    oof = np.array([model.fold_models_[k].predict(x_train[[i]])[0] for i, k in enumerate(model.fold_)])
+    mu = np.column_stack([model.fold_models_[k].predict(x_test) for k in model.fold_])
+    want = cv_plus_interval(mu, train.final - oof, 0.8)
+    pred = model.predict(test)
+    np.testing.assert_allclose(pred.lower, want[0])
+    np.testing.assert_allclose(pred.upper, want[1])
+    np.testing.assert_allclose(pred.mean, model.model_.predict(x_test))
+    covered = model.interval_coverage(test, [0.5, 0.8])
+    np.testing.assert_array_equal(covered[:, 1], (test.final >= pred.lower) & (test.final <= pred.upper))
+    assert np.all(covered[:, 1] >= covered[:, 0])
+
+
+def _ev(compose_app, *overrides):
+    from omegaconf import OmegaConf
+
+    return OmegaConf.to_container(compose_app("evaluate", list(overrides)).evaluation, resolve=True)
+
+
+def test_lightgbm_methods_read_every_metric(compose_app):
+    ev = _ev(compose_app, "evaluation.baselines.lightgbm.interval=quantile", "evaluation.baselines.lightgbm.folds=3")
+    for method in ("static_only", "dynamic_only", "tuneahead"):
+        est = build_baseline(method, "score", ev, 0.8, 0, metrics=("loss", "score", "acc"))
+        assert est.metrics == ("score", "loss", "acc")  # the evaluation metric first
+        assert (est.interval, est.folds, est.early_stopping, est.level) == ("quantile", 3, 50, 0.8)
+    assert build_baseline("tuneahead", "score", ev, 0.9, 0).metrics == ("score",)
+    assert build_baseline("tuneahead", None, ev, 0.9, 0, metrics=("loss",)).metrics == ()  # a table without curves
+    assert build_baseline("last_value", "score", ev, 0.9, 0, metrics=("loss", "score")).metric == "score"
+
+
+def test_lightgbm_config_is_checked(compose_app):
+    def ev(*overrides):
+        return _ev(compose_app, *overrides)
+
+    check_evaluation_config(ev())  # the default is fine
+    check_evaluation_config(ev("evaluation.baselines.lightgbm.interval=quantile"))
+    with pytest.raises(ValueError, match=r"evaluation.baselines.lightgbm: unknown key\(s\) \['validation_fraction'\]"):
+        check_evaluation_config(ev("+evaluation.baselines.lightgbm.validation_fraction=0.2"))
+    with pytest.raises(ValueError, match=r"evaluation.baselines.lightgbm.interval='bootstrap'; use one of"):
+        check_evaluation_config(ev("evaluation.baselines.lightgbm.interval=bootstrap"))
+    with pytest.raises(ValueError, match=r"evaluation.baselines.lightgbm.folds=1; give an integer of at least 2"):
+        check_evaluation_config(ev("evaluation.baselines.lightgbm.folds=1"))
+    with pytest.raises(ValueError, match="interval='bootstrap'"):
+        GradientBoosted(["score"], interval="bootstrap")
 
 
 @pytest.mark.parametrize(

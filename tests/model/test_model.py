@@ -183,6 +183,30 @@ def test_runs_of_known_fate_scored_apart_give_the_same_log_density():
     assert float(apart) == pytest.approx(float(whole), rel=1e-5)
 
 
+def test_spreads_at_chance_have_a_floor():
+    """Failed runs that all record one value cannot pull s_fail or s_yfail to 0: the log density
+    is finite at the floor and the sites cannot go below it (before the floor one chain of an
+    AlexNet fit sat in that spike, r_hat 1e7)."""
+    from numpyro import handlers
+    from numpyro.infer.util import log_density
+
+    from tuneahead.model.hierarchical import CHANCE_FLOOR, hierarchical_model
+
+    pop = sample_population(PopulationParams(h0=0.5), PopulationDesign(n_groups=2, runs_per_group=6), seed=3)
+    data = identity_design(pop).encode(pop.table, with_outcome=True)
+    data = data._replace(r=np.where(np.asarray(data.gate) == 1, 0.0, np.asarray(data.r)))  # every failure at one score
+    assert (np.asarray(data.gate) == 1).sum() >= 2
+    kwargs = dict(n_groups=2, n_metrics=1)
+    trace = handlers.trace(handlers.seed(hierarchical_model, 0)).get_trace(data, **kwargs)
+    for name in ("s_fail", "s_yfail"):
+        assert float(trace[name]["fn"].support.lower_bound) == CHANCE_FLOOR
+    sites = {**pop.site_values(), "r_fail": np.float32(0.0)}
+    at_floor, _ = log_density(hierarchical_model, (data,), kwargs, {**sites, "s_fail": np.float32(CHANCE_FLOOR)})
+    with pytest.warns(UserWarning, match="Out-of-support"):
+        below, _ = log_density(hierarchical_model, (data,), kwargs, {**sites, "s_fail": np.float32(CHANCE_FLOOR / 10)})
+    assert np.isfinite(float(at_floor)) and float(below) == -np.inf
+
+
 def test_gate_basis_selects_the_gate_features():
     pop = sample_population(PopulationParams(), PopulationDesign(n_groups=2, runs_per_group=4), seed=6)
     for basis, width in (("static", 14), ("linear", 4)):

@@ -35,6 +35,14 @@ def test_every_experiment_builds(compose_app, experiment):
         if path.exists():
             table = instantiate(cfg.data)
             assert len(table) == 1024 and "matched" in table.metrics
+    if experiment == "alexnet":
+        assert spec.metrics == ("top_1",) and cfg.probe.budget == 5
+        path = Path(cfg.data.path)
+        if path.exists():
+            table = instantiate(cfg.data)
+            assert len(table) == 512 and table.metrics == ("top_1", "top_5", "train_loss")
+    if experiment == "metadataset":
+        assert cfg.probe.budget == cfg.data.probe_at == 10
 
 
 def test_unknown_keys_are_refused(compose_app):

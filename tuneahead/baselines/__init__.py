@@ -5,10 +5,10 @@ Every score predictor has ``fit(train, budget)`` and ``predict(test)`` returning
 """
 
 from .base import MethodPrediction, ScorePredictor
-from .conformal import SplitConformal, conformal_quantile
+from .conformal import CVPlus, SplitConformal, conformal_quantile, cv_plus_interval, cv_plus_ranks
 from .extrapolation import CurveExtrapolation, LossDecayRegression, extrapolate_curve
 from .features import PROBE_FEATURES, feature_matrix, probe_features
-from .gradient_boosting import TUNEAHEAD_PARAMS, GradientBoosted
+from .gradient_boosting import LIGHTGBM_INTERVALS, TUNEAHEAD_PARAMS, GradientBoosted, fold_assignment
 from .last_value import LastValue
 from .proxylm import ProxyRegression
 from .pruners import PrunerReplay, make_pruner, replay_pruner
@@ -18,6 +18,9 @@ __all__ = [
     "ScorePredictor",
     "SplitConformal",
     "conformal_quantile",
+    "CVPlus",
+    "cv_plus_interval",
+    "cv_plus_ranks",
     "CurveExtrapolation",
     "LossDecayRegression",
     "extrapolate_curve",
@@ -25,7 +28,9 @@ __all__ = [
     "feature_matrix",
     "probe_features",
     "TUNEAHEAD_PARAMS",
+    "LIGHTGBM_INTERVALS",
     "GradientBoosted",
+    "fold_assignment",
     "LastValue",
     "ProxyRegression",
     "PrunerReplay",

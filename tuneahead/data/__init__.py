@@ -4,6 +4,7 @@ from .errors import RunTableError
 from .files import read_runtable, runtable_to_frame, write_runtable
 from .mlflow_runs import load_mlflow_runs
 from .opda import load_opda
+from .opda_alexnet import load_opda_alexnet
 from .runstore import RunStore, run_key
 from .runstore_table import load_runstore
 from .runtable import Curve, RunTable, as_runtable
@@ -22,6 +23,7 @@ __all__ = [
     "write_runtable",
     "runtable_to_frame",
     "load_opda",
+    "load_opda_alexnet",
     "load_trainer_runs",
     "load_mlflow_runs",
     "load_tensorboard_runs",

@@ -46,13 +46,12 @@ says how to fix it. It never guesses.
 
 from __future__ import annotations
 
-import json
 import math
 import os
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
+from .json_lines import Rule, Where, label, non_negative, number, positive, read_objects, show
 from .runtable import RunTable, RunTableError
 
 __all__ = ["load_opda", "OPDA_STATIC_FEATURES"]
@@ -67,52 +66,18 @@ OPDA_STATIC_FEATURES = (
 _DATA_HINT = "point data.path at ../shared/data/opda-deberta-base/deberta-base_tuning.results.jsonl"
 
 
-@dataclass(frozen=True)
-class _Rule:
-    """What a number must be: whole or not, a test on its value, and the words for both."""
-
-    whole: bool
-    test: Callable[[float], bool]
-    meaning: str
-
-
-def _positive(x: float) -> bool:
-    return x > 0
-
-
-def _non_negative(x: float) -> bool:
-    return x >= 0
-
-
 _CONFIG_RULES = {
-    "iteration": _Rule(True, _non_negative, "a whole number >= 0 (the run's index in the search)"),
-    "num_train_epochs": _Rule(False, _positive, "a number of epochs > 0"),
-    "train_batch_size": _Rule(True, _positive, "a whole number > 0"),
-    "total_model_steps": _Rule(True, _positive, "a whole number of steps > 0"),
-    "learning_rate": _Rule(False, _positive, "a learning rate > 0"),
-    "warmup_steps": _Rule(True, _non_negative, "a whole number of steps >= 0"),
-    "cls_drop_out": _Rule(False, lambda x: 0 <= x < 1, "a dropout probability in [0, 1)"),
+    "iteration": Rule(True, non_negative, "a whole number >= 0 (the run's index in the search)"),
+    "num_train_epochs": Rule(False, positive, "a number of epochs > 0"),
+    "train_batch_size": Rule(True, positive, "a whole number > 0"),
+    "total_model_steps": Rule(True, positive, "a whole number of steps > 0"),
+    "learning_rate": Rule(False, positive, "a learning rate > 0"),
+    "warmup_steps": Rule(True, non_negative, "a whole number of steps >= 0"),
+    "cls_drop_out": Rule(False, lambda x: 0 <= x < 1, "a dropout probability in [0, 1)"),
 }
 _REQUIRED = (*_CONFIG_RULES, "learning_curves")
-_STEP = _Rule(True, _non_negative, "a whole number of steps >= 0")
-_ACCURACY = _Rule(False, lambda x: 0 <= x <= 1, "an accuracy in [0, 1] (a fraction: divide a percentage by 100)")
-
-
-@dataclass(frozen=True)
-class _Where:
-    """The file, line and (once known) run that an error is about."""
-
-    path: Path
-    line_no: int
-    run: str | None = None
-
-    def error(self, message: str) -> RunTableError:
-        run = f" (run {self.run!r})" if self.run is not None else ""
-        return RunTableError(f"{self.path}:{self.line_no}{run}: {message}")
-
-
-class _DuplicateKeyError(Exception):
-    """A JSON object on the line repeats a key."""
+_STEP = Rule(True, non_negative, "a whole number of steps >= 0")
+_ACCURACY = Rule(False, lambda x: 0 <= x <= 1, "an accuracy in [0, 1] (a fraction: divide a percentage by 100)")
 
 
 def load_opda(
@@ -142,7 +107,7 @@ def load_opda(
     _check_arguments(score_metric, group_by, diverged_below)
     records: list[dict] = []
     first_line: dict[str, int] = {}
-    for where, row in _rows(path):
+    for where, row in read_objects(path, "opda results file", _DATA_HINT):
         record = _record(row, where, score_metric, model_name, group_by, diverged_below)
         first = first_line.setdefault(record["run_id"], where.line_no)
         if first != where.line_no:
@@ -169,103 +134,27 @@ def _check_arguments(score_metric, group_by, diverged_below) -> None:
         raise RunTableError(f"diverged_below={diverged_below!r} must be a number of accuracy points, such as 40.0")
 
 
-def _rows(path: Path):
-    """Yield ``(where, object)`` for every non-blank line of ``path``."""
-    if not path.is_file():
-        raise RunTableError(f"{path}: no such opda results file; {_DATA_HINT}")
-    try:
-        data = path.read_bytes()
-    except OSError as err:
-        raise RunTableError(f"{path}: the file cannot be read ({err.strerror}); check its permissions") from None
-    for line_no, raw in enumerate(data.splitlines(), start=1):
-        if raw.strip(b" \t\r\n"):
-            where = _Where(path, line_no)
-            yield where, _parse(raw, where)
-
-
-def _parse(raw: bytes, where: _Where) -> dict:
-    """One line's JSON object; anything else is an error naming the line."""
-    try:
-        text = raw.decode("utf-8-sig" if where.line_no == 1 else "utf-8")
-    except UnicodeDecodeError as err:
-        raise where.error(f"not UTF-8 text (bad byte at column {err.start + 1}); save the file as UTF-8") from None
-    try:
-        row = json.loads(text, object_pairs_hook=_unique_keys)
-    except json.JSONDecodeError as err:
-        raise where.error(f"not valid JSON ({err.msg}: column {err.colno}); fix or drop the line") from None
-    except _DuplicateKeyError as err:
-        raise where.error(f"key {err.args[0]!r} appears twice in one JSON object; keep only the right one") from None
-    except (ValueError, RecursionError):
-        raise where.error("not a JSON line that can be read (a number too long or nesting too deep)") from None
-    if not isinstance(row, dict):
-        raise where.error(f"the line is {_show(row)}, not a JSON object; each line must be one run's object")
-    return row
-
-
-def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
-    """A JSON object as a dict, refusing a repeated key (json keeps the last one silently)."""
-    row: dict = {}
-    for key, value in pairs:
-        if key in row:
-            raise _DuplicateKeyError(key)
-        row[key] = value
-    return row
-
-
-def _show(value) -> str:
-    """A short description of a JSON value for an error message."""
-    if isinstance(value, list):
-        return f"a list of {len(value)} item(s)"
-    if isinstance(value, dict):
-        return "an object"
-    if isinstance(value, str):
-        text = json.dumps(value)
-        return "text " + (text if len(text) <= 40 else text[:36] + '..."')
-    text = json.dumps(value)  # null, true, false, a number, NaN or Infinity
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
-def _number(where: _Where, field: str, value, rule: _Rule) -> float:
-    """The value of ``field`` as a float, if it is a finite JSON number that obeys ``rule``."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise where.error(
-            f"field {field!r} is {_show(value)}, not a number; write {rule.meaning} as a JSON number, or drop the line"
-        )
-    try:
-        x = float(value)
-    except OverflowError:
-        x = math.inf
-    if not (math.isfinite(x) and (x.is_integer() or not rule.whole) and rule.test(x)):
-        raise where.error(f"field {field!r} is {_show(value)}; it must be {rule.meaning}: correct it or drop the line")
-    return x
-
-
-def _label(x: float) -> str:
-    """A number as a run id or group label: ``2`` for 2.0, the shortest exact form otherwise."""
-    return str(int(x)) if x.is_integer() else repr(x)
-
-
-def _record(row: dict, where: _Where, score_metric, model_name, group_by, diverged_below) -> dict:
+def _record(row: dict, where: Where, score_metric, model_name, group_by, diverged_below) -> dict:
     """The RunTable record of one run's object."""
     if "iteration" in row:
-        iteration = _number(where, "iteration", row["iteration"], _CONFIG_RULES["iteration"])
-        where = replace(where, run=f"{model_name}/{_label(iteration)}")
+        iteration = number(where, "iteration", row["iteration"], _CONFIG_RULES["iteration"])
+        where = replace(where, run=f"{model_name}/{label(iteration)}")
     missing = [k for k in _REQUIRED if k not in row]
     if missing:
         raise where.error(
             f"missing field(s) {missing}; load_opda reads the opda DeBERTa layout, where every run has "
             f"{list(_REQUIRED)}"
         )
-    config = {key: _number(where, key, row[key], rule) for key, rule in _CONFIG_RULES.items()}
+    config = {key: number(where, key, row[key], rule) for key, rule in _CONFIG_RULES.items()}
     total, epochs = config["total_model_steps"], config["num_train_epochs"]
     steps_per_epoch = total / epochs
     if steps_per_epoch < 1:
         raise where.error(
-            f"fields 'total_model_steps' ({_label(total)}) and 'num_train_epochs' ({_label(epochs)}) leave less "
+            f"fields 'total_model_steps' ({label(total)}) and 'num_train_epochs' ({label(epochs)}) leave less "
             "than one step per epoch; one of them is wrong: correct it or drop the line"
         )
     final, curves = _curves(where, row["learning_curves"], total, score_metric)
-    group = f"{model_name}/mnli" if group_by is None else f"{model_name}/{group_by}={_label(config[group_by])}"
+    group = f"{model_name}/mnli" if group_by is None else f"{model_name}/{group_by}={label(config[group_by])}"
     return {
         "run_id": where.run,
         "group": group,
@@ -283,11 +172,11 @@ def _record(row: dict, where: _Where, score_metric, model_name, group_by, diverg
     }
 
 
-def _curves(where: _Where, raw, total: float, score_metric: str) -> tuple[float, dict]:
+def _curves(where: Where, raw, total: float, score_metric: str) -> tuple[float, dict]:
     """The final score and the probe curves, in points, of one run's ``learning_curves``."""
     if not isinstance(raw, dict):
         raise where.error(
-            f"field 'learning_curves' is {_show(raw)}; it must be an object of metric: [[step, accuracy], ...]"
+            f"field 'learning_curves' is {show(raw)}; it must be an object of metric: [[step, accuracy], ...]"
         )
     if score_metric not in raw:
         raise where.error(
@@ -297,17 +186,17 @@ def _curves(where: _Where, raw, total: float, score_metric: str) -> tuple[float,
     last_step, last_value = points[score_metric][-1]
     if last_step != total:
         raise where.error(
-            f"curve {score_metric!r} ends at step {_label(last_step)}, not at total_model_steps={_label(total)}; "
+            f"curve {score_metric!r} ends at step {label(last_step)}, not at total_model_steps={label(total)}; "
             "the final score is undefined: add the last evaluation or correct total_model_steps"
         )
     curves = {m: [(s, 100.0 * v) for s, v in pts if s < total] for m, pts in points.items()}
     return 100.0 * last_value, curves
 
 
-def _curve(where: _Where, field: str, raw, total: float) -> list[tuple[float, float]]:
+def _curve(where: Where, field: str, raw, total: float) -> list[tuple[float, float]]:
     """The ``(step, accuracy)`` points of one curve: steps strictly increasing up to ``total``."""
     if not isinstance(raw, list) or not raw:
-        raise where.error(f"field {field!r} is {_show(raw)}; it must be a non-empty list of [step, accuracy] pairs")
+        raise where.error(f"field {field!r} is {show(raw)}; it must be a non-empty list of [step, accuracy] pairs")
     points: list[tuple[float, float]] = []
     last = -1.0
     for k, point in enumerate(raw):
@@ -333,20 +222,20 @@ def _plain_point(point) -> bool:
     )
 
 
-def _point(where: _Where, field: str, point, last: float, total: float) -> tuple[float, float]:
+def _point(where: Where, field: str, point, last: float, total: float) -> tuple[float, float]:
     """One ``[step, accuracy]`` point after step ``last``, or an error naming ``field``."""
     if not isinstance(point, list) or len(point) != 2:
-        raise where.error(f"field {field!r} is {_show(point)}, not a [step, accuracy] pair: correct or drop it")
-    step = _number(where, f"{field}[0] (step)", point[0], _STEP)
-    accuracy = _number(where, f"{field}[1] (accuracy)", point[1], _ACCURACY)
+        raise where.error(f"field {field!r} is {show(point)}, not a [step, accuracy] pair: correct or drop it")
+    step = number(where, f"{field}[0] (step)", point[0], _STEP)
+    accuracy = number(where, f"{field}[1] (accuracy)", point[1], _ACCURACY)
     if step <= last:
         raise where.error(
-            f"field {field!r} is at step {_label(step)}, after step {_label(last)}; steps must strictly increase: "
+            f"field {field!r} is at step {label(step)}, after step {label(last)}; steps must strictly increase: "
             "sort the points and drop repeats"
         )
     if step > total:
         raise where.error(
-            f"field {field!r} is at step {_label(step)}, beyond total_model_steps={_label(total)}; "
+            f"field {field!r} is at step {label(step)}, beyond total_model_steps={label(total)}; "
             "correct total_model_steps or drop the point"
         )
     return step, accuracy

@@ -1,8 +1,10 @@
 """Calibration: the coverage of central intervals at many nominal levels.
 
 For ours the coverage comes from each held-out run's PIT value, the predictive CDF at its true
-score; for the split-conformal LightGBM variants from the calibration runs' residuals. Methods
-without a calibrated predictive have no calibration row.
+score; for the LightGBM variants from their CV+ interval at each level
+(:meth:`~tuneahead.baselines.GradientBoosted.interval_coverage`), and for any other split-conformal
+baseline from its calibration runs' residuals (:func:`conformal_coverage`). Methods without a
+calibrated predictive have no calibration row.
 """
 
 from __future__ import annotations

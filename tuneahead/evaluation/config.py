@@ -7,6 +7,7 @@ layer's, the same for the fit app, the evaluate app and :class:`~tuneahead.data.
 
 from __future__ import annotations
 
+from ..baselines import LIGHTGBM_INTERVALS
 from ..data.splits import Split
 
 __all__ = [
@@ -37,7 +38,7 @@ METHOD_LABELS = {
 KNOWN_KEYS = {
     "evaluation": {"budgets", "metric", "methods", "splits", "posterior_cache", "baselines", "screen", "explain"},
     "evaluation.baselines": {"lightgbm", "extrapolation", "proxylm"},
-    "evaluation.baselines.lightgbm": {"validation_fraction", "calibration_fraction", "early_stopping"},
+    "evaluation.baselines.lightgbm": {"folds", "early_stopping", "interval"},
     "evaluation.baselines.extrapolation": {"min_points"},
     "evaluation.baselines.proxylm": {"regressor", "alpha"},
     "evaluation.screen": {"taus", "tau_quantiles", "p", "top_quantile", "recall", "resume_from_probe", "pruners"},
@@ -61,12 +62,25 @@ def check_evaluation_config(ev: dict) -> None:
         unknown = set(node) - known
         if unknown:
             raise ValueError(f"config {path}: unknown key(s) {sorted(unknown)}; known keys are {sorted(known)}")
+    _check_lightgbm((ev.get("baselines") or {}).get("lightgbm") or {})
     bad = [m for m in ev["methods"] if m not in METHODS]
     if bad:
         raise ValueError(f"evaluation.methods: unknown method(s) {bad}; known methods are {list(METHODS)}")
     evaluation_splits(ev)
     if not ev.get("splits"):
         raise ValueError("evaluation.splits is empty; give at least one split")
+
+
+def _check_lightgbm(lgbm: dict) -> None:
+    """Refuse a LightGBM interval kind, fold count or early-stopping patience that cannot work."""
+    path = "evaluation.baselines.lightgbm"
+    interval = lgbm.get("interval", "cv_plus")
+    if interval not in LIGHTGBM_INTERVALS:
+        raise ValueError(f"{path}.interval={interval!r}; use one of {list(LIGHTGBM_INTERVALS)}")
+    for key, least in (("folds", 2), ("early_stopping", 1)):
+        value = lgbm.get(key, least)
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise ValueError(f"{path}.{key}={value!r}; give an integer of at least {least}")
 
 
 def check_curve_methods(methods: list[str], metric: str | None) -> None:

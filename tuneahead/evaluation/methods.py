@@ -3,8 +3,10 @@
 Every method predicts the held-out runs as seen after the probe, as a
 :class:`~tuneahead.baselines.MethodPrediction`. Ours reads the posterior's predictive, a mixture
 of two Gaussian branches (the run trains, or it diverges) per posterior draw; its CRPS is that
-mixture's. A baseline with an ensemble is scored by the ensemble's CRPS, one with a split-conformal
-interval is calibrated from its residuals.
+mixture's. A baseline with an ensemble is scored by the ensemble's CRPS; the calibration block reads
+a conformal baseline's intervals at every level (the CV+ LightGBM variants, or a split-conformal one
+from its residuals). The LightGBM variants read every probe metric of the table, the other curve
+baselines the one ``evaluation.metric``.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from ..baselines import (
 from ..data.runtable import RunTable
 from ..model.posterior import Posterior
 from ..predict import PredictiveComponents, predictive_components
-from .calibration import conformal_coverage
+from .calibration import CALIBRATION_LEVELS, conformal_coverage
 from .metrics import crps_ensemble, crps_gaussian_mixture
 
 __all__ = [
@@ -38,9 +40,12 @@ __all__ = [
 LIGHTGBM_FEATURES = {"static_only": "static", "dynamic_only": "dynamic", "tuneahead": "both"}
 
 
-def build_baseline(method: str, metric: str | None, ev: dict, level: float, seed: int):
-    """An unfitted baseline ``method`` reading probe ``metric`` (None: a table without curves, where
-    the LightGBM variants read the static features alone), set up from the ``evaluation`` config ``ev``."""
+def build_baseline(method: str, metric: str | None, ev: dict, level: float, seed: int, metrics=None):
+    """An unfitted baseline ``method`` set up from the ``evaluation`` config ``ev``.
+
+    The curve baselines read probe ``metric``; the LightGBM variants read ``metric`` and every other
+    metric in ``metrics`` (the evaluated table's; None: ``metric`` alone). ``metric`` None stands for a
+    table without curves, where the LightGBM variants read the static features alone."""
     if method == "last_value":
         return LastValue(metric)
     if method == "extrapolation":
@@ -50,9 +55,8 @@ def build_baseline(method: str, metric: str | None, ev: dict, level: float, seed
     if method == "proxylm":
         return ProxyRegression(metric, seed=seed, **ev["baselines"]["proxylm"])
     features = LIGHTGBM_FEATURES[method]
-    return GradientBoosted(
-        [] if metric is None else [metric], features=features, level=level, seed=seed, **ev["baselines"]["lightgbm"]
-    )
+    curves = [] if metric is None else [metric, *(m for m in (metrics or ()) if m != metric)]
+    return GradientBoosted(curves, features=features, level=level, seed=seed, **ev["baselines"]["lightgbm"])
 
 
 def predict_ours(
@@ -80,7 +84,12 @@ def baseline_crps(pred: MethodPrediction, truth: np.ndarray) -> np.ndarray | Non
     return None if pred.ensemble is None else crps_ensemble(pred.ensemble, truth)
 
 
-def baseline_coverage(estimator, pred: MethodPrediction, truth: np.ndarray) -> np.ndarray | None:
-    """A split-conformal baseline's coverage at the calibration levels, or None for any other baseline."""
+def baseline_coverage(estimator, pred: MethodPrediction, test: RunTable) -> np.ndarray | None:
+    """A conformal baseline's coverage of ``test``'s scores at the calibration levels, or None for any
+    other baseline: from the estimator's own ``interval_coverage`` (CV+ LightGBM; None for its
+    quantile variant), else from a split-conformal ``conformal_``'s residuals."""
+    own = getattr(estimator, "interval_coverage", None)
+    if own is not None:
+        return own(test, CALIBRATION_LEVELS)
     conformal = getattr(estimator, "conformal_", None)
-    return None if conformal is None else conformal_coverage(pred.mean, truth, conformal.residuals_)
+    return None if conformal is None else conformal_coverage(pred.mean, test.final, conformal.residuals_)

@@ -65,8 +65,11 @@ prior odds.
 diverges, where :math:`g_i` is the static basis :math:`x_i` or, with ``gate_basis: linear``, the
 standardized features :math:`z_i` themselves (then monotone in each feature, so it cannot turn back
 up outside the range it was fitted on). A diverged run's score is
-:math:`R_i \sim \mathcal N(r_{\mathrm{fail}}, s_{\mathrm{fail}}^2)` (near chance). It diverges at a
-time :math:`\tau_i` with :math:`F_i(t) = P(\tau_i \le t) = 1 - \exp(-(t/\tau_{div,i})^{k_{div}})`.
+:math:`R_i \sim \mathcal N(r_{\mathrm{fail}}, s_{\mathrm{fail}}^2)` (near chance), with
+:math:`s_{\mathrm{fail}}` and the curve's spread at chance :math:`s_{yfail}` at least
+:data:`CHANCE_FLOOR` (a hundredth of the metric's standard deviation), since failed runs may all
+record one value. It diverges at a time :math:`\tau_i` with
+:math:`F_i(t) = P(\tau_i \le t) = 1 - \exp(-(t/\tau_{div,i})^{k_{div}})`.
 By default the law is exponential (:math:`k_{div} = 1`) with one scale
 :math:`\tau_{div,i} = \tau_{div}`. With ``divergence_features`` the scale depends on the config and
 on the run's length, and the shape is free:
@@ -123,7 +126,13 @@ from .design import ModelData
 from .likelihood import known_branch_loglik, run_loglik
 from .parameters import params_from_sites
 
-__all__ = ["hierarchical_model", "reparameterized_model"]
+__all__ = ["hierarchical_model", "reparameterized_model", "CHANCE_FLOOR"]
+
+# Least spread of a score or a curve at chance, in the standardized unit of its metric. Runs that
+# fail at one recorded value (a loss that became NaN scored at exactly chance, a classifier stuck
+# on one class) would otherwise let s_fail or s_yfail run to 0, where the likelihood of identical
+# values grows without bound and the chains split between that spike and the rest.
+CHANCE_FLOOR = 0.01
 
 
 # ---------------------------------------------------------------------- the numpyro model
@@ -176,12 +185,17 @@ def _curve_sites(
             s["sigma_o"] = numpyro.sample("sigma_o", dist.HalfNormal(0.5))
 
 
+def _chance_spread() -> dist.Distribution:
+    """The prior of a spread at chance: half-normal(0.5), truncated below at :data:`CHANCE_FLOOR`."""
+    return dist.TruncatedNormal(0.0, 0.5, low=CHANCE_FLOOR)
+
+
 def _gate_sites(s: dict, n_metrics: int, p_gate: int, p_linear: int, divergence_features: bool) -> None:
     """Priors of the failure gate, the failed score, the divergence clock and the curve at chance."""
     s["h0"] = numpyro.sample("h0", dist.Normal(-2.0, 1.5))
     s["w"] = numpyro.sample("w", dist.Normal(0.0, 1.5).expand([p_gate]).to_event(1))
     s["r_fail"] = numpyro.sample("r_fail", dist.Normal(0.0, 3.0))
-    s["s_fail"] = numpyro.sample("s_fail", dist.HalfNormal(0.5))
+    s["s_fail"] = numpyro.sample("s_fail", _chance_spread())
     s["tau_div"] = numpyro.sample("tau_div", dist.LogNormal(jnp.log(0.2), 1.5))
     if divergence_features:
         s["nu"] = numpyro.sample("nu", dist.Normal(0.0, 0.5).expand([p_linear]).to_event(1))
@@ -191,7 +205,7 @@ def _gate_sites(s: dict, n_metrics: int, p_gate: int, p_linear: int, divergence_
         return
     with numpyro.plate("metric", n_metrics):
         s["y_fail"] = numpyro.sample("y_fail", dist.Normal(0.0, 3.0))
-        s["s_yfail"] = numpyro.sample("s_yfail", dist.HalfNormal(0.5))
+        s["s_yfail"] = numpyro.sample("s_yfail", _chance_spread())
 
 
 def hierarchical_model(

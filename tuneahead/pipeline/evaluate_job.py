@@ -19,7 +19,7 @@ runs included, is checked before the first fit. The output folder receives:
   ``p_top``, the probability of reaching the headline's top-quartile cut;
 - ``explanations.csv`` (:mod:`tuneahead.explain`);
 - ``results.json``, whose ``calibration`` block gives, per split, budget and method with a
-  calibrated predictive (ours and the split-conformal LightGBM variants), the coverage of central
+  calibrated predictive (ours and the CV+ LightGBM variants), the coverage of central
   intervals at the nominal levels :data:`~tuneahead.evaluation.CALIBRATION_LEVELS`;
 - ``posteriors/``: ours fitted per split and fold (also kept in ``evaluation.posterior_cache``);
 - ``shap_ours.png`` and ``shap_tuneahead.png``, drawn after the numbers are written.
@@ -151,15 +151,13 @@ def _predict_ours(plan, posterior, seconds, test: RunTable, per_budget: list[Met
 def _predict_baseline(plan, method: str, train, test, per_budget: list[MethodResults], outputs: _Outputs) -> None:
     level, seed = plan.settings.predict.level, plan.settings.seed
     for results in per_budget:
-        est = build_baseline(method, plan.metric, plan.ev, level, seed)
+        est = build_baseline(method, plan.metric, plan.ev, level, seed, metrics=train.metrics)
         t0 = time.perf_counter()
         est.fit(train, results.budget)
         t1 = time.perf_counter()
         pred = est.predict(test)
         predict_seconds = time.perf_counter() - t1
-        results.add(
-            pred, baseline_crps(pred, test.final), baseline_coverage(est, pred, test.final), t1 - t0, predict_seconds
-        )
+        results.add(pred, baseline_crps(pred, test.final), baseline_coverage(est, pred, test), t1 - t0, predict_seconds)
         explain = outputs.explain
         if method == "tuneahead" and explain is not None and explain.tuneahead is None:
             if results.budget == plan.explain_budget:
