@@ -3,7 +3,8 @@
 Both come from opda (Lourie, Cho and He, 2023) and are read in place from ``../shared/data`` (or
 ``$TUNEAHEAD_SHARED_DATA``). Each replay fits the same recipe to either set: the DeBERTa
 experiment's quadratic static basis with shape and divergence features, 16 points of the score's
-curve; it was not tuned on AlexNet.
+curve; it was not tuned on AlexNet. On AlexNet a top-1 point at or below 1 point (the loader's
+``diverged_below``) is censored at chance (``ModelSpec.chance_floor``).
 
 Compute is charged up to where a run really ended: an AlexNet run whose training loss became NaN
 stopped in the epoch after its last point, whatever its planned budget, so no pruner or scheduler
@@ -35,6 +36,7 @@ class ReplaySet:
     metric: str
     load: Callable[[], RunTable]
     breaks: bool  # a diverged run stops where it broke (NaN loss) instead of running to its budget
+    chance_floor: float | None = None  # the score's value at or below which a point is at chance
 
     def spec(self) -> ModelSpec:
         return ModelSpec(
@@ -43,6 +45,7 @@ class ReplaySet:
             static_basis="quadratic",
             shape_features=True,
             divergence_features=True,
+            chance_floor={} if self.chance_floor is None else {self.metric: self.chance_floor},
         )
 
     def stopped(self, table: RunTable) -> np.ndarray:
@@ -69,5 +72,6 @@ SETS = {
         "top_1",
         lambda: load_opda_alexnet(SHARED / "opda-alexnet" / "alexnet_tuning.results.jsonl"),
         breaks=True,
+        chance_floor=1.0,
     ),
 }

@@ -5,12 +5,12 @@ import pytest
 
 from tuneahead.baselines import (
     PROBE_FEATURES,
+    ConfigRidge,
     CurveExtrapolation,
     CVPlus,
     GradientBoosted,
     LastValue,
     LossDecayRegression,
-    ProxyRegression,
     conformal_quantile,
     cv_plus_interval,
     fold_assignment,
@@ -93,12 +93,12 @@ def test_loss_decay_regression_is_exact_on_a_linear_truth(rng):
     np.testing.assert_allclose(pred.mean, final, atol=1e-9)
 
 
-def test_proxy_regression_recovers_a_linear_truth(rng):
+def test_config_ridge_recovers_a_linear_truth(rng):
     x = rng.normal(size=(40, 2))
     last = rng.uniform(50, 90, 40)
     final = 3.0 * x[:, 0] - x[:, 1] + 0.5 * last
     table = _table(np.tile(last[:, None], (1, 10)), final, static=x)
-    model = ProxyRegression("score", alpha=1e-8).fit(table, 10_000)
+    model = ConfigRidge("score", alpha=1e-8).fit(table, 10_000)
     np.testing.assert_allclose(model.predict(table).mean, final, atol=1e-5)
 
 

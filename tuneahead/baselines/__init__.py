@@ -10,7 +10,7 @@ from .extrapolation import CurveExtrapolation, LossDecayRegression, extrapolate_
 from .features import PROBE_FEATURES, feature_matrix, probe_features
 from .gradient_boosting import LIGHTGBM_INTERVALS, TUNEAHEAD_PARAMS, GradientBoosted, fold_assignment
 from .last_value import LastValue
-from .proxylm import ProxyRegression
+from .proxylm import PROXYLM_REGRESSORS, ConfigRidge, ProxyLM
 from .pruners import PrunerReplay, make_pruner, replay_pruner
 
 __all__ = [
@@ -32,7 +32,9 @@ __all__ = [
     "GradientBoosted",
     "fold_assignment",
     "LastValue",
-    "ProxyRegression",
+    "ProxyLM",
+    "PROXYLM_REGRESSORS",
+    "ConfigRidge",
     "PrunerReplay",
     "make_pruner",
     "replay_pruner",

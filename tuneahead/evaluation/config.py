@@ -7,7 +7,7 @@ layer's, the same for the fit app, the evaluate app and :class:`~tuneahead.data.
 
 from __future__ import annotations
 
-from ..baselines import LIGHTGBM_INTERVALS
+from ..baselines import LIGHTGBM_INTERVALS, PROXYLM_REGRESSORS
 from ..data.splits import Split
 
 __all__ = [
@@ -20,9 +20,20 @@ __all__ = [
     "evaluation_splits",
 ]
 
-METHODS = ("ours", "last_value", "extrapolation", "loss_decay", "static_only", "dynamic_only", "tuneahead", "proxylm")
-# the methods that read a probe curve (a table without curves has none for them)
-CURVE_METHODS = ("last_value", "extrapolation", "loss_decay", "dynamic_only", "proxylm")
+METHODS = (
+    "ours",
+    "last_value",
+    "extrapolation",
+    "loss_decay",
+    "static_only",
+    "dynamic_only",
+    "tuneahead",
+    "proxylm",
+    "config_ridge",
+)
+# the methods that need a probe curve (a table without curves has none for them); config_ridge reads
+# the probe's last value when there is a curve, and proxylm with probe_last=true (checked where built)
+CURVE_METHODS = ("last_value", "extrapolation", "loss_decay", "dynamic_only")
 # the name of each method in the tables
 METHOD_LABELS = {
     "ours": "ours (hierarchical)",
@@ -32,15 +43,17 @@ METHOD_LABELS = {
     "static_only": "static-only LightGBM",
     "dynamic_only": "dynamic-only LightGBM",
     "tuneahead": "TuneAhead (LightGBM)",
-    "proxylm": "ProxyLM-style",
+    "proxylm": "ProxyLM (XGBoost on proxy scores)",
+    "config_ridge": "config ridge",
 }
 # config path -> the keys it may hold (the splits are checked by Split.from_config)
 KNOWN_KEYS = {
     "evaluation": {"budgets", "metric", "methods", "splits", "posterior_cache", "baselines", "screen", "explain"},
-    "evaluation.baselines": {"lightgbm", "extrapolation", "proxylm"},
+    "evaluation.baselines": {"lightgbm", "extrapolation", "proxylm", "config_ridge"},
     "evaluation.baselines.lightgbm": {"folds", "early_stopping", "interval"},
     "evaluation.baselines.extrapolation": {"min_points"},
-    "evaluation.baselines.proxylm": {"regressor", "alpha"},
+    "evaluation.baselines.proxylm": {"regressor", "folds", "search_folds", "grid", "params", "probe_last"},
+    "evaluation.baselines.config_ridge": {"alpha"},
     "evaluation.screen": {"taus", "tau_quantiles", "p", "top_quantile", "recall", "resume_from_probe", "pruners"},
     "evaluation.explain": {"enabled", "budget", "candidates", "background", "permutations", "max_draws"},
 }
@@ -63,6 +76,7 @@ def check_evaluation_config(ev: dict) -> None:
         if unknown:
             raise ValueError(f"config {path}: unknown key(s) {sorted(unknown)}; known keys are {sorted(known)}")
     _check_lightgbm((ev.get("baselines") or {}).get("lightgbm") or {})
+    _check_proxylm((ev.get("baselines") or {}).get("proxylm") or {})
     bad = [m for m in ev["methods"] if m not in METHODS]
     if bad:
         raise ValueError(f"evaluation.methods: unknown method(s) {bad}; known methods are {list(METHODS)}")
@@ -81,6 +95,24 @@ def _check_lightgbm(lgbm: dict) -> None:
         value = lgbm.get(key, least)
         if isinstance(value, bool) or not isinstance(value, int) or value < least:
             raise ValueError(f"{path}.{key}={value!r}; give an integer of at least {least}")
+
+
+def _check_proxylm(proxylm: dict) -> None:
+    """Refuse a ProxyLM regressor, fold count or grid that cannot work."""
+    path = "evaluation.baselines.proxylm"
+    regressor = proxylm.get("regressor", "xgboost")
+    if regressor not in PROXYLM_REGRESSORS:
+        raise ValueError(f"{path}.regressor={regressor!r}; use one of {list(PROXYLM_REGRESSORS)}")
+    for key in ("folds", "search_folds"):
+        value = proxylm.get(key, 2)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 2:
+            raise ValueError(f"{path}.{key}={value!r}; give an integer of at least 2")
+    for key in ("grid", "params"):
+        if not isinstance(proxylm.get(key) or {}, dict):
+            raise ValueError(f"{path}.{key}={proxylm[key]!r}; give a mapping (null: ProxyLM's released {key})")
+    bad = [k for k, v in (proxylm.get("grid") or {}).items() if not isinstance(v, list) or not v]
+    if bad:
+        raise ValueError(f"{path}.grid: {bad} must each be a non-empty list of values")
 
 
 def check_curve_methods(methods: list[str], metric: str | None) -> None:

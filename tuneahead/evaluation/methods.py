@@ -14,12 +14,13 @@ from __future__ import annotations
 import numpy as np
 
 from ..baselines import (
+    ConfigRidge,
     CurveExtrapolation,
     GradientBoosted,
     LastValue,
     LossDecayRegression,
     MethodPrediction,
-    ProxyRegression,
+    ProxyLM,
 )
 from ..data.runtable import RunTable
 from ..model.posterior import Posterior
@@ -45,7 +46,9 @@ def build_baseline(method: str, metric: str | None, ev: dict, level: float, seed
 
     The curve baselines read probe ``metric``; the LightGBM variants read ``metric`` and every other
     metric in ``metrics`` (the evaluated table's; None: ``metric`` alone). ``metric`` None stands for a
-    table without curves, where the LightGBM variants read the static features alone."""
+    table without curves, where the LightGBM variants and the config ridge read the static features alone.
+    ProxyLM reads the static features (its proxy scores among them), and ``metric`` only with
+    ``probe_last``."""
     if method == "last_value":
         return LastValue(metric)
     if method == "extrapolation":
@@ -53,7 +56,9 @@ def build_baseline(method: str, metric: str | None, ev: dict, level: float, seed
     if method == "loss_decay":
         return LossDecayRegression(metric)
     if method == "proxylm":
-        return ProxyRegression(metric, seed=seed, **ev["baselines"]["proxylm"])
+        return ProxyLM(level=level, seed=seed, metric=metric, **ev["baselines"]["proxylm"])
+    if method == "config_ridge":
+        return ConfigRidge(metric, **ev["baselines"]["config_ridge"])
     features = LIGHTGBM_FEATURES[method]
     curves = [] if metric is None else [metric, *(m for m in (metrics or ()) if m != metric)]
     return GradientBoosted(curves, features=features, level=level, seed=seed, **ev["baselines"]["lightgbm"])

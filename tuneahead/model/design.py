@@ -16,6 +16,7 @@ posterior, so predictions use exactly the scaling the fit used.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import NamedTuple
 
@@ -24,7 +25,7 @@ import numpy as np
 
 from ..data.runtable import Curve, RunTable, RunTableError
 
-__all__ = ["ModelSpec", "ModelDesign", "ModelData"]
+__all__ = ["ModelSpec", "ModelDesign", "ModelData", "NO_FLOOR"]
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,18 @@ class ModelSpec:
         a fixed evaluation set's sampling error, or a wiggle of the run that outlasts several
         evaluations. The points of one curve then share an error, so averaging many of them
         cannot reveal :math:`\delta_i` beyond :math:`\sigma_{o,m} / \lambda_{1m}`.
+    chance_floor
+        Per metric, the value at or below which a point cannot be told from chance (on the metric's
+        own scale; for a metric where higher is better, such as an accuracy a little above its
+        chance rate). Such a point is censored: it says only that the run sits at chance then, which
+        a failed run does and so does a healthy run that has not started to learn. Both branches
+        score it as the probability of being there, not as a density: the failed branch as
+        :math:`\Phi((c - y_{fail}) / s_{yfail})`, the healthy branch as the probability under its
+        prior predictive at the run's latest censored point (so a stretch of them, which a rising
+        curve makes nearly certain together, counts once), and the healthy latents are
+        conditioned on the other points. Without it a flat start at chance is scored by the chance
+        branch's small spread against the healthy curve's noise, point by point, and reads as
+        near-certain failure. Empty: no censoring.
     max_points
         Most probe points kept per run and metric, at geometrically spaced positions (dense early,
         where curves move fast, sparse late; the first and last are always kept); ``None`` keeps
@@ -88,10 +101,21 @@ class ModelSpec:
     divergence_features: bool = False
     random_walk: bool = False
     curve_offsets: bool = False
+    chance_floor: tuple[tuple[str, float], ...] = ()
     max_points: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "metrics", tuple(self.metrics))
+        floors = dict(self.chance_floor.items() if isinstance(self.chance_floor, Mapping) else self.chance_floor or ())
+        object.__setattr__(self, "chance_floor", tuple((str(m), float(v)) for m, v in floors.items()))
+        unknown = [m for m, _ in self.chance_floor if m not in self.metrics]
+        if unknown:
+            raise RunTableError(
+                f"model.chance_floor names {unknown}, which are not among model.metrics {list(self.metrics)}; "
+                "give a floor only to the metrics the model reads"
+            )
+        if self.chance_floor and self.random_walk:
+            raise RunTableError("model.chance_floor is not implemented with model.random_walk=true; drop one")
         if self.max_points is not None and self.max_points < 1:
             raise RunTableError(f"model.max_points={self.max_points}; use a positive count or null")
         if not self.metrics:
@@ -106,6 +130,11 @@ class ModelSpec:
             raise RunTableError(f"model.static_basis={self.static_basis!r}; use 'linear' or 'quadratic'")
         if self.gate_basis not in ("static", "linear"):
             raise RunTableError(f"model.gate_basis={self.gate_basis!r}; use 'static' or 'linear'")
+
+
+#: The standardized floor of a metric without one: no point lies at or below it (finite, so that a
+#: floor never makes an infinite term whose gradient would be NaN).
+NO_FLOOR = -1e6
 
 
 class ModelData(NamedTuple):
@@ -123,6 +152,7 @@ class ModelData(NamedTuple):
     r: jnp.ndarray  # (n,) standardized final score, 0 where missing
     r_mask: jnp.ndarray  # (n,) bool
     gate: jnp.ndarray  # (n,) int: 1 diverged, 0 healthy, -1 unknown
+    floor: jnp.ndarray  # (n, P) standardized chance floor of each point's metric (NO_FLOOR: none)
 
     def select(self, rows: np.ndarray) -> ModelData:
         """The runs at the integer positions ``rows``."""
@@ -257,6 +287,13 @@ class ModelDesign:
         basis = (basis - np.array(self.basis_mean)) / np.array(self.basis_sd) if basis.size else basis
 
         t_parts, y_parts, m_parts, mask_parts = [], [], [], []
+        floors = dict(self.spec.chance_floor)
+        floor = np.array(
+            [
+                (floors[m] - self.y_mean[k]) / self.y_sd[k] if m in floors else NO_FLOOR
+                for k, m in enumerate(self.spec.metrics)
+            ]
+        )
         for k, m in enumerate(self.spec.metrics):
             curve = _thin(table.curve(m), self.spec.max_points)
             present = curve.present & np.isfinite(curve.values)
@@ -296,6 +333,7 @@ class ModelDesign:
             r=jnp.asarray(r, dtype=jnp.float32),
             r_mask=jnp.asarray(r_mask),
             gate=jnp.asarray(gate),
+            floor=jnp.asarray(floor[metric] if floor.size else np.zeros(metric.shape), dtype=jnp.float32),
         )
 
     # ------------------------------------------------------------------ storage

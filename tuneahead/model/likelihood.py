@@ -115,6 +115,36 @@ def walk_time(p: Params, data: ModelData, t: jnp.ndarray) -> jnp.ndarray:
     return -jnp.expm1(-p["b"][..., 0] * jnp.log1p(t / t0))
 
 
+def censored(data: ModelData) -> jnp.ndarray:
+    """The points at or below their metric's chance floor, ``(n, P)`` (none without a floor)."""
+    return data.mask & (data.y <= data.floor)
+
+
+def _latest_censored(data: ModelData) -> jnp.ndarray:
+    """For each run and each k = 0..P, the index of its latest censored point before point k (-1: none),
+    ``(n, P + 1)``; the points are in step order."""
+    n, n_points = data.y.shape
+    index = jnp.where(censored(data), jnp.arange(n_points)[None, :], -1)
+    upto = jax.lax.cummax(index, axis=1) if n_points else index
+    return jnp.concatenate([jnp.full((n, 1), -1, upto.dtype), upto], axis=1)
+
+
+def _censored_healthy(rows: CurveRows, data: ModelData) -> jnp.ndarray:
+    """Log-probability, under the healthy prior predictive, that each point lies at or below its floor,
+    ``(n, P)``: the residual's prior mean and variance through the latents' prior."""
+    prior_mean, prior_var, loadings = rows.constant_latent()
+    mean = jnp.einsum("npl,nl->np", loadings, prior_mean)
+    var = jnp.einsum("npl,nl->np", loadings**2, prior_var) + rows.noise
+    bound = rows.residual + (data.floor - data.y)  # the floor on the residual's scale
+    return jax.scipy.special.log_ndtr((bound - mean) / jnp.sqrt(var))
+
+
+def _at_latest(values: jnp.ndarray, index: jnp.ndarray) -> jnp.ndarray:
+    """``values[i, index[i, k]]``, 0 where the index is -1."""
+    picked = jnp.take_along_axis(values, jnp.maximum(index, 0), axis=1)
+    return jnp.where(index >= 0, picked, 0.0)
+
+
 class CurveRows(NamedTuple):
     r"""The healthy branch's curve rows as a linear-Gaussian system in :math:`u_i = (\delta_i, B_{i\cdot})`."""
 
@@ -154,7 +184,7 @@ def curve_rows(p: Params, data: ModelData, mu, extra, amp, shape) -> CurveRows:
         amplitude_loadings=loadings,
         residual=data.y - (per_point(p["lam0"], data) + per_point(p["lam1"], data) * mu[:, None]),
         noise=per_point(p["sigma_y"], data) ** 2,
-        weight=data.mask,
+        weight=data.mask & ~censored(data),
         delta_var=jnp.maximum((p["sigma_delta"] * jnp.exp(data.x_linear @ p["omega"])) ** 2 + extra, DELTA_VAR_FLOOR),
         amplitude_mean=mean,
         amplitude_var=var,
@@ -203,14 +233,18 @@ def _healthy(p: Params, data: ModelData, mu, rows: CurveRows, with_outcome: bool
     prior_mean, prior_var, _ = rows.constant_latent()
     loadings = jnp.concatenate([lam1[..., None], amplitude_loadings], axis=-1)  # (n, P, 1 + M)
     post = condition_latent(prior_mean, prior_var, loadings, residual, noise, weight)
-    return post.loglik, mu + post.mean[:, 0], post.cov[:, 0, 0] + p["sigma_eps"] ** 2
+    at_chance = _at_latest(_censored_healthy(rows, data), _latest_censored(data)[:, -1:])[:, 0]
+    return post.loglik + at_chance, mu + post.mean[:, 0], post.cov[:, 0, 0] + p["sigma_eps"] ** 2
 
 
 def _failed(p: Params, data: ModelData, rows: CurveRows, with_outcome: bool) -> jnp.ndarray:
     """Failure-branch log-likelihood, the divergence time summed out (see module doc)."""
     prior_mean, prior_var, loadings = rows.constant_latent()
     healthy_before = prefix_loglik(prior_mean, prior_var, loadings, rows.residual, rows.noise, rows.weight)
-    chance = dist.Normal(per_point(p["y_fail"], data), per_point(p["s_yfail"], data)).log_prob(data.y)
+    healthy_before = healthy_before + _at_latest(_censored_healthy(rows, data), _latest_censored(data))
+    y_fail, s_yfail = per_point(p["y_fail"], data), per_point(p["s_yfail"], data)
+    chance = dist.Normal(y_fail, s_yfail).log_prob(data.y)
+    chance = jnp.where(censored(data), jax.scipy.special.log_ndtr((data.floor - y_fail) / s_yfail), chance)
     chance = jnp.where(data.mask, chance, 0.0)
     # F(t_j) at present points, carried over masked ones, so masked gaps hold no probability
     cdf = jax.lax.cummax(jnp.where(data.mask, divergence_cdf(p, data), 0.0), axis=1)
