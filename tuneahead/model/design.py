@@ -274,6 +274,16 @@ class ModelDesign:
         )
 
     # ------------------------------------------------------------------ encoding
+    def _standardized_floors(self) -> np.ndarray:
+        """Each metric's chance floor on the standardized scale (:data:`NO_FLOOR`: none)."""
+        floors = dict(self.spec.chance_floor)
+        return np.array(
+            [
+                (floors[m] - self.y_mean[k]) / self.y_sd[k] if m in floors else NO_FLOOR
+                for k, m in enumerate(self.spec.metrics)
+            ]
+        )
+
     def encode(self, table: RunTable, with_outcome: bool = True) -> ModelData:
         """Encode ``table``; ``with_outcome=False`` hides the final scores (candidates)."""
         if tuple(table.static_names) != self.static_names:
@@ -287,13 +297,7 @@ class ModelDesign:
         basis = (basis - np.array(self.basis_mean)) / np.array(self.basis_sd) if basis.size else basis
 
         t_parts, y_parts, m_parts, mask_parts = [], [], [], []
-        floors = dict(self.spec.chance_floor)
-        floor = np.array(
-            [
-                (floors[m] - self.y_mean[k]) / self.y_sd[k] if m in floors else NO_FLOOR
-                for k, m in enumerate(self.spec.metrics)
-            ]
-        )
+        floor = self._standardized_floors()
         for k, m in enumerate(self.spec.metrics):
             curve = _thin(table.curve(m), self.spec.max_points)
             present = curve.present & np.isfinite(curve.values)
