@@ -241,6 +241,8 @@ def test_lightgbm_methods_read_every_metric(compose_app):
     assert build_baseline("tuneahead", "score", ev, 0.9, 0).metrics == ("score",)
     assert build_baseline("tuneahead", None, ev, 0.9, 0, metrics=("loss",)).metrics == ()  # a table without curves
     assert build_baseline("last_value", "score", ev, 0.9, 0, metrics=("loss", "score")).metric == "score"
+    lcpfn = build_baseline("lcpfn", "score", _ev(compose_app, "evaluation.baselines.lcpfn.n_samples=50"), 0.8, 0)
+    assert (lcpfn.name, lcpfn.metric, lcpfn.level, lcpfn.n_samples) == ("lcpfn", "score", 0.8, 50)
 
 
 def test_lightgbm_config_is_checked(compose_app):

@@ -9,7 +9,8 @@ proxy scores among them: static features named ``proxy_*`` (the convention of
 :func:`tuneahead.data.load_proxylm_table`); a table without any is refused, since the method *is*
 the regression on proxy scores (use ``config_ridge`` or ``static_only`` there).
 
-The README documents no grid; the released regressor JSONs of their repository do, and are followed:
+The README documents no grid; the regressor JSONs released in their repository
+(``src/proxy_regressor/regressor_configs/``, not among the shared tables) do, and are followed:
 
 - ``regressor="xgboost"``: the fixed parameters of ``xgb_config_intent_aya.json``
   (:data:`PROXYLM_XGB_PARAMS`: depth 5, min child weight 4.5, gamma 0.1, row subsample 0.85, column

@@ -22,6 +22,7 @@ from ..baselines import (
     MethodPrediction,
     ProxyLM,
 )
+from ..baselines.lcpfn import LCPFNExtrapolation
 from ..data.runtable import RunTable
 from ..model.posterior import Posterior
 from ..predict import PredictiveComponents, predictive_components
@@ -59,6 +60,8 @@ def build_baseline(method: str, metric: str | None, ev: dict, level: float, seed
         return ProxyLM(level=level, seed=seed, metric=metric, **ev["baselines"]["proxylm"])
     if method == "config_ridge":
         return ConfigRidge(metric, **ev["baselines"]["config_ridge"])
+    if method == "lcpfn":
+        return LCPFNExtrapolation(metric, level=level, **ev["baselines"]["lcpfn"])
     features = LIGHTGBM_FEATURES[method]
     curves = [] if metric is None else [metric, *(m for m in (metrics or ()) if m != metric)]
     return GradientBoosted(curves, features=features, level=level, seed=seed, **ev["baselines"]["lightgbm"])
