@@ -14,7 +14,7 @@ For each probe length c (10, 20 and 40 steps by default) it runs
 A step whose output folder already holds its result is not run again. Then it measures the seed
 noise directly from the seed repeats: for each config run with at least ``--min-seeds`` seeds, the
 sample variance of the final score over seeds, pooled over configs with equal weight, with a
-bootstrap over configs for its standard error. Over seeds the config is fixed and the whole run
+bootstrap over configs for its standard error (:func:`seed_noise`). Over seeds the config is fixed and the whole run
 varies, so if the posterior is right
 
     L_int  <=  seed variance  <=  L(0),
@@ -40,7 +40,11 @@ RUNS = ROOT / "metadata" / "smollm2-lora" / "runs.jsonl"
 
 
 def seed_noise(path: Path, min_seeds: int, n_boot: int = 2000, seed: int = 0) -> dict:
-    """Per-config variance of the final score over seeds, pooled, with a bootstrap SE over configs."""
+    """Per-config variance of the final score over seeds, pooled, with a standard error.
+
+    Each config's variance has the normal-theory SE ``var * sqrt(2 / (seeds - 1))``; the pooled
+    variance's SE is a bootstrap over configs when there are two or more, and that formula's
+    otherwise."""
     finals = defaultdict(list)
     for line in path.read_text().splitlines():
         r = json.loads(line)
@@ -48,13 +52,15 @@ def seed_noise(path: Path, min_seeds: int, n_boot: int = 2000, seed: int = 0) ->
         finals[(r["dataset"]["name"], cfg["learning_rate"], cfg["lora_rank"])].append(float(r["final"]))
     rows = [
         {"dataset": k[0], "learning_rate": k[1], "lora_rank": k[2], "seeds": len(v)}
-        | {"mean": np.mean(v), "var": np.var(v, ddof=1)}
+        | {"mean": np.mean(v), "var": np.var(v, ddof=1), "var_se": np.var(v, ddof=1) * np.sqrt(2 / (len(v) - 1))}
         for k, v in sorted(finals.items())
         if len(v) >= min_seeds
     ]
     if not rows:
         return {"configs": [], "pooled_var": None, "pooled_var_se": None}
     var = np.array([r["var"] for r in rows])
+    if len(var) < 2:
+        return {"configs": rows, "pooled_var": float(var[0]), "pooled_var_se": float(rows[0]["var_se"])}
     rng = np.random.default_rng(seed)
     boot = var[rng.integers(0, len(var), size=(n_boot, len(var)))].mean(axis=1)
     return {"configs": rows, "pooled_var": float(var.mean()), "pooled_var_se": float(boot.std(ddof=1))}
