@@ -53,6 +53,18 @@ is :math:`R_i = \mu_i + X_i(T_i) + \varepsilon_i`. A probe cut at :math:`c` leav
 times :math:`\sigma_{walk}^2`. The latents are integrated out exactly by a Kalman filter over the
 run's points (:func:`tuneahead.model.walk.condition_walk`).
 
+**Points at chance** (``chance_floor``). A metric may have a floor :math:`c_m` at or below which
+a point cannot be told from chance (an accuracy near its chance rate): a failed run sits there, and
+so does a healthy run still in its warm-up. Such a point is censored, scored by the probability of
+lying at or below :math:`c_m` rather than by a density. In the failure branch, after
+:math:`\tau_i`, that is :math:`\Phi((c_m - y_{fail,m}) / s_{yfail,m})`. In the healthy branch the
+latents are conditioned on the other points, and the censored stretch before a point counts once,
+as :math:`P(y_{ij^*} \le c_m)` at its latest point :math:`j^*` under the healthy prior predictive
+(mean and variance of the curve through the latents' prior): a rising curve below the floor at
+:math:`j^*` was below it before, so the earlier points add nearly nothing. Without the floor each
+flat point would weigh the chance branch's small spread against the curve noise, and a slow start
+would read as near-certain failure.
+
 **Outcome.** :math:`R_i = \mu_i + \delta_i + \varepsilon_i`,
 :math:`\varepsilon_i \sim \mathcal N(0, \sigma_\varepsilon^2)`.
 
