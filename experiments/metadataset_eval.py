@@ -35,6 +35,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from experiments.visible_sets import markdown_table
+
 ROOT = Path(__file__).resolve().parents[1]
 RUNS = ROOT / "metadata" / "smollm2-lora" / "runs.jsonl"
 
@@ -133,9 +135,9 @@ def main() -> None:
     table = pd.concat(tables, ignore_index=True)
     result = {"seed_noise": noise, "risk": risks, "table": table.to_dict(orient="records")}
     (args.json or args.out / "metadataset_eval.json").write_text(json.dumps(result, indent=2, default=float) + "\n")
-    print(table.to_markdown(index=False, floatfmt=".3g"))
-    print(pd.DataFrame(risks).to_markdown(index=False, floatfmt=".3g"))
-    print(pd.DataFrame(noise["configs"]).to_markdown(index=False, floatfmt=".3g"))
+    print(markdown_table(table))
+    print(markdown_table(pd.DataFrame(risks)))
+    print(markdown_table(pd.DataFrame(noise["configs"])))
     print(f"pooled seed variance {noise['pooled_var']} (bootstrap SE {noise['pooled_var_se']})")
 
 
