@@ -152,11 +152,11 @@ class ModelData(NamedTuple):
     r: jnp.ndarray  # (n,) standardized final score, 0 where missing
     r_mask: jnp.ndarray  # (n,) bool
     gate: jnp.ndarray  # (n,) int: 1 diverged, 0 healthy, -1 unknown
-    floor: jnp.ndarray  # (n, P) standardized chance floor of each point's metric (NO_FLOOR: none)
+    floor: jnp.ndarray | None  # (n, P) standardized chance floor of each point's metric; None: no metric has one
 
     def select(self, rows: np.ndarray) -> ModelData:
         """The runs at the integer positions ``rows``."""
-        return ModelData(*(jnp.asarray(np.asarray(a)[rows]) for a in self))
+        return ModelData(*(None if a is None else jnp.asarray(np.asarray(a)[rows]) for a in self))
 
     def by_fate(self) -> tuple[ModelData, ModelData, ModelData]:
         """The runs of unknown fate, those known healthy and those known diverged."""
@@ -337,7 +337,7 @@ class ModelDesign:
             r=jnp.asarray(r, dtype=jnp.float32),
             r_mask=jnp.asarray(r_mask),
             gate=jnp.asarray(gate),
-            floor=jnp.asarray(floor[metric] if floor.size else np.zeros(metric.shape), dtype=jnp.float32),
+            floor=jnp.asarray(floor[metric], dtype=jnp.float32) if self.spec.chance_floor else None,
         )
 
     # ------------------------------------------------------------------ storage

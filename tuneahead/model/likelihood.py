@@ -117,6 +117,8 @@ def walk_time(p: Params, data: ModelData, t: jnp.ndarray) -> jnp.ndarray:
 
 def censored(data: ModelData) -> jnp.ndarray:
     """The points at or below their metric's chance floor, ``(n, P)`` (none without a floor)."""
+    if data.floor is None:
+        return jnp.zeros_like(data.mask)
     return data.mask & (data.y <= data.floor)
 
 
@@ -184,7 +186,7 @@ def curve_rows(p: Params, data: ModelData, mu, extra, amp, shape) -> CurveRows:
         amplitude_loadings=loadings,
         residual=data.y - (per_point(p["lam0"], data) + per_point(p["lam1"], data) * mu[:, None]),
         noise=per_point(p["sigma_y"], data) ** 2,
-        weight=data.mask & ~censored(data),
+        weight=data.mask if data.floor is None else data.mask & ~censored(data),
         delta_var=jnp.maximum((p["sigma_delta"] * jnp.exp(data.x_linear @ p["omega"])) ** 2 + extra, DELTA_VAR_FLOOR),
         amplitude_mean=mean,
         amplitude_var=var,
@@ -233,18 +235,22 @@ def _healthy(p: Params, data: ModelData, mu, rows: CurveRows, with_outcome: bool
     prior_mean, prior_var, _ = rows.constant_latent()
     loadings = jnp.concatenate([lam1[..., None], amplitude_loadings], axis=-1)  # (n, P, 1 + M)
     post = condition_latent(prior_mean, prior_var, loadings, residual, noise, weight)
-    at_chance = _at_latest(_censored_healthy(rows, data), _latest_censored(data)[:, -1:])[:, 0]
-    return post.loglik + at_chance, mu + post.mean[:, 0], post.cov[:, 0, 0] + p["sigma_eps"] ** 2
+    if data.floor is not None:  # no floor: the program of a model without censoring, unchanged
+        post = post._replace(
+            loglik=post.loglik + _at_latest(_censored_healthy(rows, data), _latest_censored(data))[:, -1]
+        )
+    return post.loglik, mu + post.mean[:, 0], post.cov[:, 0, 0] + p["sigma_eps"] ** 2
 
 
 def _failed(p: Params, data: ModelData, rows: CurveRows, with_outcome: bool) -> jnp.ndarray:
     """Failure-branch log-likelihood, the divergence time summed out (see module doc)."""
     prior_mean, prior_var, loadings = rows.constant_latent()
     healthy_before = prefix_loglik(prior_mean, prior_var, loadings, rows.residual, rows.noise, rows.weight)
-    healthy_before = healthy_before + _at_latest(_censored_healthy(rows, data), _latest_censored(data))
     y_fail, s_yfail = per_point(p["y_fail"], data), per_point(p["s_yfail"], data)
     chance = dist.Normal(y_fail, s_yfail).log_prob(data.y)
-    chance = jnp.where(censored(data), jax.scipy.special.log_ndtr((data.floor - y_fail) / s_yfail), chance)
+    if data.floor is not None:
+        healthy_before = healthy_before + _at_latest(_censored_healthy(rows, data), _latest_censored(data))
+        chance = jnp.where(censored(data), jax.scipy.special.log_ndtr((data.floor - y_fail) / s_yfail), chance)
     chance = jnp.where(data.mask, chance, 0.0)
     # F(t_j) at present points, carried over masked ones, so masked gaps hold no probability
     cdf = jax.lax.cummax(jnp.where(data.mask, divergence_cdf(p, data), 0.0), axis=1)

@@ -161,7 +161,7 @@ def _pad_points(data: ModelData) -> ModelData:
         y=jnp.pad(data.y, pad),
         metric=jnp.pad(data.metric, pad),
         mask=jnp.pad(data.mask, pad),
-        floor=jnp.pad(data.floor, pad),
+        floor=None if data.floor is None else jnp.pad(data.floor, pad),
     )
 
 
