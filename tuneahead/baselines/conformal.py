@@ -138,6 +138,15 @@ class CVPlus:
         """CV+ bounds at ``level`` (the calibrated level when None)."""
         return cv_plus_interval(self._loo(fold_predictions), self.residuals_, self.level if level is None else level)
 
+    def coverage(self, fold_predictions: np.ndarray, truth: np.ndarray, levels) -> np.ndarray:
+        """Whether each truth lies in the CV+ interval at each level, ``(m, len(levels))``."""
+        truth = np.asarray(truth, dtype=float)
+        covered = []
+        for level in levels:
+            lower, upper = self.interval(fold_predictions, float(level))
+            covered.append((truth >= lower) & (truth <= upper))
+        return np.column_stack(covered)
+
     def ensemble(self, fold_predictions: np.ndarray) -> np.ndarray:
         """The CV+ predictive ensemble, ``(m, n)``."""
         return self._loo(fold_predictions) + self.residuals_[None, :]

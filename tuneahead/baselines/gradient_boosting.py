@@ -218,10 +218,4 @@ class GradientBoosted:
         None for ``interval="quantile"``, whose bounds exist at ``level`` alone."""
         if self.quantile_models_ is not None:
             return None
-        folds = self._fold_predictions(self._x(test))
-        truth = np.asarray(test.final, dtype=float)
-        covered = []
-        for lv in levels:
-            lower, upper = self.cv_plus_.interval(folds, float(lv))
-            covered.append((truth >= lower) & (truth <= upper))
-        return np.column_stack(covered)
+        return self.cv_plus_.coverage(self._fold_predictions(self._x(test)), test.final, levels)

@@ -231,13 +231,7 @@ class ProxyLM:
 
     def interval_coverage(self, test: RunTable, levels) -> np.ndarray:
         """Whether each of ``test``'s scores lies in the CV+ interval at each level, ``(n, len(levels))``."""
-        folds = self._fold_predictions(self._x(test))
-        truth = np.asarray(test.final, dtype=float)
-        covered = []
-        for lv in levels:
-            lower, upper = self.cv_plus_.interval(folds, float(lv))
-            covered.append((truth >= lower) & (truth <= upper))
-        return np.column_stack(covered)
+        return self.cv_plus_.coverage(self._fold_predictions(self._x(test)), test.final, levels)
 
 
 class ConfigRidge:

@@ -12,12 +12,12 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .runtable import RunTableError
 
-__all__ = ["Rule", "Where", "read_objects", "number", "show", "label", "positive", "non_negative"]
+__all__ = ["Rule", "Where", "read_objects", "read_runs", "number", "show", "label", "positive", "non_negative"]
 
 
 @dataclass(frozen=True)
@@ -129,3 +129,22 @@ def number(where: Where, field: str, value, rule: Rule) -> float:
 def label(x: float) -> str:
     """A number as a run id or group label: ``2`` for 2.0, the shortest exact form otherwise."""
     return str(int(x)) if x.is_integer() else repr(x)
+
+
+def read_runs(path: Path, what: str, hint: str, record: Callable[[dict, Where], dict]) -> list[dict]:
+    """The run record of every line, ``record(object, where)``; a run that repeats an earlier line's
+    ``run_id`` (its ``iteration``) and a file without runs are refused."""
+    records: list[dict] = []
+    first_line: dict[str, int] = {}
+    for where, row in read_objects(path, what, hint):
+        run = record(row, where)
+        first = first_line.setdefault(run["run_id"], where.line_no)
+        if first != where.line_no:
+            raise replace(where, run=run["run_id"]).error(
+                f"field 'iteration' repeats the run of line {first}; every run needs its own iteration: "
+                "renumber or drop one of them"
+            )
+        records.append(run)
+    if not records:
+        raise RunTableError(f"{path}: the file holds no runs (it is empty or blank); {hint}")
+    return records

@@ -51,7 +51,7 @@ import os
 from dataclasses import replace
 from pathlib import Path
 
-from .json_lines import Rule, Where, label, non_negative, number, positive, read_objects, show
+from .json_lines import Rule, Where, label, non_negative, number, positive, read_runs, show
 from .runtable import RunTable, RunTableError
 
 __all__ = ["load_opda", "OPDA_STATIC_FEATURES"]
@@ -105,19 +105,12 @@ def load_opda(
     """
     path = Path(path)
     _check_arguments(score_metric, group_by, diverged_below)
-    records: list[dict] = []
-    first_line: dict[str, int] = {}
-    for where, row in read_objects(path, "opda results file", _DATA_HINT):
-        record = _record(row, where, score_metric, model_name, group_by, diverged_below)
-        first = first_line.setdefault(record["run_id"], where.line_no)
-        if first != where.line_no:
-            raise replace(where, run=record["run_id"]).error(
-                f"field 'iteration' repeats the run of line {first}; every run needs its own iteration: "
-                "renumber or drop one of them"
-            )
-        records.append(record)
-    if not records:
-        raise RunTableError(f"{path}: the file holds no runs (it is empty or blank); {_DATA_HINT}")
+    records = read_runs(
+        path,
+        "opda results file",
+        _DATA_HINT,
+        lambda row, where: _record(row, where, score_metric, model_name, group_by, diverged_below),
+    )
     return RunTable.from_records(records, static_names=OPDA_STATIC_FEATURES)
 
 

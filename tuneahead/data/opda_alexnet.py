@@ -42,7 +42,7 @@ import os
 from dataclasses import replace
 from pathlib import Path
 
-from .json_lines import Rule, Where, label, non_negative, number, positive, read_objects, show
+from .json_lines import Rule, Where, label, non_negative, number, positive, read_runs, show
 from .runtable import RunTable, RunTableError
 
 __all__ = ["load_opda_alexnet", "ALEXNET_STATIC_FEATURES"]
@@ -110,18 +110,12 @@ def load_opda_alexnet(
     for name, value in (("diverged_below", diverged_below), ("chance", chance)):
         if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
             raise RunTableError(f"{name}={value!r} must be a finite number of accuracy points, such as 1.0")
-    records, first_line = [], {}
-    for where, row in read_objects(path, "opda AlexNet results file", _DATA_HINT):
-        record = _record(row, where, model_name, group_by, diverged_below, chance)
-        first = first_line.setdefault(record["run_id"], where.line_no)
-        if first != where.line_no:
-            raise replace(where, run=record["run_id"]).error(
-                f"field 'iteration' repeats the run of line {first}; every run needs its own iteration: "
-                "renumber or drop one of them"
-            )
-        records.append(record)
-    if not records:
-        raise RunTableError(f"{path}: the file holds no runs (it is empty or blank); {_DATA_HINT}")
+    records = read_runs(
+        path,
+        "opda AlexNet results file",
+        _DATA_HINT,
+        lambda row, where: _record(row, where, model_name, group_by, diverged_below, chance),
+    )
     return RunTable.from_records(records, static_names=ALEXNET_STATIC_FEATURES)
 
 
