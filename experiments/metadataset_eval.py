@@ -27,15 +27,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
-import sys
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from experiments.visible_sets import markdown_table
+from experiments.visible_sets import markdown_table, run_app
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNS = ROOT / "metadata" / "smollm2-lora" / "runs.jsonl"
@@ -68,28 +66,13 @@ def seed_noise(path: Path, min_seeds: int, n_boot: int = 2000, seed: int = 0) ->
     return {"configs": rows, "pooled_var": float(var.mean()), "pooled_var_se": float(boot.std(ddof=1))}
 
 
-def _run(args: list[str], out: Path, done: str, log: Path) -> None:
-    """Run one app into ``out`` unless ``out/done`` exists; its output goes to ``log``."""
-    if (out / done).exists():
-        print(f"  kept {out / done}")
-        return
-    cmd = [sys.executable, "-m", *args, f"hydra.run.dir={out}"]
-    print("  " + " ".join(cmd[1:]), flush=True)
-    with open(log, "w") as f:
-        proc = subprocess.run(cmd, cwd=ROOT, stdout=f, stderr=subprocess.STDOUT)
-    if proc.returncode != 0:
-        raise SystemExit(f"{' '.join(args[:2])} failed (exit {proc.returncode}); see {log}")
-
-
 def evaluate_budget(c: int, out: Path, overrides: list[str]) -> tuple[pd.DataFrame, dict]:
     """The evaluate table and the fit's risk row at probe length ``c``."""
     ev, fit = out / f"evaluate_c{c}", out / f"fit_c{c}"
-    for folder in (ev, fit):
-        folder.mkdir(parents=True, exist_ok=True)
     common = [f"data.probe_at={c}", *overrides]
     ev_args = ["tuneahead.evaluate", "+experiment=metadataset_eval", *common]
-    _run(ev_args, ev, "results.json", out / f"evaluate_c{c}.log")
-    _run(["tuneahead.fit", "+experiment=metadataset", *common], fit, "summary.json", out / f"fit_c{c}.log")
+    run_app(ev_args, ev, "results.json", out / f"evaluate_c{c}.log")
+    run_app(["tuneahead.fit", "+experiment=metadataset", *common], fit, "summary.json", out / f"fit_c{c}.log")
     table = pd.read_csv(ev / "table.csv")
     table.insert(0, "probe", c)
     return table, _risk_row(c, fit)

@@ -40,27 +40,26 @@ BEGIN, END = "<!-- visible-sets:begin -->", "<!-- visible-sets:end -->"
 COLUMNS = ("rmse", "crps", "coverage_90", "spearman")
 
 
+def run_app(args: list[str], folder: Path, done: str, log: Path) -> None:
+    """``python -m ARGS hydra.run.dir=folder`` unless ``folder/done`` exists; its output goes to ``log``."""
+    if (folder / done).exists():
+        print(f"  kept {folder / done}", flush=True)
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    cmd = [sys.executable, "-m", *args, f"hydra.run.dir={folder}"]
+    print("  " + " ".join(cmd[1:]), flush=True)
+    with open(log, "w") as f:
+        code = subprocess.run(cmd, cwd=ROOT, stdout=f, stderr=subprocess.STDOUT).returncode
+    if code != 0:
+        raise SystemExit(f"{' '.join(args[:2])} failed (exit {code}); see {log}")
+
+
 def run_set(name: str, out: Path) -> Path:
     """Evaluate set ``name`` into ``out/name`` unless its results are there; returns the folder."""
-    folder = out / name
-    if (folder / "results.json").exists():
-        print(f"{name}: kept {folder}", flush=True)
-        return folder
-    folder.mkdir(parents=True, exist_ok=True)
-    cmd = [
-        sys.executable,
-        "-m",
-        "tuneahead.evaluate",
-        *SETS[name],
-        f"hydra.run.dir={folder}",
-        "inference.progress=false",
-    ]
-    print(f"{name}: {' '.join(cmd[1:])}", flush=True)
-    with open(out / f"{name}.log", "w") as log:
-        code = subprocess.run(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT).returncode
-    if code != 0:
-        raise SystemExit(f"{name} failed (exit {code}); see {out / f'{name}.log'}")
-    return folder
+    out.mkdir(parents=True, exist_ok=True)
+    args = ["tuneahead.evaluate", *SETS[name], "inference.progress=false"]
+    run_app(args, out / name, "results.json", out / f"{name}.log")
+    return out / name
 
 
 def summarize(name: str, folder: Path) -> pd.DataFrame:

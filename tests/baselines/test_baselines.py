@@ -285,3 +285,16 @@ def test_pruners_stop_the_bad_runs_at_the_budget(kind, rng):
     replay = replay_pruner(make_pruner(kind, budget=2000, reduction_factor=2), train, test, "score", seed=0)
     np.testing.assert_array_equal(replay.kept, [True, False, True, False])
     np.testing.assert_array_equal(replay.steps, [50_000.0, 2000.0, 50_000.0, 2000.0])
+
+
+def test_baselines_refuse_a_missing_input_before_any_fit(compose_app, tmp_path, monkeypatch):
+    from tuneahead.evaluation.methods import check_baselines
+
+    table = _table(np.ones((6, 3)), np.arange(6.0))  # no proxy_* feature
+    ev = _ev(compose_app)
+    check_baselines(["ours", "tuneahead", "last_value"], "score", ev, table)  # nothing missing
+    with pytest.raises(RunTableError, match="no proxy-score features"):
+        check_baselines(["ours", "proxylm"], "score", ev, table)
+    monkeypatch.setenv("TUNEAHEAD_LCPFN_CACHE", str(tmp_path))  # an empty cache
+    with pytest.raises(FileNotFoundError, match="lcpfn_weights --size small"):
+        check_baselines(["ours", "lcpfn"], "score", ev, table)

@@ -98,6 +98,13 @@ def _probe_points(table: RunTable, metric: str, budget: float) -> list[tuple[np.
 class LCPFNExtrapolation:
     """LC-PFN's predictive of the probe curve at the run's end, mapped to the score (module doc)."""
 
+    def check(self, table: RunTable) -> None:
+        """Refuse, before any fit, a table without the curve or missing weights (no torch imported)."""
+        from .lcpfn_weights import check_weights
+
+        table.curve(self.metric)  # names the table's metrics if it is not one
+        check_weights(self.size, self.weights)
+
     name = "lcpfn"
     label = "LC-PFN"
 

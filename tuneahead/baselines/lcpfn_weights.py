@@ -127,15 +127,21 @@ def import_lcpfn():
     return torch, lcpfn
 
 
-def load_model(size: str = "small", path: str | Path | None = None):
-    """``(model, settings)``: the trained lcpfn TransformerModel in eval mode and its JSON settings."""
+def check_weights(size: str = "small", path: str | Path | None = None) -> Path:
+    """The weights file of ``size`` (or ``path``), or an error naming the rebuild command; imports no torch."""
     path = Path(path) if path is not None else weights_path(size)
-    meta = path.with_suffix(".json")
-    if not path.exists() or not meta.exists():
+    if not path.exists() or not path.with_suffix(".json").exists():
         raise FileNotFoundError(
             f"LC-PFN weights not found at {path}: build them with `{REBUILD.format(size=size)}` "
             f"(the cache is ${CACHE_ENV}, default ~/.cache/tuneahead/lcpfn)"
         )
+    return path
+
+
+def load_model(size: str = "small", path: str | Path | None = None):
+    """``(model, settings)``: the trained lcpfn TransformerModel in eval mode and its JSON settings."""
+    path = check_weights(size, path)
+    meta = path.with_suffix(".json")
     torch, _ = import_lcpfn()
     # a whole pickled model, as lcpfn saves and loads it; our own cache file, so weights_only=False
     model = torch.load(path, map_location="cpu", weights_only=False)

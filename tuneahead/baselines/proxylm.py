@@ -158,7 +158,8 @@ class ProxyLM:
             x = np.concatenate([x, probe_features(table, self.budget, self.metric)[:, :1]], axis=1)
         return x
 
-    def _check_proxies(self, table: RunTable) -> None:
+    def check(self, table: RunTable) -> None:
+        """Refuse, before any fit, a table without proxy-score features."""
         self.proxy_features_ = [s for s in table.static_names if s.startswith(PROXY_PREFIX)]
         if not self.proxy_features_:
             raise RunTableError(
@@ -203,7 +204,7 @@ class ProxyLM:
 
     def fit(self, train: RunTable, budget: float) -> ProxyLM:
         train = check_scored(train, self.name)
-        self._check_proxies(train)
+        self.check(train)
         self.budget = float(budget)
         x = self._x(train)
         y = np.asarray(train.final, dtype=float)

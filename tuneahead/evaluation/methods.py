@@ -32,6 +32,7 @@ from .metrics import crps_ensemble, crps_gaussian_mixture
 __all__ = [
     "LIGHTGBM_FEATURES",
     "build_baseline",
+    "check_baselines",
     "predict_ours",
     "predictive_crps",
     "baseline_crps",
@@ -65,6 +66,16 @@ def build_baseline(method: str, metric: str | None, ev: dict, level: float, seed
     features = LIGHTGBM_FEATURES[method]
     curves = [] if metric is None else [metric, *(m for m in (metrics or ()) if m != metric)]
     return GradientBoosted(curves, features=features, level=level, seed=seed, **ev["baselines"]["lightgbm"])
+
+
+def check_baselines(methods: list[str], metric: str | None, ev: dict, table: RunTable) -> None:
+    """Let every baseline that can refuse ``table`` do so before any fit (a missing input of its own:
+    ProxyLM's proxy scores, LC-PFN's weights)."""
+    for method in methods:
+        if method != "ours":
+            est = build_baseline(method, metric, ev, 0.9, 0, metrics=table.metrics)
+            if hasattr(est, "check"):
+                est.check(table)
 
 
 def predict_ours(

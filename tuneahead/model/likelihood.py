@@ -158,6 +158,14 @@ class CurveRows(NamedTuple):
     delta_var: jnp.ndarray  # (n,)
     amplitude_mean: jnp.ndarray  # (n, L)
     amplitude_var: jnp.ndarray  # (n, L)
+    at_chance: jnp.ndarray | None = None  # (n, P + 1): the healthy log-probability of the censored points before k
+
+    def with_censoring(self, data: ModelData) -> CurveRows:
+        """These rows with ``at_chance``: at each k, the healthy prior predictive's log-probability
+        that the run's latest censored point before k lies at or below its floor (None without floors)."""
+        if data.floor is None:
+            return self
+        return self._replace(at_chance=_at_latest(_censored_healthy(self, data), _latest_censored(data)))
 
     def constant_latent(self) -> tuple[jnp.ndarray, ...]:
         r"""Prior mean, prior variance and loadings of :math:`u_i` when :math:`\delta_i` is constant."""
@@ -235,10 +243,8 @@ def _healthy(p: Params, data: ModelData, mu, rows: CurveRows, with_outcome: bool
     prior_mean, prior_var, _ = rows.constant_latent()
     loadings = jnp.concatenate([lam1[..., None], amplitude_loadings], axis=-1)  # (n, P, 1 + M)
     post = condition_latent(prior_mean, prior_var, loadings, residual, noise, weight)
-    if data.floor is not None:  # no floor: the program of a model without censoring, unchanged
-        post = post._replace(
-            loglik=post.loglik + _at_latest(_censored_healthy(rows, data), _latest_censored(data))[:, -1]
-        )
+    if rows.at_chance is not None:  # no floor: the program of a model without censoring, unchanged
+        post = post._replace(loglik=post.loglik + rows.at_chance[:, -1])
     return post.loglik, mu + post.mean[:, 0], post.cov[:, 0, 0] + p["sigma_eps"] ** 2
 
 
@@ -248,8 +254,8 @@ def _failed(p: Params, data: ModelData, rows: CurveRows, with_outcome: bool) -> 
     healthy_before = prefix_loglik(prior_mean, prior_var, loadings, rows.residual, rows.noise, rows.weight)
     y_fail, s_yfail = per_point(p["y_fail"], data), per_point(p["s_yfail"], data)
     chance = dist.Normal(y_fail, s_yfail).log_prob(data.y)
-    if data.floor is not None:
-        healthy_before = healthy_before + _at_latest(_censored_healthy(rows, data), _latest_censored(data))
+    if rows.at_chance is not None:
+        healthy_before = healthy_before + rows.at_chance
         chance = jnp.where(censored(data), jax.scipy.special.log_ndtr((data.floor - y_fail) / s_yfail), chance)
     chance = jnp.where(data.mask, chance, 0.0)
     # F(t_j) at present points, carried over masked ones, so masked gaps hold no probability
@@ -269,7 +275,7 @@ def _curve_system(p: Params, data: ModelData) -> tuple[jnp.ndarray, CurveRows]:
     """:math:`\\mu_i` and the curve rows of every run under one draw."""
     mu, extra = static_mean(p, data)
     amp = p["mu_B"] + data.x_linear @ p["gamma_B"]  # (n, M)
-    return mu, curve_rows(p, data, mu, extra, amp, curve_shape(p, data))
+    return mu, curve_rows(p, data, mu, extra, amp, curve_shape(p, data)).with_censoring(data)
 
 
 def outcome_components(

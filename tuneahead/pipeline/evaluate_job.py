@@ -51,7 +51,7 @@ from ..evaluation.explanations import (
     plot_explanations,
     write_explanations,
 )
-from ..evaluation.methods import baseline_coverage, baseline_crps, build_baseline, predict_ours
+from ..evaluation.methods import baseline_coverage, baseline_crps, build_baseline, check_baselines, predict_ours
 from ..evaluation.report import prediction_frame, write_predictions, write_screening, write_tables
 from ..evaluation.scoring import HeldOut, MethodResults, level_tag, table_row
 from ..evaluation.screening import SCREENED_METHODS, method_screening, pruner_row, success_thresholds
@@ -227,6 +227,7 @@ def run_evaluation(cfg: DictConfig, out_dir: str | Path) -> dict:
     _, table = load_runs(cfg.data)
     check_metrics(table, plan.settings.spec.metrics, "model.metrics")
     check_metrics(table, [plan.metric] if plan.metric is not None else [], "evaluation.metric")
+    check_baselines(plan.methods, plan.metric, plan.ev, table)
     log.info("%s; baselines read metric %r; budgets %s", table, plan.metric, plan.budgets)
     held_out = [HeldOut.pool(name, scored_partition(table, split)) for name, split in plan.splits.items()]
     outputs = _Outputs()
