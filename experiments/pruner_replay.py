@@ -8,8 +8,11 @@ basis with shape and divergence features, 16 curve points) and enter every prune
 finished trials. The held-out runs are then replayed in one seeded order through each pruner
 (:func:`tuneahead.baselines.pruners.replay_pruner`): each reports its score's curve, step by step,
 and stops where the pruner says. ``PosteriorPruner`` reads each held-out run's own static features
-and never refits (``refit=None``), so every pruner sees the same training runs. Hyperband is left
-out: its brackets cannot be replayed from finished trials.
+and never refits (``refit=None``), so every pruner sees the same training runs. The row marked
+``updated`` also learns from each replayed run as it completes, by importance updates of that one
+fit (:class:`tuneahead.inference.ImportanceUpdate`), as a study would: completed runs with their
+final scores, pruned ones with the curve they ran. Hyperband's brackets run from the first
+evaluation to the last step of the runs.
 
 For each pruner: the share of the held-out steps spent (each run charged at most up to where it
 really ended), the regret (the best held-out final score minus the best one among the runs kept to
@@ -62,15 +65,22 @@ def main() -> None:
     order.update({start + k: int(i) for k, i in enumerate(replay_order)})
     features = lambda trial: dict(zip(test.static_names, test.static[order[trial.number]]))  # noqa: E731
     first = float(np.nanmin(test.curve(metric).steps[:, 0]))
+    last = float(np.nanmax(test.curve(metric).steps))
     pruners = {
         "median (MedianPruner)": make_pruner("median", first),
         "percentile 75": make_pruner("median", first, percentile=75.0),
         "successive halving, eta 3": make_pruner("successive_halving", first, reduction_factor=3),
+        "Hyperband, eta 3": make_pruner("hyperband", first, reduction_factor=3, max_resource=last),
     }
+    budget = float(np.median(test.budget))
     for p in (0.02, 0.05, 0.1):
         pruners[f"posterior, p={p}"] = PosteriorPruner(
-            metric, float(np.median(test.budget)), p=p, posterior=posterior, refit=None, static=features
+            metric, budget, p=p, posterior=posterior, refit=None, update=False, static=features
         )
+    # the same, learning from each replayed run as it completes (importance updates, no refit)
+    pruners["posterior, p=0.05, updated"] = PosteriorPruner(
+        metric, budget, p=0.05, posterior=posterior, refit=None, fitted_trials=range(start), static=features
+    )
     results = {}
     for name, pruner in pruners.items():
         t0 = time.perf_counter()

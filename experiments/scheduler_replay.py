@@ -8,7 +8,7 @@ quadratic basis with shape and divergence features, 16 curve points). The held-o
 DeBERTa's) are the candidates: each starts with its first evaluation as its probe, and the
 scheduler (:mod:`tuneahead.scheduler`) probes on, stops or promotes them, with the training runs'
 top-quartile score as its first threshold, at several prices of compute (gamma). Optuna's median,
-percentile and successive-halving pruners are replayed on the same held-out runs after the same
+percentile, successive-halving and Hyperband pruners are replayed on the same held-out runs after the same
 training runs (:func:`tuneahead.baselines.pruners.replay_pruner`). For each: compute spent (share
 of the held-out runs' steps, each run charged at most up to where it really ended) and regret (the
 best held-out final score minus the best run to end). ``--fast`` fits with 1,000 SVI steps and
@@ -43,6 +43,7 @@ def main() -> None:
     final, stopped = np.nan_to_num(test.final, nan=0.0), sweep.stopped(test)
     total = float(stopped.sum())
     first = float(np.nanmin(test.curve(sweep.metric).steps[:, 0]))
+    last = float(np.nanmax(test.curve(sweep.metric).steps))
     start_threshold = float(np.quantile(train.final[train.has_final], 0.75))
     rows = {}
     for gamma in (1.0, 10.0) if args.fast else (0.3, 1.0, 3.0, 10.0):
@@ -61,6 +62,7 @@ def main() -> None:
         "PercentilePruner 75": make_pruner("median", first, percentile=75.0),
         "SuccessiveHalving, eta 3": make_pruner("successive_halving", first, reduction_factor=3),
         "SuccessiveHalving, eta 2": make_pruner("successive_halving", first, reduction_factor=2),
+        "Hyperband, eta 3": make_pruner("hyperband", first, reduction_factor=3, max_resource=last),
     }.items():
         r = replay_pruner(pruner, train, test, sweep.metric, seed=0)
         best = float(final[r.kept].max()) if r.kept.any() else 0.0

@@ -31,7 +31,7 @@ from .evaluation.metrics import (
     spearman,
 )
 from .explain import Attribution, explain_gradient_boosted, explain_posterior_mean
-from .inference import InferenceConfig, fit
+from .inference import ImportanceUpdate, InferenceConfig, fit
 from .model import ModelSpec, Posterior
 from .predict import Prediction, PredictiveComponents, predict, predictive_components
 from .risk import (
@@ -97,6 +97,7 @@ __all__ = [
     "ModelSpec",
     "InferenceConfig",
     "fit",
+    "ImportanceUpdate",
     "Posterior",
     "Prediction",
     "PredictiveComponents",

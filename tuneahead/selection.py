@@ -39,10 +39,8 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, replace
-from functools import partial
 
 import arviz as az
-import jax
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -50,9 +48,8 @@ from scipy.special import logsumexp
 
 from .data.runtable import RunTable
 from .data.splits import within_group_folds
-from .inference import InferenceConfig, fit
+from .inference import InferenceConfig, fit, pointwise_loglik
 from .model.design import ModelSpec
-from .model.likelihood import run_loglik
 from .model.posterior import Posterior
 from .predict import components_from_params
 
@@ -60,7 +57,6 @@ __all__ = [
     "DEFAULT_VARIANTS",
     "ModelChoiceConfig",
     "ModelChoice",
-    "pointwise_loglik",
     "final_logdensity",
     "psis_loo",
     "choose_model",
@@ -151,18 +147,6 @@ class ModelChoice:
     chosen: str
     spec: ModelSpec
     posterior: Posterior
-
-
-@partial(jax.jit, static_argnames=("failure_gate",))
-def _batched_run_loglik(params, data, failure_gate: bool):
-    return jax.vmap(lambda p: run_loglik(p, data, failure_gate))(params)
-
-
-def pointwise_loglik(posterior: Posterior, table: RunTable, max_draws: int | None = None) -> np.ndarray:
-    """:math:`\\log p(y_i, R_i \\mid \\theta_s)` of every run of ``table`` under every draw, ``(S, n)``."""
-    design = posterior.design
-    data = design.encode(table, with_outcome=True)
-    return np.asarray(_batched_run_loglik(posterior.params(max_draws), data, design.spec.failure_gate), dtype=float)
 
 
 def final_logdensity(posterior: Posterior, table: RunTable, budget: float, max_draws: int | None = None) -> np.ndarray:

@@ -287,6 +287,27 @@ def test_pruners_stop_the_bad_runs_at_the_budget(kind, rng):
     np.testing.assert_array_equal(replay.steps, [50_000.0, 2000.0, 50_000.0, 2000.0])
 
 
+def test_hyperband_replayed_stops_only_bad_runs_and_knows_its_brackets(rng):
+    """Hyperband's brackets start their first rung at the budget and later; the finished trials carry
+    the rung values of their own bracket, so a bad run is stopped in a bracket that has rungs, and a
+    good one never is."""
+    import optuna
+
+    hist = np.r_[rng.uniform(85, 90, 40), rng.uniform(30, 35, 40)]
+    train = _table(np.tile(hist[:, None], (1, 10)), hist)
+    kept = {}
+    for name, final in (("good", 88.0 + rng.uniform(0, 1, 10)), ("bad", 32.0 + rng.uniform(0, 1, 10))):
+        pruner = make_pruner("hyperband", budget=2000, reduction_factor=2, max_resource=STEPS[9])
+        assert isinstance(pruner, optuna.pruners.HyperbandPruner)
+        kept[name] = replay_pruner(pruner, train, _table(np.tile(final[:, None], (1, 10)), final), "score", seed=0)
+    assert kept["good"].kept.all()
+    # every bad run meets the history's rung values in its own bracket; without them, a bracket's
+    # first bad runs would only meet each other (4 of 10 stopped, not 10)
+    assert not kept["bad"].kept.any() and (kept["bad"].steps >= 2000).all()
+    with pytest.raises(ValueError, match="max_resource"):
+        make_pruner("hyperband", budget=2000)
+
+
 def test_baselines_refuse_a_missing_input_before_any_fit(compose_app, tmp_path, monkeypatch):
     from tuneahead.evaluation.methods import check_baselines
 

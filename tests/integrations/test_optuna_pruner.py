@@ -118,7 +118,9 @@ def test_importing_the_integrations_imports_neither_optuna_nor_torch():
     assert out.split() == ["False", "False"]
 
 
-def test_a_trial_the_posterior_cannot_read_is_not_pruned(caplog):
+@pytest.fixture(scope="module")
+def small_posterior():
+    """An SVI posterior of 12 runs, one accuracy point each, with the learning rate as feature."""
     from tuneahead.data.runtable import RunTable
     from tuneahead.inference import fit
     from tuneahead.model.design import ModelSpec
@@ -130,8 +132,58 @@ def test_a_trial_the_posterior_cannot_read_is_not_pruned(caplog):
          "diverged": 0.0}
         for i, x in enumerate(np.linspace(-3, -1, 12))
     ]  # fmt: skip
-    config = InferenceConfig(method="svi", svi_steps=200, svi_draws=40, progress=False)
-    posterior = fit(RunTable.from_records(records), ModelSpec(metrics=("accuracy",)), config)
+    config = InferenceConfig(method="svi", svi_steps=600, svi_draws=400, progress=False)
+    return fit(RunTable.from_records(records), ModelSpec(metrics=("accuracy",)), config)
+
+
+def _completed(study, lr: float, accuracy: float):
+    lr_dist = optuna.distributions.FloatDistribution(1e-4, 1.0, log=True)
+    study.add_trial(
+        optuna.trial.create_trial(
+            value=accuracy + 10.0,
+            intermediate_values={5: accuracy},
+            params={"lr": lr},
+            distributions={"lr": lr_dist},
+        )
+    )
+
+
+def test_completed_trials_update_the_posterior_without_a_refit(small_posterior):
+    pruner = PosteriorPruner("accuracy", 10, p=0.5, threshold=40.0, posterior=small_posterior, refit=None)
+    study = optuna.create_study(direction="maximize", pruner=pruner)
+    _completed(study, 1e-2, 50 + 10 * np.log10(1e-2))
+    seen = PosteriorPruner("accuracy", 10, p=0.5, threshold=40.0, posterior=small_posterior, refit=None,
+                           fitted_trials=[0])  # fmt: skip
+    for p in (pruner, seen):
+        study.pruner = p
+        trial = study.ask({"lr": optuna.distributions.FloatDistribution(1e-4, 1.0, log=True)})
+        trial.report(50.0, 5)
+        trial.should_prune()
+    assert pruner.updated_with == 1 and pruner.posterior is not small_posterior
+    assert pruner.posterior.diagnostics.extra["importance_update"]["runs"] == 1
+    assert seen.updated_with == 0 and seen.posterior is small_posterior  # the fit had seen them
+
+
+def test_trials_that_move_the_posterior_too_far_ask_for_a_refit(small_posterior, caplog):
+    """Three more runs on a posterior of twelve: the draws' relative ESS falls under 0.3, and
+    without a refit config the pruner keeps its posterior for the rest of the study and says why."""
+    pruner = PosteriorPruner("accuracy", 10, p=0.5, threshold=40.0, posterior=small_posterior, refit=None)
+    study = optuna.create_study(direction="maximize", pruner=pruner)
+    for lr in (1e-3, 1e-2, 1e-1):
+        _completed(study, lr, 50 + 10 * np.log10(lr))
+    trial = study.ask({"lr": optuna.distributions.FloatDistribution(1e-4, 1.0, log=True)})
+    trial.report(50.0, 5)
+    with caplog.at_level("WARNING", logger="tuneahead.integrations"):
+        trial.should_prune()
+        trial.should_prune()  # the trials are set aside once, not weighed again at every report
+        _completed(study, 1e-2, 30.0)
+        trial.should_prune()  # nor is a later one: updates have stopped
+    assert caplog.text.count("no longer suffice") == 1
+    assert pruner.updated_with == 0 and pruner.posterior is small_posterior and not pruner.update
+
+
+def test_a_trial_the_posterior_cannot_read_is_not_pruned(caplog, small_posterior):
+    posterior = small_posterior
     pruner = PosteriorPruner("accuracy", 10, p=0.99, threshold=1e6, posterior=posterior, refit=None)
     study = optuna.create_study(direction="maximize", pruner=pruner)
     trial = study.ask({"width": optuna.distributions.IntDistribution(4, 32)})  # no learning rate

@@ -6,7 +6,8 @@ Replaying a sweep through it:
 1. the training runs enter an in-memory study as finished trials (``optuna.trial.create_trial``)
    with their full curves as intermediate values and their final scores as values; for
    successive halving, each also carries the rung values (``completed_rung_k``) it would have
-   recorded on its way to the end, since it ran to the end;
+   recorded on its way to the end, since it ran to the end; for Hyperband, those of the bracket
+   its trial number falls in (Optuna assigns brackets by a hash of the study name and number);
 2. each test run, in a seeded order, is asked for as a new trial; its curve points are reported
    in step order and ``should_prune`` is asked after each; a pruned run stops there and costs the
    steps up to that point, a kept run costs its whole budget and its final score is told to the
@@ -35,14 +36,18 @@ class PrunerReplay:
     order: np.ndarray
 
 
-def make_pruner(kind: str, budget: float, percentile: float = 50.0, reduction_factor: int = 3):
-    """A MedianPruner/PercentilePruner or SuccessiveHalvingPruner acting from ``budget`` steps on.
+def make_pruner(
+    kind: str, budget: float, percentile: float = 50.0, reduction_factor: int = 3, max_resource: float | None = None
+):
+    """A MedianPruner/PercentilePruner, SuccessiveHalvingPruner or HyperbandPruner acting from ``budget`` steps on.
 
     ``kind="median"`` keeps, at each step from ``budget`` on, only runs whose value is in the top
     ``percentile`` percent of earlier trials at that step (Optuna's PercentilePruner for a maximized
     score; 50 is its MedianPruner);
     ``kind="successive_halving"`` has its first rung at ``budget`` steps and promotes the top
-    ``1/reduction_factor`` at each rung.
+    ``1/reduction_factor`` at each rung;
+    ``kind="hyperband"`` runs successive halving in brackets whose first rungs start at ``budget``
+    steps and later, up to ``max_resource`` steps (the runs' full length).
     """
     import optuna
 
@@ -54,7 +59,13 @@ def make_pruner(kind: str, budget: float, percentile: float = 50.0, reduction_fa
         return optuna.pruners.SuccessiveHalvingPruner(
             min_resource=int(budget), reduction_factor=int(reduction_factor), min_early_stopping_rate=0
         )
-    raise ValueError(f"pruner kind={kind!r}; use 'median' or 'successive_halving'")
+    if kind == "hyperband":
+        if max_resource is None:
+            raise ValueError("kind='hyperband' needs max_resource, the runs' full length in steps")
+        return optuna.pruners.HyperbandPruner(
+            min_resource=int(budget), max_resource=int(max_resource), reduction_factor=int(reduction_factor)
+        )
+    raise ValueError(f"pruner kind={kind!r}; use 'median', 'successive_halving' or 'hyperband'")
 
 
 def _points(table: RunTable, metric: str, i: int) -> tuple[np.ndarray, np.ndarray]:
@@ -63,9 +74,14 @@ def _points(table: RunTable, metric: str, i: int) -> tuple[np.ndarray, np.ndarra
     return steps.astype(int), values
 
 
-def _rung_values(steps, values, pruner) -> dict:
+def _rung_values(steps, values, pruner, study, number: int) -> dict:
+    """The ``completed_rung_k`` values a finished trial ``number`` would have recorded."""
     import optuna
 
+    if isinstance(pruner, optuna.pruners.HyperbandPruner):
+        if not pruner._pruners:  # its brackets, from max_resource (never "auto" here), once, as prune() does
+            pruner._try_initialization(study)
+        pruner = pruner._pruners[pruner._get_bracket_id(study, _Numbered(number))]
     if not isinstance(pruner, optuna.pruners.SuccessiveHalvingPruner):
         return {}
     attrs, rung = {}, 0
@@ -79,19 +95,29 @@ def _rung_values(steps, values, pruner) -> dict:
         rung += 1
 
 
+@dataclass(frozen=True)
+class _Numbered:
+    """What Hyperband reads of a trial to pick its bracket: its number."""
+
+    number: int
+
+
 def replay_pruner(pruner, train: RunTable, test: RunTable, metric: str, seed: int = 0) -> PrunerReplay:
     """Replay ``test`` through ``pruner`` after ``train`` (module doc); the score is maximized."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(direction="maximize", pruner=pruner, storage=optuna.storages.InMemoryStorage())
-    for i in np.flatnonzero(train.has_final):
+    # a fixed name: Hyperband assigns brackets by a hash of the study name and the trial number
+    study = optuna.create_study(
+        study_name="replay", direction="maximize", pruner=pruner, storage=optuna.storages.InMemoryStorage()
+    )
+    for number, i in enumerate(np.flatnonzero(train.has_final)):
         steps, values = _points(train, metric, i)
         study.add_trial(
             optuna.trial.create_trial(
                 value=float(train.final[i]),
                 intermediate_values={int(s): float(v) for s, v in zip(steps, values)},
-                system_attrs=_rung_values(steps, values, pruner),
+                system_attrs=_rung_values(steps, values, pruner, study, number),
                 params={},
                 distributions={},
             )

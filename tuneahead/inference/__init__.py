@@ -20,7 +20,8 @@ process. (The table's arrays are constants in them: a different table compiles a
 The package, one concern a module: :mod:`.config` (the checked config), :mod:`.fitting` (the
 fit and its arviz output), :mod:`.start` (starting values), :mod:`.nuts`, :mod:`.svi`,
 :mod:`.diagnostics` (r_hat, ESS, divergences, SVI convergence; logged and kept, never dropped),
-:mod:`.devices` (CPU devices per chain, the compilation cache) and :mod:`.progress`.
+:mod:`.devices` (CPU devices per chain, the compilation cache), :mod:`.progress`, and
+:mod:`.update` (a posterior updated with new finished runs by importance resampling, no refit).
 """
 
 from .config import InferenceConfig
@@ -29,6 +30,7 @@ from .diagnostics import diagnose
 from .fitting import check_training_runs, fit
 from .progress import Progress
 from .svi import OrderedELBO
+from .update import ImportanceUpdate, pointwise_loglik
 
 __all__ = [
     "InferenceConfig",
@@ -40,4 +42,6 @@ __all__ = [
     "chain_method",
     "diagnose",
     "Progress",
+    "ImportanceUpdate",
+    "pointwise_loglik",
 ]

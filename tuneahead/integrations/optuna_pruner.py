@@ -12,13 +12,24 @@ with :math:`\tau` the study's best value so far, or a fixed ``threshold``. It pr
 :math:`p_i < p`, and writes why into the trial's user attribute ``tuneahead`` (the probability,
 the threshold, the step, and the predictive mean and sd).
 
-The posterior learns from the study itself: each time ``refit_every`` more trials have completed
-(``min_trials`` at least), it is fitted again (SVI by default) to the completed trials, their
-intermediate values as curves and their values as final scores, after any ``history`` of earlier
-runs. Before the first fit, and while no threshold is known, nothing is pruned. A posterior from
-``python -m tuneahead.fit`` may be given instead, or as the start. Pruned trials have no final
-score, so the refit sees the completed trials only: a population that pruning has already
-selected, which makes later calls somewhat optimistic. Refits are serialized by a lock, so
+The posterior learns from the study itself, in two ways:
+
+- **Updates.** Each trial is folded in as it ends, by importance resampling of the posterior's
+  draws (:class:`tuneahead.inference.ImportanceUpdate`): no refit, milliseconds once compiled. A
+  completed trial brings its curve and its value; a pruned one the curve it ran, which keeps the
+  completed trials from standing alone as a sample that pruning has already selected.
+  Weights accumulate from the last fit, and the update says when they have become too
+  uneven (relative ESS or Pareto k) for the fit's draws to stand for the updated posterior.
+- **Refits.** When that happens, or once ``refit_every`` more trials have completed (``min_trials``
+  at least), the posterior is fitted again (SVI by default) to the completed trials, their
+  intermediate values as curves and their values as final scores, after any ``history`` of
+  earlier runs.
+
+Before the first fit, and while no threshold is known, nothing is pruned. A posterior from
+``python -m tuneahead.fit`` may be given instead, or as the start. A refit reads the completed
+trials only (a fit needs final scores), a population that pruning has already selected, which
+makes the calls after it somewhat optimistic; the trials pruned until then stay out of the
+posterior, and those pruned later enter through updates. Refits are serialized by a lock, so
 ``study.optimize(n_jobs > 1)`` is safe; a trial whose features the posterior cannot read (a
 conditional parameter it was not fitted with) is never pruned, with a warning.
 
@@ -33,7 +44,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 import numpy as np
@@ -43,7 +54,7 @@ from optuna.pruners import BasePruner
 from optuna.trial import FrozenTrial, TrialState
 
 from ..data.runtable import RunTable, RunTableError
-from ..inference import InferenceConfig, fit
+from ..inference import ImportanceUpdate, InferenceConfig, fit
 from ..model.design import ModelSpec
 from ..model.posterior import Posterior
 from ..predict import predictive_components
@@ -81,7 +92,13 @@ class PosteriorPruner(BasePruner):
     spec, refit
         The model and the inference of each refit; ``refit=None`` never refits.
     min_trials, refit_every
-        Completed trials before the first fit, and between fits.
+        Completed trials before the first fit, and at most between fits.
+    update
+        Fold each trial into the posterior as it ends (importance resampling), and refit early when
+        the update says its draws no longer suffice; without a refit config, updates then stop
+        (and this attribute turns False).
+    fitted_trials
+        Numbers of the trials a given ``posterior`` was fitted on, which an update must not count twice.
     history
         Earlier runs put before the completed trials in each fit.
     static
@@ -102,7 +119,9 @@ class PosteriorPruner(BasePruner):
         spec: ModelSpec | None = None,
         refit: InferenceConfig | None = InferenceConfig(method="svi", svi_steps=1500, svi_draws=200, progress=False),
         min_trials: int = 8,
-        refit_every: int = 1,
+        refit_every: int = 20,
+        update: bool = True,
+        fitted_trials: Collection[int] = (),
         history: RunTable | None = None,
         static: Callable[[FrozenTrial], Mapping[str, float]] = trial_features,
         min_steps: int = 1,
@@ -116,7 +135,11 @@ class PosteriorPruner(BasePruner):
         self.posterior, self.spec = posterior, spec or ModelSpec(metrics=(metric,))
         self.refit, self.min_trials, self.refit_every = refit, min_trials, refit_every
         self.history, self.static, self.min_steps, self.max_draws = history, static, min_steps, max_draws
-        self.fitted_on = 0  # completed trials the posterior has seen
+        self.update = update
+        self.fitted_on = 0  # completed trials of the last fit
+        self.updated_with = 0  # trials (completed or pruned) folded in since
+        self._seen = set(fitted_trials)  # trial numbers the posterior has seen
+        self._weights: ImportanceUpdate | None = None
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ the posterior
@@ -134,17 +157,55 @@ class PosteriorPruner(BasePruner):
         }
 
     def _update(self, study: optuna.Study) -> None:
-        """Refit on the completed trials when ``refit_every`` more have completed since the last fit."""
-        done = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if t.value is not None]
-        if self.refit is None or len(done) < self.min_trials or len(done) - self.fitted_on < self.refit_every:
+        """Fold newly ended trials in; refit when due or when the folded weights no longer suffice."""
+        ended = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
+        done = [t for t in ended if t.state == TrialState.COMPLETE and t.value is not None]
+        new = [t for t in ended if t.number not in self._seen and (t.state == TrialState.PRUNED or t.value is not None)]
+        if not new:
             return
+        folded = self._fold(study, new) if self.update and self.posterior is not None else None
+        stale = folded is not None and folded.needs_refit
+        due = self.posterior is None or len(done) - self.fitted_on >= self.refit_every or stale
+        if self.refit is not None and len(done) >= self.min_trials and due:
+            self._refit(study, done, ended)
+        elif folded is not None and not stale:
+            self._weights, self.posterior = folded, folded.posterior()
+            self.updated_with = folded.runs
+            self._seen.update(t.number for t in new)
+        elif stale and self.refit is None:
+            # folding in only the trials that keep the weights even would keep the unsurprising ones:
+            # the posterior stays as it was for the rest of the study
+            log.warning(
+                "updates stop at trials %s: the posterior's draws no longer suffice (relative ESS %.2f, "
+                "Pareto k %.2f) and refit=None; give a refit config to keep learning",
+                [t.number for t in new],
+                folded.relative_ess,
+                folded.pareto_k,
+            )
+            self.update = False
+            self._seen.update(t.number for t in new)
+
+    def _fold(self, study: optuna.Study, new: list[FrozenTrial]) -> ImportanceUpdate | None:
+        """The importance weights with the trials ``new`` folded in (None: they cannot be read)."""
+        weights = self._weights or ImportanceUpdate.start(self.posterior)
+        records = [self._record(t, study.study_name, _final(t)) for t in new]
+        try:
+            table = RunTable.from_records(records, static_names=self.posterior.design.static_names)
+            return weights.with_runs(table)
+        except RunTableError as err:
+            log.warning("trials %s not folded in: the posterior cannot read them (%s)", [t.number for t in new], err)
+            self._seen.update(t.number for t in new)
+            return None
+
+    def _refit(self, study: optuna.Study, done: list[FrozenTrial], ended: list[FrozenTrial]) -> None:
         records = [self._record(t, study.study_name, float(t.value)) for t in done]
         names = sorted(set.intersection(*(set(r["static"]) for r in records)))  # those every trial has
         table = RunTable.from_records(records, static_names=names)
         if self.history is not None:
             table = _stacked(self.history, table)
         self.posterior = fit(table, self.spec, self.refit)
-        self.fitted_on = len(done)
+        self.fitted_on, self.updated_with, self._weights = len(done), 0, None
+        self._seen.update(t.number for t in ended)  # the pruned ones too: they are not weighed in again
         log.info("posterior refitted on %d completed trials", len(done))
 
     # ------------------------------------------------------------------ the decision
@@ -189,9 +250,15 @@ class PosteriorPruner(BasePruner):
             "predicted_final": float(mean[0]),
             "predicted_sd": float(math.sqrt(var[0])),
             "fitted_on_trials": self.fitted_on,
+            "updated_with_trials": self.updated_with,
         }
         study._storage.set_trial_user_attr(trial._trial_id, "tuneahead", reason)
         return True
+
+
+def _final(trial: FrozenTrial) -> float | None:
+    """A completed trial's value; None for a pruned one."""
+    return float(trial.value) if trial.state == TrialState.COMPLETE else None
 
 
 def _stacked(first: RunTable, second: RunTable) -> RunTable:

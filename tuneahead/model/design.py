@@ -158,6 +158,21 @@ class ModelData(NamedTuple):
         """The runs at the integer positions ``rows``."""
         return ModelData(*(None if a is None else jnp.asarray(np.asarray(a)[rows]) for a in self))
 
+    def padded_points(self) -> ModelData:
+        """The point axis padded (masked) to a power of two, so that few shapes reach the compiler."""
+        width = self.t.shape[1]
+        target = 1 if width <= 1 else 1 << (width - 1).bit_length()
+        if target == width:
+            return self
+        pad = ((0, 0), (0, target - width))
+        return self._replace(
+            t=jnp.pad(self.t, pad),
+            y=jnp.pad(self.y, pad),
+            metric=jnp.pad(self.metric, pad),
+            mask=jnp.pad(self.mask, pad),
+            floor=None if self.floor is None else jnp.pad(self.floor, pad),
+        )
+
     def by_fate(self) -> tuple[ModelData, ModelData, ModelData]:
         """The runs of unknown fate, those known healthy and those known diverged."""
         gate = np.asarray(self.gate)

@@ -104,12 +104,18 @@ def condition_latent(
 def _cholesky(a: jnp.ndarray) -> list[list]:
     """Lower Cholesky factor of ``a`` (..., K, K) as a nested list ``L[i][j]`` of (...) arrays."""
     k_dim = a.shape[-1]
+    return cholesky_entries([[a[..., i, j] for j in range(k_dim)] for i in range(k_dim)])
+
+
+def cholesky_entries(a: list[list]) -> list[list]:
+    """Lower Cholesky factor of a symmetric matrix given as a nested list ``a[i][j]`` of (...) arrays."""
+    k_dim = len(a)
     low: list[list] = [[None] * k_dim for _ in range(k_dim)]
     for j in range(k_dim):
-        diag = a[..., j, j] - sum(low[j][k] ** 2 for k in range(j))
+        diag = a[j][j] - sum(low[j][k] ** 2 for k in range(j))
         low[j][j] = jnp.sqrt(diag)
         for i in range(j + 1, k_dim):
-            off = a[..., i, j] - sum(low[i][k] * low[j][k] for k in range(j))
+            off = a[i][j] - sum(low[i][k] * low[j][k] for k in range(j))
             low[i][j] = off / low[j][j]
     return low
 

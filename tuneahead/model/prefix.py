@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-from .gaussian import _LOG_2PI, _cho_solve, _cholesky
+from .gaussian import _LOG_2PI, _cho_solve, cholesky_entries
 
 __all__ = ["prefix_loglik", "sums_before"]
 
@@ -35,7 +35,7 @@ def sums_before(x: jnp.ndarray, axis: int) -> jnp.ndarray:
     lower-triangular matrix (XLA builds a cumulative sum on the CPU as a windowed sum of P^2 terms)."""
     n_rows = x.shape[axis]
     before = jnp.tril(jnp.ones((n_rows + 1, n_rows), x.dtype), k=-1)  # before[k, j] = 1 for j < k
-    return jnp.moveaxis(jnp.tensordot(before, jnp.moveaxis(x, axis, 0), axes=1), 0, axis)
+    return jnp.moveaxis(jnp.moveaxis(x, axis, -1) @ before.T, -1, axis)
 
 
 def prefix_loglik(
@@ -52,18 +52,29 @@ def prefix_loglik(
     ``prior_var`` ``(..., K)``, ``loadings`` ``(..., P, K)``, ``residual``, ``noise_var`` and
     ``weight`` ``(..., P)``. Masked rows (weight 0) add nothing, so the prefixes that end on them
     repeat the last observed value.
+
+    The sums over rows are written out per latent dimension, each a ``(..., P)`` array whose prefix
+    sums are one matrix product along the last axis; as ``(..., P, K, K)`` einsums they become many
+    tiny products, which the CPU runs several times slower.
     """
     weight = weight.astype(loadings.dtype)
     prec = weight / noise_var
-    rho = jnp.where(weight > 0, residual - jnp.einsum("...pk,...k->...p", loadings, prior_mean), 0.0)
+    k_dim = prior_var.shape[-1]
+    cols = [loadings[..., k] for k in range(k_dim)]  # (..., P) each
+    rho = jnp.where(weight > 0, residual - sum(cols[k] * prior_mean[..., k, None] for k in range(k_dim)), 0.0)
+    weighted = [prec * col for col in cols]
     axis = residual.ndim - 1
-    lam = sums_before(jnp.einsum("...pk,...p,...pl->...pkl", loadings, prec, loadings), axis)
-    lam = lam + (jnp.eye(prior_var.shape[-1], dtype=lam.dtype) / prior_var[..., None, :])[..., None, :, :]
-    h = sums_before(loadings * (prec * rho)[..., None], axis)
+    lam: list[list] = [[None] * k_dim for _ in range(k_dim)]
+    for k in range(k_dim):
+        for j in range(k + 1):
+            lam[k][j] = lam[j][k] = sums_before(weighted[k] * cols[j], axis) + (
+                1.0 / prior_var[..., k, None] if j == k else 0.0
+            )
+    h = jnp.stack([sums_before(w * rho, axis) for w in weighted], axis=-1)  # (..., P + 1, K)
     quad = sums_before(prec * rho**2, axis)
     log_noise = sums_before(weight * jnp.log(noise_var), axis)
     count = sums_before(weight, axis)
-    chol = _cholesky(lam)
+    chol = cholesky_entries(lam)
     alpha = _cho_solve(chol, h)
     logdet = (
         log_noise

@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from functools import partial
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 from scipy.special import ndtr
@@ -74,8 +73,9 @@ class PredictiveComponents:
     def draw_logpdf(self, x: np.ndarray) -> np.ndarray:
         """Log density of the two-branch mixture at ``x`` (shape ``(n,)``) under each draw, ``(S, n)``."""
         q = np.clip(self.p_fail, 0.0, 1.0)
-        ok = np.log1p(-q + 1e-300) + norm.logpdf(x, self.mean_ok, np.sqrt(self.var_ok))
-        fail = np.log(q + 1e-300) + norm.logpdf(x, self.mean_fail, np.sqrt(self.var_fail))
+        with np.errstate(divide="ignore"):  # a branch of weight 0 has log weight -inf
+            ok = np.log1p(-q) + norm.logpdf(x, self.mean_ok, np.sqrt(self.var_ok))
+            fail = np.log(q) + norm.logpdf(x, self.mean_fail, np.sqrt(self.var_fail))
         return np.logaddexp(ok, fail)
 
     def cdf(self, x: np.ndarray) -> np.ndarray:
@@ -149,22 +149,6 @@ class Prediction:
         )
 
 
-def _pad_points(data: ModelData) -> ModelData:
-    """Pad the point axis to a power of two so that few shapes reach the compiler."""
-    width = data.t.shape[1]
-    target = 1 if width <= 1 else 1 << (width - 1).bit_length()
-    if target == width:
-        return data
-    pad = ((0, 0), (0, target - width))
-    return data._replace(
-        t=jnp.pad(data.t, pad),
-        y=jnp.pad(data.y, pad),
-        metric=jnp.pad(data.metric, pad),
-        mask=jnp.pad(data.mask, pad),
-        floor=None if data.floor is None else jnp.pad(data.floor, pad),
-    )
-
-
 @partial(jax.jit, static_argnames=("failure_gate",))
 def _batched_components(params, data: ModelData, failure_gate: bool):
     return jax.vmap(lambda p: outcome_components(p, data, False, failure_gate))(params)
@@ -172,7 +156,7 @@ def _batched_components(params, data: ModelData, failure_gate: bool):
 
 def components_from_params(params: dict, design: ModelDesign, candidates: RunTable) -> PredictiveComponents:
     """Predictive branches of ``candidates`` under parameter draws ``params`` (leading axis S)."""
-    data = _pad_points(design.encode(candidates, with_outcome=False))
+    data = design.encode(candidates, with_outcome=False).padded_points()
     comp = _batched_components(params, data, design.spec.failure_gate)
     scale = design.r_sd
     return PredictiveComponents(
