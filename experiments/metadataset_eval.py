@@ -2,6 +2,7 @@
 
     python -m experiments.metadataset_eval --out outputs/metadataset            # all of it, resumable
     python -m experiments.metadataset_eval --out outputs/metadataset --budgets 10 --json F
+    python -m experiments.metadataset_eval inference=svi --out outputs/metadataset   # Hydra overrides first
 
 For each probe length c (10, 20 and 40 steps by default) it runs
 
