@@ -71,3 +71,25 @@ def test_no_runs_is_the_fit_itself_and_a_stopped_run_adds_its_curve(fits):
     curve_only = start.with_runs(stopped).log_weights
     np.testing.assert_allclose(curve_only, pointwise_loglik(first, stopped)[:, 0], rtol=1e-6)
     assert np.abs(curve_only - start.with_runs(new.select([0])).log_weights).max() > 1.0
+
+
+def test_a_draw_with_a_non_finite_likelihood_weighs_nothing(fits, monkeypatch):
+    import tuneahead.inference.update as update
+
+    first, new, _, _ = fits
+    real = update._loglik
+
+    def with_a_nan(params, design, table):
+        out = real(params, design, table)
+        out[0] = np.nan
+        return out
+
+    monkeypatch.setattr(update, "_loglik", with_a_nan)
+    weights = ImportanceUpdate.start(first).with_runs(new.select([0]))
+    assert weights.log_weights[0] == -np.inf and np.isfinite(weights.log_weights[1:]).all()
+    assert np.isfinite(weights.relative_ess) and np.isfinite(weights.pareto_k)
+    drawn = weights.posterior().draws()["sigma_eps"]
+    assert not np.isin(drawn, first.draws()["sigma_eps"][:1]).any()  # draw 0 is never resampled
+    every = ImportanceUpdate.start(first).with_runs(new.select([0]))
+    every = every.__class__(every.fit, np.full_like(every.log_weights, -np.inf), every.params, 1)
+    assert every.needs_refit

@@ -21,7 +21,7 @@ The package, one concern a module: :mod:`.config` (the checked config), :mod:`.f
 fit and its arviz output), :mod:`.start` (starting values), :mod:`.nuts`, :mod:`.svi`,
 :mod:`.diagnostics` (r_hat, ESS, divergences, SVI convergence; logged and kept, never dropped),
 :mod:`.devices` (CPU devices per chain, the compilation cache), :mod:`.progress`, and
-:mod:`.update` (a posterior updated with new finished runs by importance resampling, no refit).
+:mod:`.update` (a posterior updated with new runs by importance resampling, no refit).
 """
 
 from .config import InferenceConfig

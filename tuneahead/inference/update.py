@@ -1,4 +1,4 @@
-r"""A posterior updated with new finished runs without a refit: importance resampling of its draws.
+r"""A posterior updated with new runs without a refit: importance resampling of its draws.
 
 Given draws :math:`\theta_s \sim p(\theta \mid D)` of a fit and new runs :math:`D'`,
 Bayes' rule
@@ -85,10 +85,11 @@ def _systematic_resample(weights: np.ndarray, rng: np.random.Generator) -> np.nd
 
 @dataclass(frozen=True)
 class ImportanceUpdate:
-    """A fitted posterior and the summed log-likelihood of the runs that finished since, per draw.
+    """A fitted posterior and the summed log-likelihood of the runs that ended since, per draw.
 
-    Start with :meth:`start`, fold finished runs in with :meth:`with_runs`, and read the updated
-    posterior with :meth:`posterior` (module doc).
+    Start with :meth:`start`, fold runs in with :meth:`with_runs`, and read the updated posterior
+    with :meth:`posterior` (module doc). A draw under which a run's likelihood is not finite gets
+    weight 0; if every draw does, :attr:`needs_refit` is true.
     """
 
     fit: Posterior
@@ -107,11 +108,14 @@ class ImportanceUpdate:
         """These weights with the runs of ``table`` folded in: their curves, and their final scores
         where they have one (a run stopped early adds the likelihood of the curve it ran)."""
         added = _loglik(self.params, self.fit.design, table).sum(axis=1)
+        added = np.where(np.isfinite(added), added, -np.inf)  # a NaN draw must not weigh anything
         return replace(self, log_weights=self.log_weights + added, runs=self.runs + len(table))
 
     def _smoothed(self) -> tuple[np.ndarray, float]:
         if self.runs == 0:
             return np.full(len(self.log_weights), 1.0 / len(self.log_weights)), -np.inf
+        if not np.isfinite(self.log_weights).any():
+            return np.full(len(self.log_weights), np.nan), np.inf
         log_w, k_hat = az.psislw(xr.DataArray(self.log_weights - self.log_weights.max(), dims=("__sample__",)))
         w = np.exp(np.asarray(log_w, dtype=float))
         return w / w.sum(), float(k_hat)
@@ -130,7 +134,8 @@ class ImportanceUpdate:
     @property
     def needs_refit(self) -> bool:
         """Whether the fit's draws can no longer stand for the updated posterior."""
-        return self.relative_ess < self.min_relative_ess or self.pareto_k > self.max_pareto_k
+        ess = self.relative_ess
+        return not ess >= self.min_relative_ess or self.pareto_k > self.max_pareto_k
 
     def posterior(self, seed: int = 0) -> Posterior:
         """The updated posterior: the fit's draws resampled by their smoothed weights, as one chain."""
