@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field, replace
-from functools import partial
+from functools import cached_property, partial
 
 import jax
 import numpy as np
@@ -111,7 +111,9 @@ class ImportanceUpdate:
         added = np.where(np.isfinite(added), added, -np.inf)  # a NaN draw must not weigh anything
         return replace(self, log_weights=self.log_weights + added, runs=self.runs + len(table))
 
+    @cached_property
     def _smoothed(self) -> tuple[np.ndarray, float]:
+        """The normalized PSIS weights and their Pareto k, computed once per state."""
         if self.runs == 0:
             return np.full(len(self.log_weights), 1.0 / len(self.log_weights)), -np.inf
         if not np.isfinite(self.log_weights).any():
@@ -123,13 +125,13 @@ class ImportanceUpdate:
     @property
     def relative_ess(self) -> float:
         """Kish's effective sample size of the smoothed weights over the number of draws."""
-        w, _ = self._smoothed()
+        w, _ = self._smoothed
         return float(1.0 / (len(w) * np.sum(w**2)))
 
     @property
     def pareto_k(self) -> float:
         """PSIS's :math:`\\hat k` of the weights (-inf before any run)."""
-        return self._smoothed()[1]
+        return self._smoothed[1]
 
     @property
     def needs_refit(self) -> bool:
@@ -141,7 +143,7 @@ class ImportanceUpdate:
         """The updated posterior: the fit's draws resampled by their smoothed weights, as one chain."""
         if self.runs == 0:
             return self.fit
-        weights, k_hat = self._smoothed()
+        weights, k_hat = self._smoothed
         index = _systematic_resample(weights, np.random.default_rng(seed))
         post = self.fit.idata.posterior
         total = self.fit.num_draws
