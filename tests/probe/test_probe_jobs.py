@@ -116,3 +116,40 @@ def test_status_names_running_failed_and_stale_runs(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["counts"]["done"] == 1
     assert status_main([str(tmp_path / "nowhere")]) == 2
     assert "no such run store folder" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_ray_tasks_fill_one_store_and_a_second_pass_does_nothing(tmp_path):
+    pytest.importorskip("ray")
+    store_dir = tmp_path / "store"
+    command = [
+        sys.executable,
+        "-m",
+        "tuneahead.probe.ray_jobs",
+        "--cpus=1",
+        "+sweep=tiny",
+        f"store={store_dir}",
+        "progress=false",
+        "train.steps=120",
+        "probe_run.eval_every=60",
+        "shards=2",
+    ]
+    first = subprocess.run(command, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=400)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert "2 shards: 4 runs executed, 0 shards failed" in first.stderr
+    assert RunStore(store_dir).status()["counts"] == {"done": 4, "running": 0, "failed": 0, "stale": 0}
+    again = subprocess.run(command, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=400)
+    assert again.returncode == 0 and "2 shards: 0 runs executed" in again.stderr, again.stderr[-3000:]
+
+
+def test_ray_shards_are_composed_from_the_sweep_and_a_shard_override_is_refused(tmp_path):
+    from tuneahead.probe.ray_jobs import shard_configs
+
+    configs = shard_configs(["+sweep=tiny", "shards=3", "store=relative/store"])
+    assert [c["shard"] for c in configs] == [0, 1, 2] and all(c["shards"] == 3 for c in configs)
+    assert all(Path(c["store"]).is_absolute() and c["store"].endswith("relative/store") for c in configs)
+    assert shard_configs(["+sweep=tiny"])[0]["store"].endswith("runs/tiny")
+    with pytest.raises(ValueError, match="give shards=N only"):
+        shard_configs(["+sweep=tiny", "shard=1"])
+    with pytest.raises(ValueError, match="shards=0"):
+        shard_configs(["+sweep=tiny", "shards=0"])
