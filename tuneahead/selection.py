@@ -71,6 +71,7 @@ DEFAULT_VARIANTS = {
     "base": {},
     "shape": {"shape_features": True},
     "quadratic": {"static_basis": "quadratic"},
+    "relu": {"static_basis": "relu"},
     "variance": {"variance_features": True},
     "offsets": {"curve_offsets": True},
     "walk": {"random_walk": True},

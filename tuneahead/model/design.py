@@ -6,8 +6,9 @@ A :class:`ModelDesign` is fitted once, on the training runs, and then encodes an
 - the final score is standardized, :math:`r = (R - \\bar R) / s_R`;
 - each probe metric ``m`` is standardized with its own mean and sd over training points;
 - steps are divided by a time unit, the median training budget;
-- static features are standardized, then expanded by the static basis (``linear`` or
-  ``quadratic``: all products :math:`x_j x_k`, :math:`j \\le k`) and standardized again.
+- static features are standardized (on the log scale where they span orders of magnitude, and
+  clamped to the training range), then expanded by the static basis (``linear``, ``quadratic`` or
+  ``relu`` random features) and standardized again: :mod:`tuneahead.model.static_scale`.
 
 Ragged curves become padded ``(n_runs, n_points)`` arrays with a mask; the points of all modelled
 metrics of a run sit side by side, each with its metric index. The design is stored with the
@@ -24,6 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..data.runtable import Curve, RunTable, RunTableError
+from . import static_scale
 
 __all__ = ["ModelSpec", "ModelDesign", "ModelData", "NO_FLOOR"]
 
@@ -45,7 +47,8 @@ class ModelSpec:
         ``curve_offsets``, ``divergence_features``) are refused; ``amplitude_features`` and
         ``max_points`` have nothing to act on.
     static_basis
-        ``"linear"`` or ``"quadratic"`` expansion of the static features in ``f(x)``.
+        ``"linear"``, ``"quadratic"`` or ``"relu"`` (random hidden units: a nonlinear static part)
+        expansion of the static features in ``f(x)`` (:mod:`tuneahead.model.static_scale`).
     failure_gate
         Whether runs may diverge (the marginalized gate); off, every run is healthy.
     amplitude_features
@@ -89,6 +92,14 @@ class ModelSpec:
         where curves move fast, sparse late; the first and last are always kept); ``None`` keeps
         all. Long training curves then cost less, and their serially correlated noise is not
         counted as many independent looks.
+    log_span
+        A static feature positive on every training run whose largest value is at least this many
+        times its smallest is modelled on the log scale (:mod:`tuneahead.model.static_scale`);
+        ``None``: every feature on its own scale.
+    clamp_features
+        Whether a candidate's standardized static features are clamped to the training runs' range
+        before they reach the static part, the curve features and the gate, so that no fitted line
+        is drawn past its data (:mod:`tuneahead.model.static_scale`).
     """
 
     metrics: tuple[str, ...] = ("eval_score",)
@@ -103,6 +114,8 @@ class ModelSpec:
     curve_offsets: bool = False
     chance_floor: tuple[tuple[str, float], ...] = ()
     max_points: int | None = None
+    log_span: float | None = 100.0
+    clamp_features: bool = True
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "metrics", tuple(self.metrics))
@@ -116,6 +129,8 @@ class ModelSpec:
             )
         if self.chance_floor and self.random_walk:
             raise RunTableError("model.chance_floor is not implemented with model.random_walk=true; drop one")
+        if self.log_span is not None and not self.log_span > 1:
+            raise RunTableError(f"model.log_span={self.log_span}; use a ratio above 1 (such as 100) or null")
         if self.max_points is not None and self.max_points < 1:
             raise RunTableError(f"model.max_points={self.max_points}; use a positive count or null")
         if not self.metrics:
@@ -126,8 +141,8 @@ class ModelSpec:
                     f"model.metrics is empty (a table without curves), but model.{on[0]}=true acts on probe "
                     f"curves; set model.{on[0]}=false or name the metrics whose curves the runs have"
                 )
-        if self.static_basis not in ("linear", "quadratic"):
-            raise RunTableError(f"model.static_basis={self.static_basis!r}; use 'linear' or 'quadratic'")
+        if self.static_basis not in static_scale.BASES:
+            raise RunTableError(f"model.static_basis={self.static_basis!r}; use one of {list(static_scale.BASES)}")
         if self.gate_basis not in ("static", "linear"):
             raise RunTableError(f"model.gate_basis={self.gate_basis!r}; use 'static' or 'linear'")
 
@@ -177,17 +192,6 @@ class ModelData(NamedTuple):
         """The runs of unknown fate, those known healthy and those known diverged."""
         gate = np.asarray(self.gate)
         return tuple(self.select(np.flatnonzero(gate == g)) for g in (-1, 0, 1))
-
-
-def _basis(z: np.ndarray, names: tuple[str, ...], kind: str) -> tuple[np.ndarray, list[str]]:
-    if kind == "linear" or z.shape[1] == 0:
-        return z, list(names)
-    cols, out = [z], list(names)
-    for j in range(z.shape[1]):
-        for k in range(j, z.shape[1]):
-            cols.append(z[:, j : j + 1] * z[:, k : k + 1])
-            out.append(f"{names[j]}*{names[k]}")
-    return np.concatenate(cols, axis=1), out
 
 
 def _thin(curve: Curve, max_points: int | None) -> Curve:
@@ -241,6 +245,9 @@ class ModelDesign:
     time_unit: float
     standardize: bool = field(default=True)
     cadence: tuple[float, ...] = ()  # per metric, the training runs' median spacing of points (steps)
+    x_log: tuple[bool, ...] = ()  # per static feature, modelled on the log scale (model/static_scale.py)
+    z_low: tuple[float, ...] = ()  # per standardized static feature, the training range; () no clamp
+    z_high: tuple[float, ...] = ()
 
     @classmethod
     def fit(cls, table: RunTable, spec: ModelSpec, standardize: bool = True) -> ModelDesign:
@@ -254,18 +261,16 @@ class ModelDesign:
         if not table.has_final.any():
             raise RunTableError("the training runs have no final scores; a fit needs scored runs")
         p = len(table.static_names)
-        if standardize:
-            x_stats = [_scale(table.static[:, j]) for j in range(p)]
-        else:
-            x_stats = [(0.0, 1.0)] * p
+        x_log = static_scale.log_features(table.static, spec.log_span if standardize else None)
+        x = static_scale.model_scale(table.static, x_log, table.static_names, table.run_id, clamped=True)
+        x_stats = [_scale(x[:, j]) if standardize else (0.0, 1.0) for j in range(p)]
         x_mean = tuple(s[0] for s in x_stats)
         x_sd = tuple(s[1] for s in x_stats)
-        z = (table.static - np.array(x_mean)) / np.array(x_sd) if p else table.static
-        basis, basis_names = _basis(z, table.static_names, spec.static_basis)
-        if standardize and spec.static_basis != "linear":
-            b_stats = [_scale(basis[:, j]) for j in range(basis.shape[1])]
-        else:
-            b_stats = [(0.0, 1.0)] * basis.shape[1]
+        z = (x - np.array(x_mean)) / np.array(x_sd) if p else x
+        clamps = standardize and spec.clamp_features and p and len(table)
+        z_low, z_high = ((tuple(map(float, f(z, axis=0))) if clamps else ()) for f in (np.nanmin, np.nanmax))
+        basis, basis_names = static_scale.basis(z, table.static_names, spec.static_basis)
+        b_stats = static_scale.basis_scales(basis, basis_names, spec.static_basis if standardize else "linear", _scale)
         r_mean, r_sd = _scale(table.final) if standardize else (0.0, 1.0)
         y_stats = [
             _scale(table.curve(m).values[table.curve(m).present]) if standardize else (0.0, 1.0) for m in spec.metrics
@@ -286,6 +291,9 @@ class ModelDesign:
             time_unit=float(np.median(table.budget)) if standardize else 1.0,
             standardize=standardize,
             cadence=tuple(_median_spacing(table.curve(m)) for m in spec.metrics),
+            x_log=x_log,
+            z_low=z_low,
+            z_high=z_high,
         )
 
     # ------------------------------------------------------------------ encoding
@@ -299,16 +307,27 @@ class ModelDesign:
             ]
         )
 
-    def encode(self, table: RunTable, with_outcome: bool = True) -> ModelData:
-        """Encode ``table``; ``with_outcome=False`` hides the final scores (candidates)."""
+    def standardized_features(self, table: RunTable) -> np.ndarray:
+        """``table``'s static features on the model's scale, standardized, not yet clamped: ``(n, p)``."""
         if tuple(table.static_names) != self.static_names:
             raise RunTableError(
                 f"static features {list(table.static_names)} differ from those of the fit "
                 f"{list(self.static_names)}; candidates need the training runs' features"
             )
+        logged = self.x_log or (False,) * len(self.static_names)
+        x = static_scale.model_scale(table.static, logged, self.static_names, table.run_id, bool(self.z_low))
+        return (x - np.array(self.x_mean)) / np.array(self.x_sd) if self.static_names else x
+
+    def extrapolation(self, table: RunTable) -> np.ndarray:
+        """How far each run of ``table`` lies outside the training range of the static features,
+        in training standard deviations (0 inside; :func:`tuneahead.model.static_scale.extrapolation`)."""
+        return static_scale.extrapolation(self.standardized_features(table), self.z_low, self.z_high)
+
+    def encode(self, table: RunTable, with_outcome: bool = True) -> ModelData:
+        """Encode ``table``; ``with_outcome=False`` hides the final scores (candidates)."""
         p = len(self.static_names)
-        z = (table.static - np.array(self.x_mean)) / np.array(self.x_sd) if p else table.static
-        basis, _ = _basis(z, self.static_names, self.spec.static_basis)
+        z = static_scale.clamp(self.standardized_features(table), self.z_low, self.z_high)
+        basis, _ = static_scale.basis(z, self.static_names, self.spec.static_basis)
         basis = (basis - np.array(self.basis_mean)) / np.array(self.basis_sd) if basis.size else basis
 
         t_parts, y_parts, m_parts, mask_parts = [], [], [], []

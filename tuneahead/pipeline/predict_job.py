@@ -9,7 +9,9 @@ default), and writes into the run folder, numbers only:
   (``lower``, ``upper`` at ``predict.level``), ``p_diverge``, ``p_at_least_<tau>`` for each of
   ``taus``, ``v_opt`` (its own :math:`V_{opt,i}(c_0)`: what probing to T would still remove),
   ``probe_to`` (the probe length worth its cost, :mod:`tuneahead.risk.candidates`) and
-  ``more_steps`` (``probe_to - probed``; 0: decide now);
+  ``more_steps`` (``probe_to - probed``; 0: decide now) and ``extrapolation`` (how far its static
+  features lie outside the training runs' range, in training sds; 0 inside: past the range the
+  posterior holds them at its edge, :mod:`tuneahead.model.static_scale`);
 - ``candidates.json``: the same rows, each with its :math:`V_{opt,i}(c)` over its budgets, and the
   settings (the posterior, level, taus, gamma and lambda).
 
@@ -98,6 +100,7 @@ def _rows(table: RunTable, posterior: Posterior, settings: PredictConfig, taus: 
         frame[f"p_at_least_{tau:g}"] = 1.0 - comp.cdf(np.full(len(table), tau))
     frame["v_opt"], frame["probe_to"] = own.v_opt[:, 0], own.worth
     frame["more_steps"] = own.worth - own.probed
+    frame["extrapolation"] = posterior.design.extrapolation(table)
     return frame, own, lam
 
 
