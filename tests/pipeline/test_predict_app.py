@@ -47,6 +47,7 @@ def test_candidates_get_intervals_odds_and_the_probe_worth_its_cost(fitted, comp
     assert (saved.p_at_least_40 >= saved.p_at_least_60).all() and saved.p_at_least_60.between(0, 1).all()
     assert (saved.probed == 100).all() and (saved.budget == 400).all()
     assert (saved.probe_to >= saved.probed).all() and (saved.more_steps == saved.probe_to - saved.probed).all()
+    assert (saved.extrapolation >= 0).all() and np.isfinite(saved.extrapolation).all()
     report = json.loads((tmp_path / "candidates.json").read_text())
     assert report["settings"]["taus"] == [40.0, 60.0] and report["settings"]["lambda"] == pytest.approx(1 / 400)
     for row in report["candidates"]:
