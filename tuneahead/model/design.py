@@ -93,9 +93,9 @@ class ModelSpec:
         all. Long training curves then cost less, and their serially correlated noise is not
         counted as many independent looks.
     log_span
-        A static feature positive on every training run whose largest value is at least this many
-        times its smallest is modelled on the log scale (:mod:`tuneahead.model.static_scale`);
-        ``None``: every feature on its own scale.
+        A static feature positive on every training run, whose largest value is at least this
+        many times its smallest and whose logarithm is less skewed than itself, is modelled on the
+        log scale (:mod:`tuneahead.model.static_scale`); ``None``: every feature on its own scale.
     clamp_features
         Whether a candidate's standardized static features are clamped to the training runs' range
         before they reach the static part, the curve features and the gate, so that no fitted line
