@@ -1,4 +1,5 @@
-r"""How static features reach the model: the log scale, and the range the training runs covered.
+r"""How static features reach the model: the log scale, the static basis, and the range the training
+runs covered.
 
 **Log scale.** A static feature that is positive on every training run, whose largest value is
 at least ``log_span`` times its smallest, and whose logarithm is less skewed than the feature
@@ -16,15 +17,16 @@ are fixed at random,
 .. math::
 
     x = \big(z,\ \max(0, z^\top W + b)\big), \qquad W_{jh} \sim \mathcal N(0, 1/p),\ b_h \sim \mathcal N(0, 1),
-    \quad h = 1, \dots, H = :data:`RELU_UNITS`,
+    \quad h = 1, \dots, H,
 
-drawn once from a fixed seed (so the design rebuilds them from :math:`p` alone). With the ridge
-prior on :math:`\beta` this is Bayesian regression on random features, a nonlinear static part
-(a kink wherever a unit turns on, interactions through the mixing :math:`W`) that keeps the
-model's Gaussian structure: the posterior of :math:`\beta` and every predictive stay exact given
-the other parameters. Each hidden column is standardized and then divided by :math:`\sqrt H`, so
-the :math:`H` units together have the prior variance of one feature, and the line in :math:`z`
-stays the main term. Since :math:`z` is clamped first, no unit extrapolates either.
+with :math:`H` = :data:`RELU_UNITS` units drawn once from a fixed seed (so the design rebuilds
+them from :math:`p` alone). With the ridge prior on :math:`\beta` this is Bayesian regression on
+random features, a nonlinear static part (a kink wherever a unit turns on, interactions through
+the mixing :math:`W`) that keeps the model's Gaussian structure: the posterior of :math:`\beta`
+and every predictive stay exact given the other parameters. Each hidden column is standardized
+and then divided by :math:`\sqrt H`, so the :math:`H` units together have the prior variance of
+one feature, and the line in :math:`z` stays the main term. Since :math:`z` is clamped first, no
+unit extrapolates either.
 
 **No extrapolation past the training range.** Each standardized feature :math:`z_j` has the
 range :math:`[l_j, h_j]` of the training runs. A candidate's features are clamped to it,
@@ -143,5 +145,6 @@ def basis_scales(columns: np.ndarray, names: list[str], kind: str, scale) -> lis
     stats = [scale(columns[:, j]) for j in range(columns.shape[1])]
     if kind == "relu":
         root = float(np.sqrt(RELU_UNITS))
-        stats = [(m, sd * root) if name.startswith("relu_") else (m, sd) for (m, sd), name in zip(stats, names)]
+        first = columns.shape[1] - RELU_UNITS  # the hidden units come after the features
+        stats = [(m, sd * root) if j >= first else (m, sd) for j, (m, sd) in enumerate(stats)]
     return stats
