@@ -91,5 +91,5 @@ def test_a_draw_with_a_non_finite_likelihood_weighs_nothing(fits, monkeypatch):
     drawn = weights.posterior().draws()["sigma_eps"]
     assert not np.isin(drawn, first.draws()["sigma_eps"][:1]).any()  # draw 0 is never resampled
     every = ImportanceUpdate.start(first).with_runs(new.select([0]))
-    every = every.__class__(every.fit, np.full_like(every.log_weights, -np.inf), every.params, 1)
+    every = replace(every, log_weights=np.full_like(every.log_weights, -np.inf))
     assert every.needs_refit

@@ -314,8 +314,7 @@ class ModelDesign:
                 f"static features {list(table.static_names)} differ from those of the fit "
                 f"{list(self.static_names)}; candidates need the training runs' features"
             )
-        logged = self.x_log or (False,) * len(self.static_names)
-        x = static_scale.model_scale(table.static, logged, self.static_names, table.run_id, bool(self.z_low))
+        x = static_scale.model_scale(table.static, self.x_log, self.static_names, table.run_id, bool(self.z_low))
         return (x - np.array(self.x_mean)) / np.array(self.x_sd) if self.static_names else x
 
     def extrapolation(self, table: RunTable) -> np.ndarray:

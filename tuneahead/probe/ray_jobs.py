@@ -5,10 +5,11 @@
     python -m tuneahead.probe.ray_jobs +sweep=NAME shards=8 [--address auto] [--gpus 1] [--cpus 1]
 
 The arguments other than the ``--`` options are the overrides of ``python -m tuneahead.probe``
-(``conf/sweep.yaml``). Each shard ``i`` of ``shards`` is composed on the driver with
-``shard=i``, the store path made absolute (workers need not share the driver's working directory;
-on a cluster the store must be on a file system every node mounts), and run as one Ray task
-asking for ``--cpus`` CPUs and ``--gpus`` GPUs; the task calls the same job as the Hydra app
+(``conf/sweep.yaml``). The sweep is composed once on the driver (``shards`` checked as the Hydra
+app checks it) and the store path made absolute (workers need not share the driver's working
+directory; on a cluster the store must be on a file system every node mounts). Shard ``i`` runs
+as one Ray task with ``shard=i``, asking for ``--cpus`` CPUs and ``--gpus`` GPUs; the task calls
+the same job as the Hydra app
 (:func:`tuneahead.probe.__main__.run_probe_sweep`). ``--address`` joins a running cluster
 (``auto``: the one ``ray start`` set up on this node); without it Ray starts a local one.
 
@@ -33,6 +34,8 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import OmegaConf, open_dict
 from tqdm.auto import tqdm
 
+from .sweep import check_shard
+
 __all__ = ["shard_configs", "run_on_ray"]
 
 log = logging.getLogger("tuneahead.probe")
@@ -44,20 +47,14 @@ def shard_configs(overrides: list[str]) -> list[dict]:
     if any(o.split("=")[0].lstrip("+~") == "shard" for o in overrides):
         raise ValueError("give shards=N only: each Ray task is one shard, shard=0..N-1")
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3", job_name="probe"):
-        first = compose("sweep", overrides, return_hydra_config=True)
-        HydraConfig.instance().set_config(first)  # resolves ${hydra:job.name} in the store's default
-        shards = int(first.shards)
-        if shards < 1:
-            raise ValueError(f"shards={shards}; give a positive number of shards")
-        configs = []
-        for index in range(shards):
-            cfg = compose("sweep", [*overrides, f"shard={index}"], return_hydra_config=True)
-            with open_dict(cfg):
-                del cfg["hydra"]
-            container = OmegaConf.to_container(cfg, resolve=True)
-            container["store"] = str(Path(container["store"]).resolve())
-            configs.append(container)
-    return configs
+        cfg = compose("sweep", overrides, return_hydra_config=True)
+        HydraConfig.instance().set_config(cfg)  # resolves ${hydra:job.name} in the store's default
+        _, shards = check_shard(0, cfg.shards)
+        with open_dict(cfg):
+            del cfg["hydra"]
+        base = OmegaConf.to_container(cfg, resolve=True)
+    base["store"] = str(Path(base["store"]).resolve())
+    return [{**base, "shard": index} for index in range(shards)]
 
 
 def _run_shard(container: dict) -> dict:
