@@ -3,14 +3,17 @@
 Fits the synthetic experiment's model (one metric, no gate, config-dependent spread) and variants
 of it to the training runs of a simulator preset, and scores each on the held-out runs cut at
 several probe budgets: RMSE, the mean predictive variance beside the realized squared error, the
-mean squared z-score (1 when the variances are right), 90% coverage, the KS p-value of the PIT and
-the CRPS. Each candidate cause of miscalibration is one variant:
+mean squared z-score (1 when the variances are right), 90% coverage, the KS p-value of the PIT, the
+CRPS and the log score (mean log predictive density of the final score given the probe). Each
+candidate cause of miscalibration is one variant:
 
 - ``max_points=4``: fewer, spread-out curve points (serially correlated deviations counted as
   independent looks);
 - ``curve_offsets=true``: a persistent per-curve offset the final score does not share (a link from
   the curve to the final score that is too tight);
 - ``random_walk=true``: the trajectory keeps moving after the probe;
+- ``transient=true``: the curve strays by a deviation that fades as the run trains (an early point
+  says little about the end);
 - ``shape_features=true``: a curve time scale that depends on the config (a rigid static part).
 
 This is a diagnosis on held-out runs of a simulator whose truth is known, not a model choice:
@@ -27,12 +30,14 @@ import json
 import time
 
 import numpy as np
+from scipy.special import logsumexp
 
 from tuneahead.artifacts import write_json
 from tuneahead.data.splits import Split
 from tuneahead.evaluation.calibration_check import calibration_check
 from tuneahead.inference import InferenceConfig, fit, use_host_devices
 from tuneahead.model.design import ModelSpec
+from tuneahead.selection import final_logdensity
 from tuneahead.synthetic.population import simulated_population
 
 BASE = {"metrics": ("eval_score",), "failure_gate": False, "variance_features": True}
@@ -55,6 +60,7 @@ def score_variant(train, test, changes: dict, budgets) -> list[dict]:
     check = calibration_check(posterior, test, budgets)
     rows = []
     for j, c in enumerate(budgets):
+        density = final_logdensity(posterior, test, c)  # (S, n)
         rows.append(
             {
                 "variant": ",".join(f"{k}={v}" for k, v in changes.items()) or "base",
@@ -66,6 +72,7 @@ def score_variant(train, test, changes: dict, budgets) -> list[dict]:
                 "coverage_90": float(check.coverage[j]),
                 "pit_ks_p": float(check.ks_pvalue[j]),
                 "crps": float(check.crps[j]),
+                "log_score": float(np.mean(logsumexp(density, axis=0) - np.log(density.shape[0]))),
                 "max_r_hat": posterior.diagnostics.max_rhat,
                 "fit_seconds": seconds,
             }

@@ -75,6 +75,7 @@ DEFAULT_VARIANTS = {
     "variance": {"variance_features": True},
     "offsets": {"curve_offsets": True},
     "walk": {"random_walk": True},
+    "transient": {"transient": True},
     "gate_linear": {"gate_basis": "linear"},
     "divergence": {"divergence_features": True},
 }
@@ -123,7 +124,8 @@ class ModelChoiceConfig:
         """Each variant's spec, checked; variants that only change the failure gate's parts are dropped
         where the base has no gate, and those that act on curves where it has no metrics."""
         gate_only = {"gate_basis", "divergence_features"}
-        curves = {"shape_features", "variance_features", "random_walk", "curve_offsets", "divergence_features"}
+        curves = {"shape_features", "variance_features", "random_walk", "transient", "curve_offsets"}
+        curves.add("divergence_features")
         out = {}
         for name, changes in self.variants.items():
             changes = dict(changes or {})

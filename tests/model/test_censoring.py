@@ -36,6 +36,10 @@ def test_spec_checks_and_encodes_the_floor(population):
         ModelSpec(metrics=("eval_score",), chance_floor={"top_1": 0.5})
     with pytest.raises(RunTableError, match="random_walk"):
         ModelSpec(metrics=("eval_score",), chance_floor={"eval_score": 0.5}, random_walk=True)
+    with pytest.raises(RunTableError, match="transient"):
+        ModelSpec(metrics=("eval_score",), chance_floor={"eval_score": 0.5}, transient=True)
+    with pytest.raises(RunTableError, match="two walks"):
+        ModelSpec(metrics=("eval_score",), random_walk=True, transient=True)
     spec = ModelSpec(metrics=("eval_score",), chance_floor={"eval_score": 0.5})
     assert spec.chance_floor == (("eval_score", 0.5),)
     assert ModelSpec(**{**spec.__dict__, "chance_floor": [["eval_score", 0.5]]}) == spec  # as stored

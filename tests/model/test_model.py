@@ -76,8 +76,13 @@ def test_healthy_and_failed_likelihoods_match_dense_densities():
         assert float(comp.loglik[i]) == pytest.approx(expected, abs=2e-3), table.run_id[i]
 
 
-def test_random_walk_likelihood_and_prediction_match_dense_gaussians():
-    """The Kalman filter's per-run log-likelihood and predictive moments equal dense Gaussian algebra."""
+@pytest.mark.parametrize(
+    ("decay", "clock"), [(None, None), (0.6, 0.0), (0.6, -1.2)], ids=["random_walk", "transient_log", "transient"]
+)
+def test_walk_likelihood_and_prediction_match_dense_gaussians(decay, clock):
+    """The Kalman filter's per-run log-likelihood and predictive moments equal dense Gaussian algebra,
+    for the random walk in learning progress (covariance min(tau, tau')) and the transient deviation
+    (stationary, correlation exp(-kappa |tau - tau'|) on the Box-Cox clock of t / T)."""
     pop = sample_population(
         PopulationParams(), PopulationDesign(n_groups=2, runs_per_group=3, budgets=(300.0, 500.0)), seed=4
     )
@@ -86,6 +91,10 @@ def test_random_walk_likelihood_and_prediction_match_dense_gaussians():
     design = identity_design(pop)
     draw = _single_draw(pop)
     draw["sigma_walk"] = np.float32(2.0)
+    omega = np.array([0.2, -0.1, 0.0, 0.3], np.float32)  # config-dependent spread of the trajectory
+    draw["omega"] = omega
+    if decay is not None:
+        draw["walk_decay"], draw["walk_clock"] = np.float32(decay), np.float32(clock)
     healthy = table.select(table.diverged != 1)
     full = outcome_components(draw, design.encode(healthy, with_outcome=True), with_outcome=True, failure_gate=False)
     cut = healthy.truncate(200)
@@ -101,7 +110,14 @@ def test_random_walk_likelihood_and_prediction_match_dense_gaussians():
         tau = 1 - (1 + np.concatenate([steps, [T]]) / t0) ** (-p.b)  # the walk's clock, points then T
         amp = p.mu_B + x[i] @ np.asarray(p.gamma_B)
         k = steps.size
-        walk = p.sigma_delta**2 + 2.0**2 * np.minimum.outer(tau, tau)  # Cov X(tau_a), X(tau_b)
+        spread = np.exp(x[i] @ omega) ** 2  # scales delta's variance and the walk's alike
+        if decay is None:  # Cov X(tau_a), X(tau_b) of the walk, plus delta's variance
+            walk = spread * (p.sigma_delta**2 + 2.0**2 * np.minimum.outer(tau, tau))
+        else:
+            frac = np.concatenate([steps, [T]]) / T
+            clock_time = np.log(frac) if clock == 0 else (frac**clock - 1) / clock
+            lag = np.abs(np.subtract.outer(clock_time, clock_time))
+            walk = spread * (p.sigma_delta**2 + 2.0**2 * np.exp(-decay * lag))
         load = np.diag(np.concatenate([np.full(k, p.lam1), [1.0]]))
         cov = load @ walk @ load + p.sigma_B**2 * np.outer(np.concatenate([-phi, [0.0]]), np.concatenate([-phi, [0.0]]))
         cov += np.diag(np.concatenate([np.full(k, p.sigma_y**2), [p.sigma_eps**2]]))

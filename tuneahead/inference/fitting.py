@@ -61,6 +61,7 @@ def model_arguments(spec: ModelSpec, design: ModelDesign, data: ModelData) -> di
         shape_features=spec.shape_features,
         variance_features=spec.variance_features,
         random_walk=spec.random_walk,
+        transient=spec.transient,
         divergence_features=spec.divergence_features,
         curve_offsets=spec.curve_offsets,
     )

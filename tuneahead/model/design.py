@@ -43,7 +43,7 @@ class ModelSpec:
         the model does without it: the run-level spread is :math:`\sigma_\varepsilon` alone, no probe
         length changes the risk, :math:`L(c) = L(0)`, and :math:`L_{int}` is the risk the static
         features leave (an upper bound on the limit that curves could approach). The options that
-        act on curves (``shape_features``, ``variance_features``, ``random_walk``,
+        act on curves (``shape_features``, ``variance_features``, ``random_walk``, ``transient``,
         ``curve_offsets``, ``divergence_features``) are refused; ``amplitude_features`` and
         ``max_points`` have nothing to act on.
     static_basis
@@ -66,9 +66,12 @@ class ModelSpec:
         Whether the time scale of divergence depends log-linearly on the static features (a long
         warm-up reaches its peak learning rate late, and diverges late).
     random_walk
-        Whether the trajectory latent wanders as the run trains: :math:`\delta_i` becomes the start
-        of a random walk whose future increments no probe can see (see
-        :mod:`tuneahead.model.walk`), instead of a constant that every curve point reveals.
+        Whether the trajectory wanders as the run trains: a random walk whose future increments no
+        probe can see rides on :math:`\delta_i` (see :mod:`tuneahead.model.walk`).
+    transient
+        Whether the curve strays from the trajectory by a deviation that fades as the run trains (a
+        stationary Ornstein-Uhlenbeck process on a learned clock): an early point then says
+        little about the end, a late one much. Not with ``random_walk``.
     curve_offsets
         Whether each run's curve of each metric sits off its trajectory by a persistent offset
         :math:`o_{im} \sim \mathcal N(0, \sigma_{o,m}^2)` that the final score does not share:
@@ -111,6 +114,7 @@ class ModelSpec:
     gate_basis: str = "static"
     divergence_features: bool = False
     random_walk: bool = False
+    transient: bool = False
     curve_offsets: bool = False
     chance_floor: tuple[tuple[str, float], ...] = ()
     max_points: int | None = None
@@ -127,14 +131,17 @@ class ModelSpec:
                 f"model.chance_floor names {unknown}, which are not among model.metrics {list(self.metrics)}; "
                 "give a floor only to the metrics the model reads"
             )
-        if self.chance_floor and self.random_walk:
-            raise RunTableError("model.chance_floor is not implemented with model.random_walk=true; drop one")
+        walks = [name for name in ("random_walk", "transient") if getattr(self, name)]
+        if self.chance_floor and walks:
+            raise RunTableError(f"model.chance_floor is not implemented with model.{walks[0]}=true; drop one")
+        if len(walks) == 2:
+            raise RunTableError("model.random_walk and model.transient are two walks; set one of them to false")
         if self.log_span is not None and not self.log_span > 1:
             raise RunTableError(f"model.log_span={self.log_span}; use a ratio above 1 (such as 100) or null")
         if self.max_points is not None and self.max_points < 1:
             raise RunTableError(f"model.max_points={self.max_points}; use a positive count or null")
         if not self.metrics:
-            curve_options = ("shape_features", "variance_features", "random_walk", "curve_offsets")
+            curve_options = ("shape_features", "variance_features", "random_walk", "transient", "curve_offsets")
             on = [name for name in (*curve_options, "divergence_features") if getattr(self, name)]
             if on:
                 raise RunTableError(

@@ -39,19 +39,38 @@ its final score does not (a fixed evaluation set's sampling error, a long wiggle
 many points of one curve are not counted as many independent looks at :math:`\delta_i`.
 
 **Wandering trajectory** (``random_walk``). Real runs keep moving until they end: minibatch noise
-after the probe shifts the final score in ways no probe can see. Then :math:`\delta_i` is the start
-of a random walk :math:`X_i` in the run's learning progress
+after the probe shifts the final score in ways no probe can see. Then a random walk :math:`X_i`
+rides on :math:`\delta_i`, in the run's learning progress
 :math:`\tau_i(t) = 1 - (1 + t/t_{0,i1})^{-b_1}`,
 
 .. math::
 
-    X_i(0) = \delta_i, \qquad X_i(\tau') - X_i(\tau) \sim \mathcal N(0, \sigma_{walk}^2 (\tau' - \tau)),
+    X_i(0) = 0, \qquad X_i(\tau') - X_i(\tau) \sim \mathcal N(0, \sigma_{walk}^2 (\tau' - \tau)),
 
-the curve reads :math:`\mu_i + X_i(t_{ij})` in place of :math:`\mu_i + \delta_i`, and the outcome
-is :math:`R_i = \mu_i + X_i(T_i) + \varepsilon_i`. A probe cut at :math:`c` leaves at least
-:math:`\sigma_{walk}^2 (\tau_i(T_i) - \tau_i(c))` unrevealed, the first metric's bracket at :math:`c`
-times :math:`\sigma_{walk}^2`. The latents are integrated out exactly by a Kalman filter over the
-run's points (:func:`tuneahead.model.walk.condition_walk`).
+the curve reads :math:`\mu_i + \delta_i + X_i(t_{ij})` in place of :math:`\mu_i + \delta_i`, and
+the outcome is :math:`R_i = \mu_i + \delta_i + X_i(T_i) + \varepsilon_i`. A probe cut at :math:`c`
+leaves at least :math:`\sigma_{walk}^2 (\tau_i(T_i) - \tau_i(c))` unrevealed, the first metric's
+bracket at :math:`c` times :math:`\sigma_{walk}^2`.
+
+**Transient deviation** (``transient``). A run's curve may stray from where it will end by a
+deviation that fades as it trains: early on, the data order and the adapter's start move it a lot,
+and the run forgets most of that by the end. Then :math:`X_i` is a stationary Ornstein-Uhlenbeck
+process of variance :math:`\sigma_{walk}^2` and rate :math:`\kappa` (``walk_decay``),
+
+.. math::
+
+    \operatorname{Corr}(X_i(t), X_i(t')) = e^{-\kappa |\tau_i(t') - \tau_i(t)|}, \qquad
+    \tau_i(t) = \frac{(t/T_i)^{g} - 1}{g},
+
+on a Box-Cox clock in the fraction of the run done, whose power :math:`g` (``walk_clock``) is
+learned: :math:`g = 1` is plain steps, :math:`g \to 0` log steps (correlation
+:math:`(t/t')^{\kappa}`), and :math:`g < 0` a clock that runs fast early and slows down late, as a
+decaying step size does. A point at :math:`c` tells about the end only through
+:math:`e^{-\kappa |\tau_i(c)|}`, so an early deviation is mostly forgotten while a late one
+carries through; the clock owes nothing to the mean curve's time scale. Between the limits lie the
+constant latent (:math:`\kappa \to 0`) and independent point noise (:math:`\kappa \to \infty`).
+Both walks are integrated out exactly by a Kalman filter over the run's points
+(:func:`tuneahead.model.walk.condition_walk`).
 
 **Points at chance** (``chance_floor``). A metric may have a floor :math:`c_m` at or below which
 a point cannot be told from chance (an accuracy near its chance rate): a failed run sits there, and
@@ -161,15 +180,22 @@ def _static_sites(s: dict, n_groups: int, p_static: int) -> None:
     s["beta"] = numpyro.sample("beta", dist.Normal(0.0, 0.5).expand([p_static]).to_event(1))
 
 
-def _trajectory_sites(s: dict, p_linear: int, variance_features: bool, random_walk: bool, curves: bool) -> None:
+def _trajectory_sites(
+    s: dict, p_linear: int, variance_features: bool, random_walk: bool, transient: bool, curves: bool
+) -> None:
     """Priors of the trajectory latent's spread (with curves only), the outcome noise and the walk."""
     if curves:
         s["sigma_delta"] = numpyro.sample("sigma_delta", dist.HalfNormal(1.0))
     if variance_features:
         s["omega"] = numpyro.sample("omega", dist.Normal(0.0, 0.3).expand([p_linear]).to_event(1))
     s["sigma_eps"] = numpyro.sample("sigma_eps", dist.HalfNormal(0.5))
-    if random_walk:
+    if random_walk or transient:
         s["sigma_walk"] = numpyro.sample("sigma_walk", dist.HalfNormal(1.0))
+    if transient:
+        # at the prior's medians (log steps, kappa 0.5) a point a fifth into the run keeps 0.45 of
+        # its deviation to the end; the clock's power ranges from steps (1) to a fast start (-2)
+        s["walk_decay"] = numpyro.sample("walk_decay", dist.LogNormal(jnp.log(0.5), 1.0))
+        s["walk_clock"] = numpyro.sample("walk_clock", dist.Normal(0.0, 1.0))
 
 
 def _curve_sites(
@@ -229,6 +255,7 @@ def hierarchical_model(
     shape_features: bool = True,
     variance_features: bool = False,
     random_walk: bool = False,
+    transient: bool = False,
     divergence_features: bool = False,
     curve_offsets: bool = False,
     healthy: ModelData | None = None,
@@ -246,7 +273,7 @@ def hierarchical_model(
     p_linear = data.x_linear.shape[1]
     s = {}
     _static_sites(s, n_groups, data.x_static.shape[1])
-    _trajectory_sites(s, p_linear, variance_features, random_walk, n_metrics > 0)
+    _trajectory_sites(s, p_linear, variance_features, random_walk, transient, n_metrics > 0)
     _curve_sites(s, n_metrics, p_linear, amplitude_features, shape_features, curve_offsets)
     if failure_gate:
         _gate_sites(s, n_metrics, data.x_gate.shape[1], p_linear, divergence_features)

@@ -22,7 +22,7 @@ import numpyro.distributions as dist
 from .design import ModelData
 from .gaussian import condition_latent
 from .prefix import prefix_loglik, sums_before
-from .walk import condition_walk
+from .walk import advance_walk, condition_walk
 
 __all__ = [
     "OutcomeComponents",
@@ -107,12 +107,42 @@ def curve_shape(p: Params, data: ModelData) -> jnp.ndarray:
 
 
 def walk_time(p: Params, data: ModelData, t: jnp.ndarray) -> jnp.ndarray:
-    r"""Operational time of the trajectory walk, :math:`\tau_i(t) = 1 - (1 + t/t_{0,i1})^{-b_1}`:
-    the learning progress of the first metric's curve, so the walk slows as the run settles and
-    :math:`\tau_i(T_i) - \tau_i(c)` is that curve's bracket at :math:`c`."""
+    r"""Operational time of the walk at steps ``t`` (any shape whose leading axis is the runs).
+
+    The random walk runs in the learning progress of the first metric's curve,
+    :math:`\tau_i(t) = 1 - (1 + t/t_{0,i1})^{-b_1}`, so it slows as the run settles and
+    :math:`\tau_i(T_i) - \tau_i(c)` is that curve's bracket at :math:`c`. The transient deviation
+    runs on the Box-Cox clock :math:`\tau_i(t) = ((t/T_i)^g - 1)/g` of power ``walk_clock``
+    (:math:`\log(t/T_i)` at :math:`g = 0`), which owes nothing to the mean curve's time scale
+    (``t`` is held above :math:`10^{-3} T_i`, which only the padding reaches).
+    """
+    budget = data.budget.reshape(data.budget.shape + (1,) * (t.ndim - 1))
+    if "walk_decay" in p:
+        log_t = jnp.log(jnp.maximum(t, 1e-3 * budget) / budget)
+        g = p["walk_clock"]
+        small = jnp.abs(g) < 1e-4
+        return jnp.where(small, log_t, jnp.expm1(jnp.where(small, 1.0, g) * log_t) / jnp.where(small, 1.0, g))
     t0 = p["t0"][..., 0] * jnp.exp(data.x_linear @ p["kappa"][..., 0])  # (n,)
     t0 = t0.reshape(t0.shape + (1,) * (t.ndim - 1))
     return -jnp.expm1(-p["b"][..., 0] * jnp.log1p(t / t0))
+
+
+def walk_process(p: Params, data: ModelData) -> tuple[jnp.ndarray, jnp.ndarray, jnp.ndarray]:
+    r"""The walk's diffusion :math:`q`, decay :math:`\kappa` and start variance :math:`v_X`, each ``(n,)``.
+
+    The walk's scale is :math:`\sigma_{walk,i} = \sigma_{walk} \exp(z_i^\top \omega)`: a config
+    that scatters its seeds more (``variance_features``) scatters its whole trajectory more.
+    Without a ``walk_decay`` draw, a random walk from 0: :math:`q = \sigma_{walk,i}^2`,
+    :math:`\kappa = 0`, :math:`v_X = 0`. With one, a stationary transient deviation of variance
+    :math:`\sigma_{walk,i}^2` that fades at rate :math:`\kappa`: :math:`q = 2\kappa\sigma_{walk,i}^2`,
+    :math:`v_X = \sigma_{walk,i}^2`.
+    """
+    var = (p["sigma_walk"] * jnp.exp(data.x_linear @ p["omega"])) ** 2
+    n = var.shape[0]
+    if "walk_decay" not in p:
+        return var, jnp.zeros_like(var), jnp.zeros_like(var)
+    decay = jnp.broadcast_to(p["walk_decay"], (n,))
+    return 2.0 * decay * var, decay, var
 
 
 def censored(data: ModelData) -> jnp.ndarray:
@@ -206,42 +236,33 @@ def _healthy(p: Params, data: ModelData, mu, rows: CurveRows, with_outcome: bool
 
     The curve rows, and with ``with_outcome`` the final score as one more row, are conditioned on
     in closed form: on the constant :math:`\delta_i` (:func:`condition_latent`), or, with a
-    ``sigma_walk`` draw, on the walk that :math:`\delta_i` starts (:func:`condition_walk`).
+    ``sigma_walk`` draw, on :math:`\delta_i` and the walk that rides on it (:func:`condition_walk`).
     """
     n, n_static = mu.shape[0], rows.amplitude_mean.shape[-1]
     lam1, amplitude_loadings = rows.delta_loading, rows.amplitude_loadings
     residual, noise, weight = rows.residual, rows.noise, rows.weight
-    if with_outcome:  # the final score: R_i - mu_i = delta_i (or X_i(T)) + eps_i
+    if with_outcome:  # the final score: R_i - mu_i = delta_i (+ X_i(T)) + eps_i
         amplitude_loadings = jnp.concatenate([amplitude_loadings, jnp.zeros((n, 1, n_static), lam1.dtype)], axis=1)
         residual = jnp.concatenate([residual, (data.r - mu)[:, None]], axis=1)
         noise = jnp.concatenate([noise, jnp.broadcast_to(p["sigma_eps"] ** 2, (n, 1))], axis=1)
         weight = jnp.concatenate([weight, data.r_mask[:, None]], axis=1)
         lam1 = jnp.concatenate([lam1, jnp.ones((n, 1), lam1.dtype)], axis=1)  # delta's loading on every row
+    prior_mean, prior_var, _ = rows.constant_latent()
+    loadings = jnp.concatenate([lam1[..., None], amplitude_loadings], axis=-1)  # (n, P, 1 + M)
     if "sigma_walk" in p:
-        # delta is the walk's start, X(0) = delta; the curve reads X(t_ij) and R reads X(T)
+        # the curve reads delta + X(t_ij) and R reads delta + X(T): the walk rides on delta
         tau_T = walk_time(p, data, data.budget)
         tau = walk_time(p, data, data.t)
         if with_outcome:
             tau = jnp.concatenate([tau, tau_T[:, None]], axis=1)
-        q = jnp.broadcast_to(p["sigma_walk"] ** 2, (n,))
+        q, decay, start = walk_process(p, data)
+        start_time = walk_time(p, data, jnp.zeros(n, mu.dtype))
         post = condition_walk(
-            rows.amplitude_mean,
-            rows.amplitude_var,
-            q,
-            jnp.zeros(n, mu.dtype),
-            rows.delta_var,
-            tau,
-            amplitude_loadings,
-            lam1,
-            residual,
-            noise,
-            weight,
+            prior_mean, prior_var, q, start_time, start, tau, loadings, lam1, residual, noise, weight, decay
         )
-        mean_ok = mu + post.mean[:, -1]
-        var_ok = post.cov[:, -1, -1] + q * jnp.maximum(tau_T - post.time, 0.0) + p["sigma_eps"] ** 2
-        return post.loglik, mean_ok, var_ok
-    prior_mean, prior_var, _ = rows.constant_latent()
-    loadings = jnp.concatenate([lam1[..., None], amplitude_loadings], axis=-1)  # (n, P, 1 + M)
+        mean, cov = advance_walk(post.mean, post.cov, q, decay, jnp.maximum(tau_T - post.time, 0.0))
+        var_ok = cov[:, 0, 0] + 2.0 * cov[:, 0, -1] + cov[:, -1, -1] + p["sigma_eps"] ** 2
+        return post.loglik, mu + mean[:, 0] + mean[:, -1], var_ok
     post = condition_latent(prior_mean, prior_var, loadings, residual, noise, weight)
     if rows.at_chance is not None:  # no floor: the program of a model without censoring, unchanged
         post = post._replace(loglik=post.loglik + rows.at_chance[:, -1])
