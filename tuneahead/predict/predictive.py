@@ -80,19 +80,9 @@ class PredictiveComponents:
 
     def cdf(self, x: np.ndarray) -> np.ndarray:
         """Predictive CDF at ``x`` (shape ``(n,)``)."""
-        return self._cdf(x, np.sqrt(self.var_ok), np.sqrt(self.var_fail))
-
-    def _cdf(self, x: np.ndarray, sd_ok: np.ndarray, sd_fail: np.ndarray) -> np.ndarray:
-        q = self.p_fail
-        ok = ndtr((x - self.mean_ok) / sd_ok)
-        fail = ndtr((x - self.mean_fail) / sd_fail)
-        return ((1 - q) * ok + q * fail).mean(axis=0)
-
-    def _pdf(self, x: np.ndarray, sd_ok: np.ndarray, sd_fail: np.ndarray) -> np.ndarray:
-        q = self.p_fail
-        ok = np.exp(-0.5 * ((x - self.mean_ok) / sd_ok) ** 2) / sd_ok
-        fail = np.exp(-0.5 * ((x - self.mean_fail) / sd_fail) ** 2) / sd_fail
-        return ((1 - q) * ok + q * fail).mean(axis=0) / np.sqrt(2 * np.pi)
+        return sum(
+            (weight * ndtr((x - mean) / np.sqrt(var))).sum(axis=0) for weight, mean, var in _weighted_branches(self)
+        )
 
     def quantile(self, level: float, iterations: int = 60, tolerance: float = 1e-9) -> np.ndarray:
         """Predictive quantile at ``level`` for each candidate: Newton's method on :meth:`cdf`,
@@ -103,25 +93,40 @@ class PredictiveComponents:
         the bracket. It stops once every step is smaller than ``tolerance`` times the smallest
         branch sd of its candidate, or after ``iterations`` steps. The CDF is monotone, so the
         bracket always holds the quantile; Newton's steps make it converge in a few iterations.
+        A branch of weight zero under every draw (the failed one, without a gate) is left out.
         """
-        sd_ok, sd_fail = np.sqrt(self.var_ok), np.sqrt(self.var_fail)  # once, not per step
-        lo = np.minimum(self.mean_ok - 10 * sd_ok, self.mean_fail - 10 * sd_fail).min(axis=0)
-        hi = np.maximum(self.mean_ok + 10 * sd_ok, self.mean_fail + 10 * sd_fail).max(axis=0)
-        width = tolerance * np.minimum(sd_ok.min(axis=0), sd_fail.min(axis=0))
+        branches = _weighted_branches(self)
+        sds = [np.sqrt(var) for _, _, var in branches]  # once, not per step
+        lo = np.min([(mean - 10 * sd).min(axis=0) for (_, mean, _), sd in zip(branches, sds)], axis=0)
+        hi = np.max([(mean + 10 * sd).max(axis=0) for (_, mean, _), sd in zip(branches, sds)], axis=0)
+        width = tolerance * np.min([sd.min(axis=0) for sd in sds], axis=0)
         mean, var = self.moments()
         x = np.clip(mean + np.sqrt(var) * norm.ppf(level), lo, hi)
         for _ in range(iterations):
-            gap = self._cdf(x, sd_ok, sd_fail) - level
+            cdf, density = np.zeros_like(x), np.zeros_like(x)
+            for (weight, mean, _), sd in zip(branches, sds):
+                z = (x - mean) / sd
+                cdf += (weight * ndtr(z)).sum(axis=0)
+                density += (weight / sd * np.exp(-0.5 * z * z)).sum(axis=0)
+            gap = cdf - level
             lo, hi = np.where(gap < 0, x, lo), np.where(gap < 0, hi, x)
-            density = self._pdf(x, sd_ok, sd_fail)
             with np.errstate(divide="ignore", invalid="ignore"):
-                newton = x - gap / density
+                newton = x - gap * np.sqrt(2 * np.pi) / density
             inside = np.isfinite(newton) & (newton >= lo) & (newton <= hi)
             step = np.where(gap == 0, 0.0, np.where(inside, newton, 0.5 * (lo + hi)) - x)
             x = x + step
             if np.all(np.abs(step) <= width):
                 break
         return x
+
+
+def _weighted_branches(comp: PredictiveComponents) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """(weight / S, mean, variance) of each branch with weight under some draw, ``(S, n)`` each."""
+    q = np.clip(comp.p_fail, 0.0, 1.0)
+    n_draws = q.shape[0]
+    branches = [((1 - q) / n_draws, comp.mean_ok, comp.var_ok), (q / n_draws, comp.mean_fail, comp.var_fail)]
+    kept = [branch for branch in branches if np.any(branch[0] > 0)]
+    return kept or branches[:1]
 
 
 @dataclass(frozen=True)
