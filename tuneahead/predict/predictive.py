@@ -84,11 +84,13 @@ class PredictiveComponents:
             (weight * ndtr((x - mean) / np.sqrt(var))).sum(axis=0) for weight, mean, var in _weighted_branches(self)
         )
 
-    def quantile(self, level: float, iterations: int = 60, tolerance: float = 1e-9) -> np.ndarray:
+    def quantile(self, level: float, iterations: int = 60, tolerance: float = 1e-6) -> np.ndarray:
         """Predictive quantile at ``level`` for each candidate: Newton's method on :meth:`cdf`,
         kept inside a bisection bracket.
 
-        The bracket starts ten branch sds beyond every branch mean. Each step takes the Newton
+        The bracket starts at the least and the greatest of the components' own quantiles at
+        ``level`` (over draws and the branches with weight): there every component's CDF lies at
+        or below ``level``, or at or above it, and so does their mixture. Each step takes the Newton
         point when it falls inside the bracket and the bracket's midpoint otherwise, then narrows
         the bracket. It stops once every step is smaller than ``tolerance`` times the smallest
         branch sd of its candidate, or after ``iterations`` steps. The CDF is monotone, so the
@@ -97,8 +99,9 @@ class PredictiveComponents:
         """
         branches = _weighted_branches(self)
         sds = [np.sqrt(var) for _, _, var in branches]  # once, not per step
-        lo = np.min([(mean - 10 * sd).min(axis=0) for (_, mean, _), sd in zip(branches, sds)], axis=0)
-        hi = np.max([(mean + 10 * sd).max(axis=0) for (_, mean, _), sd in zip(branches, sds)], axis=0)
+        own = [(weight > 0, mean + sd * norm.ppf(level)) for (weight, mean, _), sd in zip(branches, sds)]
+        lo = np.min([np.where(on, q, np.inf).min(axis=0) for on, q in own], axis=0)
+        hi = np.max([np.where(on, q, -np.inf).max(axis=0) for on, q in own], axis=0)
         width = tolerance * np.min([sd.min(axis=0) for sd in sds], axis=0)
         mean, var = self.moments()
         x = np.clip(mean + np.sqrt(var) * norm.ppf(level), lo, hi)
