@@ -77,12 +77,14 @@ def test_healthy_and_failed_likelihoods_match_dense_densities():
 
 
 @pytest.mark.parametrize(
-    ("decay", "clock"), [(None, None), (0.6, 0.0), (0.6, -1.2)], ids=["random_walk", "transient_log", "transient"]
+    ("decay", "clock", "growth"),
+    [(None, None, None), (0.6, 0.0, None), (0.6, -1.2, -0.3)],
+    ids=["random_walk", "transient_log", "transient"],
 )
-def test_walk_likelihood_and_prediction_match_dense_gaussians(decay, clock):
+def test_walk_likelihood_and_prediction_match_dense_gaussians(decay, clock, growth):
     """The Kalman filter's per-run log-likelihood and predictive moments equal dense Gaussian algebra,
     for the random walk in learning progress (covariance min(tau, tau')) and the transient deviation
-    (stationary, correlation exp(-kappa |tau - tau'|) on the Box-Cox clock of t / T)."""
+    (correlation exp(-kappa |tau - tau'|) on the Box-Cox clock of t / T, its size (t / T)^eta)."""
     pop = sample_population(
         PopulationParams(), PopulationDesign(n_groups=2, runs_per_group=3, budgets=(300.0, 500.0)), seed=4
     )
@@ -95,6 +97,8 @@ def test_walk_likelihood_and_prediction_match_dense_gaussians(decay, clock):
     draw["omega"] = omega
     if decay is not None:
         draw["walk_decay"], draw["walk_clock"] = np.float32(decay), np.float32(clock)
+    if growth is not None:
+        draw["walk_growth"] = np.float32(growth)
     healthy = table.select(table.diverged != 1)
     full = outcome_components(draw, design.encode(healthy, with_outcome=True), with_outcome=True, failure_gate=False)
     cut = healthy.truncate(200)
@@ -117,7 +121,8 @@ def test_walk_likelihood_and_prediction_match_dense_gaussians(decay, clock):
             frac = np.concatenate([steps, [T]]) / T
             clock_time = np.log(frac) if clock == 0 else (frac**clock - 1) / clock
             lag = np.abs(np.subtract.outer(clock_time, clock_time))
-            walk = spread * (p.sigma_delta**2 + 2.0**2 * np.exp(-decay * lag))
+            size = frac ** (growth or 0.0)
+            walk = spread * (p.sigma_delta**2 + 2.0**2 * np.outer(size, size) * np.exp(-decay * lag))
         load = np.diag(np.concatenate([np.full(k, p.lam1), [1.0]]))
         cov = load @ walk @ load + p.sigma_B**2 * np.outer(np.concatenate([-phi, [0.0]]), np.concatenate([-phi, [0.0]]))
         cov += np.diag(np.concatenate([np.full(k, p.sigma_y**2), [p.sigma_eps**2]]))

@@ -69,9 +69,9 @@ class ModelSpec:
         Whether the trajectory wanders as the run trains: a random walk whose future increments no
         probe can see rides on :math:`\delta_i` (see :mod:`tuneahead.model.walk`).
     transient
-        Whether the curve strays from the trajectory by a deviation that fades as the run trains (a
-        stationary Ornstein-Uhlenbeck process on a learned clock): an early point then says
-        little about the end, a late one much. Not with ``random_walk``.
+        Whether the curve strays from the trajectory by a deviation that fades as the run trains (an
+        Ornstein-Uhlenbeck process on a learned clock, of a size that may change over the run): an
+        early point then says little about the end, a late one much. Not with ``random_walk``.
     curve_offsets
         Whether each run's curve of each metric sits off its trajectory by a persistent offset
         :math:`o_{im} \sim \mathcal N(0, \sigma_{o,m}^2)` that the final score does not share:

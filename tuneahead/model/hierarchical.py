@@ -54,23 +54,26 @@ bracket at :math:`c` times :math:`\sigma_{walk}^2`.
 
 **Transient deviation** (``transient``). A run's curve may stray from where it will end by a
 deviation that fades as it trains: early on, the data order and the adapter's start move it a lot,
-and the run forgets most of that by the end. Then :math:`X_i` is a stationary Ornstein-Uhlenbeck
-process of variance :math:`\sigma_{walk}^2` and rate :math:`\kappa` (``walk_decay``),
+and the run forgets most of that by the end. Then :math:`X_i(t) = (t/T_i)^{\eta} O_i(t)`, where
+:math:`O_i` is a stationary Ornstein-Uhlenbeck process of variance :math:`\sigma_{walk}^2` and rate
+:math:`\kappa` (``walk_decay``),
 
 .. math::
 
-    \operatorname{Corr}(X_i(t), X_i(t')) = e^{-\kappa |\tau_i(t') - \tau_i(t)|}, \qquad
+    \operatorname{Corr}(O_i(t), O_i(t')) = e^{-\kappa |\tau_i(t') - \tau_i(t)|}, \qquad
     \tau_i(t) = \frac{(t/T_i)^{g} - 1}{g},
 
 on a Box-Cox clock in the fraction of the run done, whose power :math:`g` (``walk_clock``) is
 learned: :math:`g = 1` is plain steps, :math:`g \to 0` log steps (correlation
 :math:`(t/t')^{\kappa}`), and :math:`g < 0` a clock that runs fast early and slows down late, as a
-decaying step size does. A point at :math:`c` tells about the end only through
-:math:`e^{-\kappa |\tau_i(c)|}`, so an early deviation is mostly forgotten while a late one
-carries through; the clock owes nothing to the mean curve's time scale. Between the limits lie the
-constant latent (:math:`\kappa \to 0`) and independent point noise (:math:`\kappa \to \infty`).
-Both walks are integrated out exactly by a Kalman filter over the run's points
-(:func:`tuneahead.model.walk.condition_walk`).
+decaying step size does. The size :math:`(t/T_i)^{\eta}` (``walk_growth``) lets the deviation be
+larger early (:math:`\eta < 0`) or late than its :math:`\sigma_{walk}` at the end. A point at
+:math:`c` tells about the end only through :math:`e^{-\kappa |\tau_i(c)|}`, so an early deviation is
+mostly forgotten while a late one carries through; the clock owes nothing to the mean curve's time
+scale. Between the limits lie the constant latent (:math:`\kappa \to 0`) and independent point
+noise (:math:`\kappa \to \infty`). Both walks are integrated out exactly by a Kalman filter over
+the run's points (:func:`tuneahead.model.walk.condition_walk`), the size entering as the walk's
+loading on each row.
 
 **Points at chance** (``chance_floor``). A metric may have a floor :math:`c_m` at or below which
 a point cannot be told from chance (an accuracy near its chance rate): a failed run sits there, and
@@ -196,6 +199,8 @@ def _trajectory_sites(
         # its deviation to the end; the clock's power ranges from steps (1) to a fast start (-2)
         s["walk_decay"] = numpyro.sample("walk_decay", dist.LogNormal(jnp.log(0.5), 1.0))
         s["walk_clock"] = numpyro.sample("walk_clock", dist.Normal(0.0, 1.0))
+        # the deviation's size (t/T)^eta: at eta = -0.5, a twentieth into the run, 4.5 times its end size
+        s["walk_growth"] = numpyro.sample("walk_growth", dist.Normal(0.0, 0.5))
 
 
 def _curve_sites(

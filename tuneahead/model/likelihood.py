@@ -127,15 +127,24 @@ def walk_time(p: Params, data: ModelData, t: jnp.ndarray) -> jnp.ndarray:
     return -jnp.expm1(-p["b"][..., 0] * jnp.log1p(t / t0))
 
 
+def walk_scale(p: Params, data: ModelData, t: jnp.ndarray) -> jnp.ndarray:
+    r"""The transient deviation's size at steps ``t`` ``(n, P)`` relative to its size at the end,
+    :math:`(t/T_i)^{\eta}` with :math:`\eta` = ``walk_growth`` (one without it)."""
+    if "walk_growth" not in p:
+        return jnp.ones_like(t)
+    return jnp.exp(p["walk_growth"] * jnp.log(jnp.maximum(t, 1e-3 * data.budget[:, None]) / data.budget[:, None]))
+
+
 def walk_process(p: Params, data: ModelData) -> tuple[jnp.ndarray, jnp.ndarray, jnp.ndarray]:
     r"""The walk's diffusion :math:`q`, decay :math:`\kappa` and start variance :math:`v_X`, each ``(n,)``.
 
     The walk's scale is :math:`\sigma_{walk,i} = \sigma_{walk} \exp(z_i^\top \omega)`: a config
     that scatters its seeds more (``variance_features``) scatters its whole trajectory more.
     Without a ``walk_decay`` draw, a random walk from 0: :math:`q = \sigma_{walk,i}^2`,
-    :math:`\kappa = 0`, :math:`v_X = 0`. With one, a stationary transient deviation of variance
-    :math:`\sigma_{walk,i}^2` that fades at rate :math:`\kappa`: :math:`q = 2\kappa\sigma_{walk,i}^2`,
-    :math:`v_X = \sigma_{walk,i}^2`.
+    :math:`\kappa = 0`, :math:`v_X = 0`. With one, the stationary part of a transient deviation, of
+    variance :math:`\sigma_{walk,i}^2`, that fades at rate :math:`\kappa`:
+    :math:`q = 2\kappa\sigma_{walk,i}^2`, :math:`v_X = \sigma_{walk,i}^2` (its size over the run is
+    :func:`walk_scale`, the walk's loading).
     """
     var = (p["sigma_walk"] * jnp.exp(data.x_linear @ p["omega"])) ** 2
     n = var.shape[0]
@@ -257,8 +266,11 @@ def _healthy(p: Params, data: ModelData, mu, rows: CurveRows, with_outcome: bool
             tau = jnp.concatenate([tau, tau_T[:, None]], axis=1)
         q, decay, start = walk_process(p, data)
         start_time = walk_time(p, data, jnp.zeros(n, mu.dtype))
+        scale = walk_scale(p, data, data.t)  # the deviation's size at each point, 1 at the end
+        if with_outcome:
+            scale = jnp.concatenate([scale, jnp.ones((n, 1), scale.dtype)], axis=1)
         post = condition_walk(
-            prior_mean, prior_var, q, start_time, start, tau, loadings, lam1, residual, noise, weight, decay
+            prior_mean, prior_var, q, start_time, start, tau, loadings, lam1 * scale, residual, noise, weight, decay
         )
         mean, cov = advance_walk(post.mean, post.cov, q, decay, jnp.maximum(tau_T - post.time, 0.0))
         var_ok = cov[:, 0, 0] + 2.0 * cov[:, 0, -1] + cov[:, -1, -1] + p["sigma_eps"] ** 2
