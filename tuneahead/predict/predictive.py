@@ -107,8 +107,8 @@ class PredictiveComponents:
         x = np.clip(mean + np.sqrt(var) * norm.ppf(level), lo, hi)
         for _ in range(iterations):
             cdf, density = np.zeros_like(x), np.zeros_like(x)
-            for (weight, mean, _), sd in zip(branches, sds):
-                z = (x - mean) / sd
+            for (weight, centre, _), sd in zip(branches, sds):
+                z = (x - centre) / sd
                 cdf += (weight * ndtr(z)).sum(axis=0)
                 density += (weight / sd * np.exp(-0.5 * z * z)).sum(axis=0)
             gap = cdf - level
