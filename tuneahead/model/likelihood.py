@@ -106,6 +106,12 @@ def curve_shape(p: Params, data: ModelData) -> jnp.ndarray:
     return jnp.exp(-b * jnp.log1p(data.t / t0)) - jnp.exp(-b * jnp.log1p(data.budget[:, None] / t0))
 
 
+def _log_fraction(data: ModelData, t: jnp.ndarray) -> jnp.ndarray:
+    r""":math:`\log(t / T_i)` at steps ``t`` (leading axis the runs), ``t`` held above :math:`10^{-3} T_i`."""
+    budget = data.budget.reshape(data.budget.shape + (1,) * (t.ndim - 1))
+    return jnp.log(jnp.maximum(t, 1e-3 * budget) / budget)
+
+
 def walk_time(p: Params, data: ModelData, t: jnp.ndarray) -> jnp.ndarray:
     r"""Operational time of the walk at steps ``t`` (any shape whose leading axis is the runs).
 
@@ -116,9 +122,8 @@ def walk_time(p: Params, data: ModelData, t: jnp.ndarray) -> jnp.ndarray:
     (:math:`\log(t/T_i)` at :math:`g = 0`), which owes nothing to the mean curve's time scale
     (``t`` is held above :math:`10^{-3} T_i`, which only the padding reaches).
     """
-    budget = data.budget.reshape(data.budget.shape + (1,) * (t.ndim - 1))
     if "walk_decay" in p:
-        log_t = jnp.log(jnp.maximum(t, 1e-3 * budget) / budget)
+        log_t = _log_fraction(data, t)
         g = p["walk_clock"]
         small = jnp.abs(g) < 1e-4
         return jnp.where(small, log_t, jnp.expm1(jnp.where(small, 1.0, g) * log_t) / jnp.where(small, 1.0, g))
@@ -132,7 +137,7 @@ def walk_scale(p: Params, data: ModelData, t: jnp.ndarray) -> jnp.ndarray:
     :math:`(t/T_i)^{\eta}` with :math:`\eta` = ``walk_growth`` (one without it)."""
     if "walk_growth" not in p:
         return jnp.ones_like(t)
-    return jnp.exp(p["walk_growth"] * jnp.log(jnp.maximum(t, 1e-3 * data.budget[:, None]) / data.budget[:, None]))
+    return jnp.exp(p["walk_growth"] * _log_fraction(data, t))
 
 
 def walk_process(p: Params, data: ModelData) -> tuple[jnp.ndarray, jnp.ndarray, jnp.ndarray]:
