@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from tuneahead import InferenceConfig, ModelSpec
-from tuneahead.selection import DEFAULT_VARIANTS, ModelChoiceConfig, _choose, choose_model
+from tuneahead.data.splits import Split
+from tuneahead.selection import DEFAULT_VARIANTS, ModelChoiceConfig, _choose, choose_model, refit_folds
 
 
 def test_the_config_refuses_unknown_keys_criteria_and_targets():
@@ -50,3 +51,18 @@ def test_the_choice_prefers_the_model_that_generated_the_runs(population_table):
     assert set(result.table.columns) >= {"elpd", "elpd_se", "pareto_k_max", "criterion", "target", "chosen"}
     assert result.table["target"].iloc[0] == "final score given probe to 200"
     assert result.table["criterion"].iloc[0] == "2-fold"
+
+
+def test_under_a_group_split_the_refits_hold_out_whole_groups(population_table):
+    # PSIS-LOO leaves one run out; a split that holds out groups makes the choice do so too.
+    split = Split(kind="group", by=None, test_fraction=0.3)
+    ((train, _),) = split.partition(population_table)
+    choice = ModelChoiceConfig(folds=2)
+    fold, method = refit_folds(train, 2, 0, choice, split)
+    assert method == "2-fold over values of the group"
+    groups = np.asarray(train.group)
+    assert all(len(set(fold[groups == g])) == 1 for g in np.unique(groups))
+    assert refit_folds(train, 1, 0, choice, split) == (None, "psis-loo")  # nothing to compare
+    assert refit_folds(train, 2, 0, choice, Split(kind="random")) == (None, "psis-loo")
+    fold, method = refit_folds(train, 2, 3, choice, Split(kind="random"))  # more than max_refits high k
+    assert method == "2-fold" and len(set(fold[groups == groups[0]])) == 2

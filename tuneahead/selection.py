@@ -27,6 +27,11 @@ overconfident predictive pays for every final score outside its narrow interval.
   :math:`\log \frac1S \sum_s p(R_i \mid y_{i,\le c}, \theta_s^{(-f)})` (or the whole run's
   density). Folds are drawn within groups, and a group too small to lose a run and keep two is
   never held out, so every fold's fit sees every group; all variants are scored alike.
+- **Folds like the split, where the split holds out whole groups.** When the runs to be predicted
+  are unseen values of a feature (a ``group`` split, :meth:`tuneahead.data.splits.Split.choice_folds`),
+  leaving one run out asks an easier question than the split does. The choice then always uses
+  K-fold, each fold holding out whole values of the training runs, so the variants are scored
+  on prediction for values they have not seen.
 
 The chosen variant has the largest elpd; a variant listed earlier (simpler) is kept unless a
 later one beats it by more than ``se_rule`` standard errors of their paired difference. A variant
@@ -47,7 +52,7 @@ import xarray as xr
 from scipy.special import logsumexp
 
 from .data.runtable import RunTable
-from .data.splits import within_group_folds
+from .data.splits import Split, within_group_folds
 from .inference import InferenceConfig, fit, pointwise_loglik
 from .model.design import ModelSpec
 from .model.posterior import Posterior
@@ -60,6 +65,7 @@ __all__ = [
     "final_logdensity",
     "psis_loo",
     "choose_model",
+    "refit_folds",
 ]
 
 log = logging.getLogger(__name__)
@@ -226,7 +232,22 @@ def _exact_refits(train, specs, inference, pointwise, runs, target, budget) -> l
     return done
 
 
-def _score(train, specs, inference, choice: ModelChoiceConfig, budget) -> tuple[dict, dict, str, dict]:
+def refit_folds(
+    train: RunTable, n_variants: int, n_unreliable: int, choice: ModelChoiceConfig, split: Split | None
+) -> tuple[np.ndarray | None, str]:
+    """The folds of the K-fold refits and the criterion's name, or (None, "psis-loo") where PSIS-LOO
+    serves: one variant, or few runs with high Pareto k under a split that holds out runs."""
+    if n_variants == 1:
+        return None, "psis-loo"
+    by_value = None if split is None else split.choice_folds(train, choice.folds, choice.seed)
+    if by_value is not None:
+        return by_value, f"{len(np.unique(by_value))}-fold over values of {split.by or 'the group'}"
+    if choice.criterion == "kfold" or n_unreliable > choice.max_refits:
+        return within_group_folds(train.group, choice.folds, choice.seed), f"{choice.folds}-fold"
+    return None, "psis-loo"
+
+
+def _score(train, specs, inference, choice: ModelChoiceConfig, budget, split) -> tuple[dict, dict, str, dict]:
     """Each variant's posterior, pointwise elpd, how the elpd was computed, and the Pareto k."""
     posteriors, pointwise, k_hat = {}, {}, {}
     for name, spec in specs.items():
@@ -236,16 +257,13 @@ def _score(train, specs, inference, choice: ModelChoiceConfig, budget) -> tuple[
     unreliable = np.flatnonzero(
         np.any([k_hat[n] > choice.pareto_k for n in specs if _converged(posteriors[n], choice.max_r_hat)], axis=0)
     )
-    if len(specs) > 1 and (choice.criterion == "kfold" or len(unreliable) > choice.max_refits):
-        log.info(
-            "model choice: %d runs with Pareto k > %g; %d-fold refits", len(unreliable), choice.pareto_k, choice.folds
-        )
-        fold = within_group_folds(train.group, choice.folds, choice.seed)
+    fold, method = refit_folds(train, len(specs), len(unreliable), choice, split)
+    if fold is not None:
+        log.info("model choice: %d runs with Pareto k > %g; %s refits", len(unreliable), choice.pareto_k, method)
         scores = {
             name: _kfold_elpd(train, spec, inference, fold, choice.target, budget) for name, spec in specs.items()
         }
-        return posteriors, scores, f"{choice.folds}-fold", k_hat
-    method = "psis-loo"
+        return posteriors, scores, method, k_hat
     if len(specs) > 1 and len(unreliable):
         done = _exact_refits(train, specs, inference, pointwise, unreliable, choice.target, budget)
         method = f"psis-loo, {len(done)} of {len(unreliable)} runs with Pareto k > {choice.pareto_k:g} refitted exactly"
@@ -258,14 +276,16 @@ def choose_model(
     inference: InferenceConfig,
     choice: ModelChoiceConfig,
     budget: float | None = None,
+    split: Split | None = None,
 ) -> ModelChoice:
     """Fit every variant to ``train`` and keep the one the criterion prefers (module doc);
-    ``budget`` is the probe budget of the default target."""
+    ``budget`` is the probe budget of the default target, and ``split`` the split whose test runs
+    the chosen model will predict (a ``group`` split makes the folds hold out whole values)."""
     if choice.target == "final_given_probe" and budget is None:
         raise ValueError("model.auto.target=final_given_probe needs the probe budget; pass budget=")
     specs = choice.specs(base)
     names = list(specs)
-    posteriors, pointwise, method, k_hat = _score(train, specs, inference, choice, budget)
+    posteriors, pointwise, method, k_hat = _score(train, specs, inference, choice, budget, split)
     converged = {n: _converged(posteriors[n], choice.max_r_hat) for n in names}
     chosen = _choose(names, pointwise, choice.se_rule, converged)
     best = max(names, key=lambda n: np.nansum(pointwise[n]))

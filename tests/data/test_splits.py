@@ -58,3 +58,18 @@ def test_folds_keep_two_runs_of_every_group_in_every_fit(population_table):
     tiny = population_table.select(np.isin(groups, np.unique(groups)[:1]) & (np.arange(len(groups)) % 5 == 0))
     with pytest.raises(RunTableError, match="no group has enough runs"):
         within_group_folds(tiny.group, folds=5)
+
+
+def test_choice_folds_hold_out_whole_values_like_the_split(runs, population_table):
+    split = Split(kind="group", by=None, test_fraction=0.3, seed=0)
+    ((train, _),) = split.partition(population_table)
+    fold = split.choice_folds(train, folds=3, seed=1)
+    groups = np.asarray(train.group)
+    assert set(fold) == {0, 1, 2}
+    assert all(len(set(fold[groups == g])) == 1 for g in np.unique(groups))  # a value lies in one fold
+    assert len(set(split.choice_folds(train, folds=100).tolist())) == len(np.unique(groups))  # one value a fold
+    assert Split(kind="random").choice_folds(train, folds=3) is None
+    assert Split(kind="within_groups").choice_folds(train, folds=3) is None
+    one_value = runs.select(runs.static[:, 0] == runs.static[0, 0])
+    with pytest.raises(RunTableError, match="training runs hold one value of lr"):
+        Split(kind="group", by="lr").choice_folds(one_value, folds=3)

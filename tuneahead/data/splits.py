@@ -10,8 +10,10 @@ A split is a :class:`Split` of one of four kinds, each with its own keys:
   ``test_fraction`` of the distinct values;
 - ``kfold``: ``folds`` folds at random (``seed``), each run held out exactly once.
 
-Model choice refits on folds of the training runs that must keep every group fitted:
-:func:`within_group_folds` draws them within groups.
+Model choice refits on folds of the training runs. Where the held-out runs are whole groups,
+the folds are too (:meth:`Split.choice_folds`: the training runs' distinct values of ``by`` dealt
+into folds), so the choice scores what the split tests, prediction for unseen values. Otherwise
+:func:`within_group_folds` draws them within groups, so that every fold keeps every group fitted.
 
 :meth:`Split.partition` gives the (train, test) pairs: one pair, or one per fold. A split that
 would leave a side empty, or names a key its kind does not have, is refused with a message that
@@ -128,6 +130,28 @@ class Split:
                 "in training; use more runs per group or a larger fraction"
             )
         return is_test
+
+    def choice_folds(self, train: Runs, folds: int, seed: int = 0) -> np.ndarray | None:
+        """Folds of the training runs ``train`` that hold out what this split holds out, or None.
+
+        For a ``group`` split, the training runs' distinct values of ``by`` are dealt at random
+        into ``min(folds, values)`` folds, each value's runs in one fold (-1 for none). Other
+        kinds hold out runs, not values: None, and the caller draws folds within groups.
+        """
+        if self.kind != "group":
+            return None
+        labels = self._labels(train)
+        values = list(dict.fromkeys(labels.tolist()))
+        if len(values) < 2:
+            raise RunTableError(
+                f"{self.name}: the training runs hold one value of {self.by or 'the group'} ({values}), so "
+                "model choice cannot hold out whole values; hold out fewer values or use model.auto.criterion=loo "
+                "on a random split"
+            )
+        k = min(int(folds), len(values))
+        order = np.random.default_rng(seed).permutation(len(values))
+        of_value = {values[j]: i % k for i, j in enumerate(order)}
+        return np.array([of_value[v] for v in labels.tolist()])
 
     def _labels(self, table: Runs) -> np.ndarray:
         if self.by is None:

@@ -128,7 +128,7 @@ def _fit_ours(cfg, plan: EvaluationPlan, train: RunTable, split_name: str, fold:
         if path.exists():
             log.info("  ours: reusing the posterior %s", path)
             return Posterior.load(path), float("nan"), True
-    posterior, seconds = fit_posterior(train, plan.settings)
+    posterior, seconds = fit_posterior(train, plan.settings, plan.splits[split_name])
     posterior.save(out_dir / "posteriors" / key)
     write_model_choice(posterior, out_dir / "posteriors" / key.replace(".nc", "_model_choice.csv"))
     if cache:

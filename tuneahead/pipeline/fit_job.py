@@ -132,7 +132,7 @@ def run_fit(cfg: DictConfig, out_dir: str | Path) -> dict:
     ((train, test),) = scored_partition(table, split)
     log.info("%s; %d training runs, %d held-out runs", table, len(train), len(test))
     log.info("[2/5] fitting the hierarchical model")
-    posterior, timing["fit_seconds"] = fit_posterior(train, settings)
+    posterior, timing["fit_seconds"] = fit_posterior(train, settings, split)
     posterior.save(out_dir / "posterior.nc")
     write_model_choice(posterior, out_dir / "model_choice.csv")
     t0 = time.perf_counter()

@@ -60,18 +60,19 @@ def scored_partition(table: RunTable, split: Split) -> list[tuple[RunTable, RunT
     return out
 
 
-def fit_posterior(train: RunTable, settings: JobSettings) -> tuple[Posterior, float]:
+def fit_posterior(train: RunTable, settings: JobSettings, split: Split | None = None) -> tuple[Posterior, float]:
     """The posterior of the training runs and the seconds its fit took.
 
     With ``model=auto`` every variant is fitted to the training runs and the one chosen on them
     (:func:`tuneahead.selection.choose_model`) is returned; its diagnostics carry the comparison
-    table as ``extra["model_choice"]``, so the table travels with the saved posterior.
+    table as ``extra["model_choice"]``, so the table travels with the saved posterior. ``split``
+    is the split whose test runs it will predict; the choice's folds mirror it.
     """
     t0 = time.perf_counter()
     if settings.choice is None:
         posterior = fit(train, settings.spec, settings.inference)
     else:
-        choice = choose_model(train, settings.spec, settings.inference, settings.choice, settings.probe_budget)
+        choice = choose_model(train, settings.spec, settings.inference, settings.choice, settings.probe_budget, split)
         posterior = choice.posterior
         extra = {**posterior.diagnostics.extra, "model_choice": choice.table.to_dict(orient="records")}
         posterior.diagnostics = replace(posterior.diagnostics, extra=extra)
