@@ -3,6 +3,7 @@
     python -m experiments.visible_sets                        # every set, resumable, into outputs/visible
     python -m experiments.visible_sets --sets deberta alexnet --write-md experiments/evaluation.md
     python -m experiments.visible_sets --summary-only         # the table from what is already there
+    python -m experiments.visible_sets --sets deberta alexnet -- inference=svi model.auto.folds=3
 
 Each set is ``python -m tuneahead.evaluate +experiment=NAME`` with the experiment's own settings:
 its model is chosen on its training runs where the experiment says ``model=auto``, never from
@@ -11,7 +12,9 @@ interrupted run resumes where it stopped. The summary has one row per set x spli
 method: RMSE, CRPS, 90% coverage, Spearman, and for the methods that screen (ours and TuneAhead's
 LightGBM) the compute saved while keeping 95% of the top-quartile runs (``results.json``'s
 ``headline``). It is written as CSV and Markdown beside the outputs (numbers first), and with
-``--write-md`` into a marked section of a Markdown file.
+``--write-md`` into a marked section of a Markdown file. Hydra overrides after ``--`` go to every set
+of that call; under the table, each set's line lists the overrides it ran with (its
+``.hydra/overrides.yaml``), so sets run with different settings say so.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import tempfile
 from pathlib import Path
 
 import pandas as pd
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 PRESETS = ("dynamic_critical", "noise_dominant", "static_sufficient")
@@ -54,10 +58,10 @@ def run_app(args: list[str], folder: Path, done: str, log: Path) -> None:
         raise SystemExit(f"{' '.join(args[:2])} failed (exit {code}); see {log}")
 
 
-def run_set(name: str, out: Path) -> Path:
+def run_set(name: str, out: Path, overrides: list[str]) -> Path:
     """Evaluate set ``name`` into ``out/name`` unless its results are there; returns the folder."""
     out.mkdir(parents=True, exist_ok=True)
-    args = ["tuneahead.evaluate", *SETS[name], "inference.progress=false"]
+    args = ["tuneahead.evaluate", *SETS[name], "inference.progress=false", *overrides]
     run_app(args, out / name, "results.json", out / f"{name}.log")
     return out / name
 
@@ -77,6 +81,16 @@ def summarize(name: str, folder: Path) -> pd.DataFrame:
         return long.assign(compute_saved=float("nan"))
     headline = headline[["split", "budget", "method", "compute_saved"]]
     return long.merge(headline, on=["split", "budget", "method"], how="left")
+
+
+def settings(name: str, folder: Path) -> str:
+    """One Markdown line: the Hydra overrides set ``name`` was evaluated with."""
+    path = folder / ".hydra" / "overrides.yaml"
+    used = yaml.safe_load(path.read_text()) if path.exists() else None
+    if used is None:
+        return f"- `{name}`: settings not recorded"
+    extra = [o for o in used if o != "inference.progress=false"]
+    return f"- `{name}`: " + " ".join(f"`{o}`" for o in extra)
 
 
 def markdown_table(frame: pd.DataFrame, digits: int = 3) -> str:
@@ -116,19 +130,21 @@ def main() -> None:
     parser.add_argument("--sets", nargs="+", choices=sorted(SETS), default=list(SETS))
     parser.add_argument("--summary-only", action="store_true", help="summarize the sets already evaluated")
     parser.add_argument("--write-md", type=Path, default=None, help="also write the table into this file")
+    parser.add_argument("overrides", nargs="*", help="Hydra overrides for every set of this call (after --)")
     args = parser.parse_args()
-    parts = []
+    parts, lines = [], []
     for name in args.sets:
         folder = args.out / name
         if not args.summary_only:
-            folder = run_set(name, args.out)
+            folder = run_set(name, args.out, args.overrides)
         if (folder / "results.json").exists():
             parts.append(summarize(name, folder))
+            lines.append(settings(name, folder))
     if not parts:
         raise SystemExit(f"no evaluated set under {args.out}; run without --summary-only")
     summary = pd.concat(parts, ignore_index=True)
     _atomic_write(args.out / "visible_sets.csv", summary.to_csv(index=False))
-    markdown = markdown_table(summary)
+    markdown = markdown_table(summary) + "\n\nEach set's Hydra overrides:\n\n" + "\n".join(lines)
     _atomic_write(args.out / "visible_sets.md", markdown + "\n")
     if args.write_md:
         write_section(args.write_md, markdown)

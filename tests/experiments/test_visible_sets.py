@@ -10,7 +10,15 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from experiments.visible_sets import BEGIN, END, SETS, markdown_table, summarize, write_section  # noqa: E402
+from experiments.visible_sets import (  # noqa: E402
+    BEGIN,
+    END,
+    SETS,
+    markdown_table,
+    settings,
+    summarize,
+    write_section,
+)
 
 
 def _outputs(folder: Path) -> Path:
@@ -46,3 +54,13 @@ def test_every_set_names_an_experiment():
     for name, args in SETS.items():
         experiment = next(a for a in args if a.startswith("+experiment="))
         assert (conf / f"{experiment.split('=')[1]}.yaml").exists(), name
+
+
+def test_settings_line_lists_the_overrides_a_set_ran_with(tmp_path):
+    folder = _outputs(tmp_path / "toy")
+    assert settings("toy", folder) == "- `toy`: settings not recorded"
+    (folder / ".hydra").mkdir()
+    (folder / ".hydra" / "overrides.yaml").write_text(
+        "- +experiment=deberta_eval\n- inference.progress=false\n- inference=svi\n"
+    )
+    assert settings("toy", folder) == "- `toy`: `+experiment=deberta_eval` `inference=svi`"
