@@ -48,6 +48,14 @@ def test_a_spec_without_metrics_refuses_options_that_act_on_curves():
             ModelSpec(metrics=(), **{option: True})
 
 
+def test_the_gate_is_refused_where_no_curve_and_no_fate_identify_it(curveless_file, compose_app, tmp_path):
+    unknown = tmp_path / "unknown_fate.csv"
+    pd.read_csv(curveless_file).drop(columns="diverged").to_csv(unknown, index=False)
+    with pytest.raises(RunTableError, match="model.failure_gate=true.*set model.failure_gate=false"):
+        run_fit(compose_app("config", _overrides(unknown)), tmp_path / "fit")  # refused before any fit
+    assert not (tmp_path / "fit" / "posterior.nc").exists()
+
+
 @pytest.mark.slow
 def test_the_fit_app_reports_the_static_end_of_the_theory(curveless_file, compose_app, tmp_path):
     overrides = [*_overrides(curveless_file), "risk.budgets=[0,100,400]", "risk.max_draws=20"]

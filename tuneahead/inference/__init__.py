@@ -27,7 +27,7 @@ fit and its arviz output), :mod:`.start` (starting values), :mod:`.nuts`, :mod:`
 from .config import InferenceConfig
 from .devices import chain_method, use_compilation_cache, use_host_devices
 from .diagnostics import diagnose
-from .fitting import check_training_runs, fit
+from .fitting import check_gate_identified, check_training_runs, fit
 from .progress import Progress
 from .svi import OrderedELBO
 from .update import ImportanceUpdate, pointwise_loglik
@@ -35,6 +35,7 @@ from .update import ImportanceUpdate, pointwise_loglik
 __all__ = [
     "InferenceConfig",
     "fit",
+    "check_gate_identified",
     "check_training_runs",
     "OrderedELBO",
     "use_host_devices",

@@ -25,15 +25,23 @@ from .nuts import run_nuts
 from .start import link_start
 from .svi import run_svi
 
-__all__ = ["CENTERED_MIN_RUNS", "check_training_runs", "fit", "model_arguments", "parameterization"]
+__all__ = [
+    "CENTERED_MIN_RUNS",
+    "check_gate_identified",
+    "check_training_runs",
+    "fit",
+    "model_arguments",
+    "parameterization",
+]
 
 log = logging.getLogger(__name__)
 
 CENTERED_MIN_RUNS = 10
 
 
-def check_training_runs(table: RunTable) -> None:
-    """Training runs need final scores, and every group more than one run."""
+def check_training_runs(table: RunTable, spec: ModelSpec | None = None) -> None:
+    """Training runs need final scores, and every group more than one run; with ``spec``, the
+    failure gate must be identified (:func:`check_gate_identified`)."""
     missing = table.run_id[~table.has_final]
     if missing.size:
         raise RunTableError(
@@ -46,6 +54,22 @@ def check_training_runs(table: RunTable) -> None:
         raise RunTableError(
             f"group {single[0]!r} has a single training run, so its intercept cannot be told apart "
             "from the run's own deviation; merge it into a related group or relabel the run"
+        )
+    if spec is not None:
+        check_gate_identified(table, spec)
+
+
+def check_gate_identified(table: RunTable, spec: ModelSpec) -> None:
+    """Refuse the failure gate where nothing identifies it: no curves, and no run's fate recorded.
+
+    The gate then is a free two-component mixture over the final scores: a poor run and a diverged
+    one look alike, and the chains wander between labellings.
+    """
+    if spec.failure_gate and not spec.metrics and np.isnan(table.diverged).all():
+        raise RunTableError(
+            "model.failure_gate=true, but the table has no curves (model.metrics=[]) and no training run says "
+            "whether it diverged ('diverged' is empty), so nothing tells a diverged run from a poor one; "
+            "set model.failure_gate=false, or record 'diverged' for the runs"
         )
 
 
@@ -72,7 +96,7 @@ def model_arguments(spec: ModelSpec, design: ModelDesign, data: ModelData) -> di
 
 def fit(table: RunTable, spec: ModelSpec, config: InferenceConfig) -> Posterior:
     """Fit the hierarchical model to the training runs in ``table``."""
-    check_training_runs(table)
+    check_training_runs(table, spec)
     design = ModelDesign.fit(table, spec)
     data = design.encode(table, with_outcome=True)
     model_kwargs = model_arguments(spec, design, data)

@@ -55,6 +55,7 @@ from ..evaluation.methods import baseline_coverage, baseline_crps, build_baselin
 from ..evaluation.report import prediction_frame, write_predictions, write_screening, write_tables
 from ..evaluation.scoring import HeldOut, MethodResults, level_tag, table_row
 from ..evaluation.screening import SCREENED_METHODS, method_screening, pruner_row, success_thresholds
+from ..inference import check_gate_identified
 from ..model.posterior import Posterior
 from .runs import check_metrics, fit_posterior, load_runs, scored_partition, write_model_choice
 from .settings import JobSettings, config_budget, job_settings, plain
@@ -226,6 +227,7 @@ def run_evaluation(cfg: DictConfig, out_dir: str | Path) -> dict:
     plan = evaluation_plan(cfg)
     _, table = load_runs(cfg.data)
     check_metrics(table, plan.settings.spec.metrics, "model.metrics")
+    check_gate_identified(table, plan.settings.spec)  # before any fit
     check_metrics(table, [plan.metric] if plan.metric is not None else [], "evaluation.metric")
     check_baselines(plan.methods, plan.metric, plan.ev, table)
     log.info("%s; baselines read metric %r; budgets %s", table, plan.metric, plan.budgets)

@@ -26,6 +26,7 @@ from omegaconf import DictConfig, OmegaConf
 from ..artifacts import atomic_path, write_json
 from ..data.runtable import RunTable
 from ..evaluation.metrics import heldout_metrics
+from ..inference import check_gate_identified
 from ..model.posterior import Posterior
 from ..plots import plot_predicted_vs_true, plot_risk_curve
 from ..predict import Prediction, predict
@@ -129,6 +130,7 @@ def run_fit(cfg: DictConfig, out_dir: str | Path) -> dict:
     log.info("[1/5] loading the runs")
     source, table = load_runs(cfg.data)
     check_metrics(table, settings.spec.metrics, "model.metrics")
+    check_gate_identified(table, settings.spec)  # before any fit
     ((train, test),) = scored_partition(table, split)
     log.info("%s; %d training runs, %d held-out runs", table, len(train), len(test))
     log.info("[2/5] fitting the hierarchical model")
