@@ -1,21 +1,26 @@
 r"""Marginal log-likelihoods of every prefix of a run's rows, under a Gaussian latent.
 
 With the latent :math:`u \sim \mathcal N(m_0, \operatorname{diag}(s_0))` seen through rows
-:math:`z_j = c_j + A_j^\top u + e_j` (as in :mod:`tuneahead.model.gaussian`), the first :math:`k`
-rows have the marginal log-likelihood
+:math:`z_j = c_j + A_j^\top u + e_j`, :math:`e_j \sim \mathcal N(0, v_j)` (as in
+:mod:`tuneahead.model.gaussian`), the first :math:`k` rows have the marginal log-likelihood
 
 .. math::
 
-    \ell_k = -\tfrac12 \Big[ n_k \log 2\pi + \sum_{j<k} w_j \log v_j + \sum_l \log s_{0l}
-             + \log|\Lambda_k| + q_k - h_k^\top \Lambda_k^{-1} h_k \Big],
+    \ell_k = \sum_{j<k} \log \mathcal N\big(\rho_j;\; 0,\; s_j\big), \qquad
+    \rho_j = z_j - c_j - A_j^\top m_j, \qquad s_j = A_j^\top \Sigma_j A_j + v_j,
 
-    \Lambda_k = \operatorname{diag}(s_0)^{-1} + \sum_{j<k} \frac{w_j}{v_j} A_j A_j^\top, \qquad
-    h_k = \sum_{j<k} \frac{w_j}{v_j} \rho_j A_j, \qquad q_k = \sum_{j<k} \frac{w_j}{v_j} \rho_j^2,
+the chain rule over rows, where :math:`(m_j, \Sigma_j)` is the latent's law given the rows before
+:math:`j`, starting at :math:`(m_0, \operatorname{diag}(s_0))`. Each row updates it by rank one,
 
-with :math:`\rho_j = z_j - c_j - A_j^\top m_0`. All the sums are cumulative sums over the rows, so
-the :math:`P + 1` prefixes of a run cost one pass plus :math:`P + 1` small :math:`K \times K`
-factorizations (unrolled, as in :mod:`tuneahead.model.gaussian`). :math:`\ell_0 = 0`, and
-:math:`\ell_P` is the log-likelihood of all rows.
+.. math::
+
+    g_j = \Sigma_j A_j / s_j, \qquad m_{j+1} = m_j + g_j \rho_j, \qquad
+    \Sigma_{j+1} = \Sigma_j - g_j A_j^\top \Sigma_j,
+
+so the :math:`P + 1` prefixes of a run cost one pass of :math:`O(K^2)` steps, with no
+factorization. Masked rows change nothing. :math:`\ell_0 = 0`, and :math:`\ell_P` is the
+log-likelihood of all rows (:func:`tuneahead.model.gaussian.condition_latent`'s, computed in
+closed form there).
 
 The failure branch of :mod:`tuneahead.model.hierarchical` uses them: a run that diverges between
 its :math:`k`-th and :math:`(k+1)`-th points was a healthy run until then.
@@ -23,9 +28,10 @@ its :math:`k`-th and :math:`(k+1)`-th points was a healthy run until then.
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 
-from .gaussian import _LOG_2PI, _cho_solve, cholesky_entries
+from .gaussian import _LOG_2PI
 
 __all__ = ["prefix_loglik", "sums_before"]
 
@@ -50,35 +56,36 @@ def prefix_loglik(
 
     Arguments as for :func:`tuneahead.model.gaussian.condition_latent`: ``prior_mean`` and
     ``prior_var`` ``(..., K)``, ``loadings`` ``(..., P, K)``, ``residual``, ``noise_var`` and
-    ``weight`` ``(..., P)``. Masked rows (weight 0) add nothing, so the prefixes that end on them
+    ``weight`` ``(..., P)`` (a 0/1 mask). Masked rows add nothing, so the prefixes that end on them
     repeat the last observed value.
 
-    The sums over rows are written out per latent dimension, each a ``(..., P)`` array whose prefix
-    sums are one matrix product along the last axis; as ``(..., P, K, K)`` einsums they become many
-    tiny products, which the CPU runs several times slower.
+    One pass over the rows (a scan), each a rank-one update of the latent's mean and covariance
+    (module doc), written out per latent dimension: a ``(..., K, K)`` product per row would be
+    many tiny products, which the CPU runs several times slower.
     """
-    weight = weight.astype(loadings.dtype)
-    prec = weight / noise_var
     k_dim = prior_var.shape[-1]
-    cols = [loadings[..., k] for k in range(k_dim)]  # (..., P) each
-    rho = jnp.where(weight > 0, residual - sum(cols[k] * prior_mean[..., k, None] for k in range(k_dim)), 0.0)
-    weighted = [prec * col for col in cols]
-    axis = residual.ndim - 1
-    lam: list[list] = [[None] * k_dim for _ in range(k_dim)]
-    for k in range(k_dim):
-        for j in range(k + 1):
-            lam[k][j] = lam[j][k] = sums_before(weighted[k] * cols[j], axis) + (
-                1.0 / prior_var[..., k, None] if j == k else 0.0
-            )
-    h = jnp.stack([sums_before(w * rho, axis) for w in weighted], axis=-1)  # (..., P + 1, K)
-    quad = sums_before(prec * rho**2, axis)
-    log_noise = sums_before(weight * jnp.log(noise_var), axis)
-    count = sums_before(weight, axis)
-    chol = cholesky_entries(lam)
-    alpha = _cho_solve(chol, h)
-    logdet = (
-        log_noise
-        + jnp.sum(jnp.log(prior_var), axis=-1)[..., None]
-        + 2.0 * sum(jnp.log(chol[k][k]) for k in range(len(chol)))
+    observed = weight > 0
+    rows = (
+        [jnp.moveaxis(loadings[..., k], -1, 0) for k in range(k_dim)],
+        jnp.moveaxis(residual, -1, 0),
+        jnp.moveaxis(noise_var, -1, 0),
+        jnp.moveaxis(observed, -1, 0),
     )
-    return -0.5 * (count * _LOG_2PI + logdet + quad - jnp.sum(h * alpha, axis=-1))
+    zero = jnp.zeros_like(prior_var[..., 0])
+
+    def step(carry, row):
+        mean, cov, total = carry
+        a, r, v, seen = row
+        cov_a = [sum(cov[i][k] * a[k] for k in range(k_dim)) for i in range(k_dim)]
+        s = sum(a[i] * cov_a[i] for i in range(k_dim)) + v
+        e = jnp.where(seen, r - sum(a[i] * mean[i] for i in range(k_dim)), 0.0)
+        total = total + jnp.where(seen, -0.5 * (_LOG_2PI + jnp.log(s) + e * e / s), 0.0)
+        gain = [jnp.where(seen, cov_a[i] / s, 0.0) for i in range(k_dim)]
+        mean = [mean[i] + gain[i] * e for i in range(k_dim)]
+        cov = [[cov[i][j] - gain[i] * cov_a[j] for j in range(k_dim)] for i in range(k_dim)]
+        return (mean, cov, total), total
+
+    mean0 = [prior_mean[..., k] for k in range(k_dim)]
+    cov0 = [[prior_var[..., i] if i == j else zero for j in range(k_dim)] for i in range(k_dim)]
+    _, totals = jax.lax.scan(step, (mean0, cov0, zero), rows)
+    return jnp.concatenate([zero[..., None], jnp.moveaxis(totals, 0, -1)], axis=-1)
