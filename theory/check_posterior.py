@@ -69,8 +69,8 @@ def check(overrides=(), out_dir: str | Path = "outputs/theory/posterior", scale_
         return run_fit(cfg, out_dir)
     fit_posterior = fit_job.fit_posterior
 
-    def scaled(train, settings):
-        posterior, seconds = fit_posterior(train, settings)
+    def scaled(train, settings, split=None):
+        posterior, seconds = fit_posterior(train, settings, split)
         idata = posterior.idata.copy()
         idata.posterior["sigma_eps"] = idata.posterior["sigma_eps"] * scale_noise
         return Posterior(idata, posterior.design, posterior.diagnostics), seconds
