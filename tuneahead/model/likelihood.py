@@ -140,18 +140,24 @@ def walk_scale(p: Params, data: ModelData, t: jnp.ndarray) -> jnp.ndarray:
     return jnp.exp(p["walk_growth"] * _log_fraction(data, t))
 
 
+def config_spread(p: Params, data: ModelData, sigma: jnp.ndarray) -> jnp.ndarray:
+    r""":math:`\sigma \exp(z_i^\top \omega)` per run ``(n,)``: a config that scatters its seeds more
+    (``variance_features``; :math:`\omega = 0` without them) scatters its trajectory and its walk alike."""
+    return sigma * jnp.exp(data.x_linear @ p["omega"])
+
+
 def walk_process(p: Params, data: ModelData) -> tuple[jnp.ndarray, jnp.ndarray, jnp.ndarray]:
     r"""The walk's diffusion :math:`q`, decay :math:`\kappa` and start variance :math:`v_X`, each ``(n,)``.
 
-    The walk's scale is :math:`\sigma_{walk,i} = \sigma_{walk} \exp(z_i^\top \omega)`: a config
-    that scatters its seeds more (``variance_features``) scatters its whole trajectory more.
+    The walk's scale is :math:`\sigma_{walk,i} = \sigma_{walk} \exp(z_i^\top \omega)`
+    (:func:`config_spread`), as :math:`\delta_i`'s is.
     Without a ``walk_decay`` draw, a random walk from 0: :math:`q = \sigma_{walk,i}^2`,
     :math:`\kappa = 0`, :math:`v_X = 0`. With one, the stationary part of a transient deviation, of
     variance :math:`\sigma_{walk,i}^2`, that fades at rate :math:`\kappa`:
     :math:`q = 2\kappa\sigma_{walk,i}^2`, :math:`v_X = \sigma_{walk,i}^2` (its size over the run is
     :func:`walk_scale`, the walk's loading).
     """
-    var = (p["sigma_walk"] * jnp.exp(data.x_linear @ p["omega"])) ** 2
+    var = config_spread(p, data, p["sigma_walk"]) ** 2
     n = var.shape[0]
     if "walk_decay" not in p:
         return var, jnp.zeros_like(var), jnp.zeros_like(var)
@@ -239,7 +245,7 @@ def curve_rows(p: Params, data: ModelData, mu, extra, amp, shape) -> CurveRows:
         residual=data.y - (per_point(p["lam0"], data) + per_point(p["lam1"], data) * mu[:, None]),
         noise=per_point(p["sigma_y"], data) ** 2,
         weight=data.mask if data.floor is None else data.mask & ~censored(data),
-        delta_var=jnp.maximum((p["sigma_delta"] * jnp.exp(data.x_linear @ p["omega"])) ** 2 + extra, DELTA_VAR_FLOOR),
+        delta_var=jnp.maximum(config_spread(p, data, p["sigma_delta"]) ** 2 + extra, DELTA_VAR_FLOOR),
         amplitude_mean=mean,
         amplitude_var=var,
     )
