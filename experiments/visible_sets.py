@@ -38,6 +38,7 @@ SETS: dict[str, tuple[str, ...]] = {
     "deberta": ("+experiment=deberta_eval",),
     "alexnet": ("+experiment=alexnet_eval",),
     "proxylm_intent": ("+experiment=proxylm_eval",),
+    "nusa_sizes": ("+experiment=nusa_sizes_eval",),
     **{f"smollm2_lora_c{c}": ("+experiment=metadataset_eval", f"data.probe_at={c}") for c in (10, 20, 40)},
 }
 BEGIN, END = "<!-- visible-sets:begin -->", "<!-- visible-sets:end -->"

@@ -12,6 +12,7 @@ from .gradient_boosting import LIGHTGBM_INTERVALS, TUNEAHEAD_PARAMS, GradientBoo
 from .last_value import LastValue
 from .proxylm import PROXYLM_REGRESSORS, ConfigRidge, ProxyLM
 from .pruners import PrunerReplay, make_pruner, replay_pruner
+from .scaling_law import RectifiedScalingLaw, fit_rectified_law, rectified_law
 
 __all__ = [
     "MethodPrediction",
@@ -24,6 +25,9 @@ __all__ = [
     "CurveExtrapolation",
     "LossDecayRegression",
     "extrapolate_curve",
+    "RectifiedScalingLaw",
+    "fit_rectified_law",
+    "rectified_law",
     "PROBE_FEATURES",
     "feature_matrix",
     "probe_features",

@@ -5,6 +5,7 @@ from .files import read_runtable, runtable_to_frame, write_runtable
 from .mlflow_runs import load_mlflow_runs
 from .opda import load_opda
 from .opda_alexnet import load_opda_alexnet
+from .proxylm_sizes import load_size_curves
 from .proxylm_tables import load_proxylm_table
 from .runstore import RunStore, run_key
 from .runstore_table import load_runstore
@@ -26,6 +27,7 @@ __all__ = [
     "load_opda",
     "load_opda_alexnet",
     "load_proxylm_table",
+    "load_size_curves",
     "load_trainer_runs",
     "load_mlflow_runs",
     "load_tensorboard_runs",

@@ -31,10 +31,11 @@ METHODS = (
     "proxylm",
     "config_ridge",
     "lcpfn",
+    "rectified",
 )
 # the methods that need a probe curve (a table without curves has none for them); config_ridge reads
 # the probe's last value when there is a curve, and proxylm with probe_last=true (checked where built)
-CURVE_METHODS = ("last_value", "extrapolation", "loss_decay", "dynamic_only", "lcpfn")
+CURVE_METHODS = ("last_value", "extrapolation", "loss_decay", "dynamic_only", "lcpfn", "rectified")
 # the name of each method in the tables
 METHOD_LABELS = {
     "ours": "ours (hierarchical)",
@@ -47,13 +48,15 @@ METHOD_LABELS = {
     "proxylm": "ProxyLM (XGBoost on proxy scores)",
     "config_ridge": "config ridge",
     "lcpfn": "LC-PFN",
+    "rectified": "rectified scaling law",
 }
 # config path -> the keys it may hold (the splits are checked by Split.from_config)
 KNOWN_KEYS = {
     "evaluation": {"budgets", "metric", "methods", "splits", "posterior_cache", "baselines", "screen", "explain"},
-    "evaluation.baselines": {"lightgbm", "extrapolation", "proxylm", "config_ridge", "lcpfn"},
+    "evaluation.baselines": {"lightgbm", "extrapolation", "proxylm", "config_ridge", "lcpfn", "rectified"},
     "evaluation.baselines.lightgbm": {"folds", "early_stopping", "interval"},
     "evaluation.baselines.extrapolation": {"min_points"},
+    "evaluation.baselines.rectified": {"min_points"},
     "evaluation.baselines.proxylm": {"regressor", "folds", "search_folds", "grid", "params", "probe_last"},
     "evaluation.baselines.config_ridge": {"alpha"},
     "evaluation.baselines.lcpfn": {"size", "weights", "n_samples", "increasing", "margin", "linear_map", "batch_size"},

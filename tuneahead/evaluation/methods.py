@@ -23,6 +23,7 @@ from ..baselines import (
     ProxyLM,
 )
 from ..baselines.lcpfn import LCPFNExtrapolation
+from ..baselines.scaling_law import RectifiedScalingLaw
 from ..data.runtable import RunTable
 from ..model.posterior import Posterior
 from ..predict import PredictiveComponents, predictive_components
@@ -63,6 +64,8 @@ def build_baseline(method: str, metric: str | None, ev: dict, level: float, seed
         return ConfigRidge(metric, **ev["baselines"]["config_ridge"])
     if method == "lcpfn":
         return LCPFNExtrapolation(metric, level=level, **ev["baselines"]["lcpfn"])
+    if method == "rectified":
+        return RectifiedScalingLaw(metric, **ev["baselines"]["rectified"])
     features = LIGHTGBM_FEATURES[method]
     curves = [] if metric is None else [metric, *(m for m in (metrics or ()) if m != metric)]
     return GradientBoosted(curves, features=features, level=level, seed=seed, **ev["baselines"]["lightgbm"])
