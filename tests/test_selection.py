@@ -5,7 +5,7 @@ import pytest
 
 from tuneahead import InferenceConfig, ModelSpec
 from tuneahead.data.splits import Split
-from tuneahead.selection import DEFAULT_VARIANTS, ModelChoiceConfig, _choose, choose_model, refit_folds
+from tuneahead.selection import DEFAULT_VARIANTS, ModelChoiceConfig, _choose, choose_model, psis_loo, refit_folds
 
 
 def test_the_config_refuses_unknown_keys_criteria_and_targets():
@@ -18,6 +18,23 @@ def test_the_config_refuses_unknown_keys_criteria_and_targets():
     with pytest.raises(ValueError, match="empty"):
         ModelChoiceConfig(variants={})
     assert ModelChoiceConfig().variants == DEFAULT_VARIANTS
+    for budgets in ([], [25, -1], ["25"], [float("nan")]):
+        with pytest.raises(ValueError, match="model.auto.budgets"):
+            ModelChoiceConfig(budgets=budgets)
+    assert ModelChoiceConfig(budgets=[400, 0, 100, 100]).budgets == [0.0, 100.0, 400.0]
+
+
+def test_the_target_over_budgets_sums_each_runs_terms(population_table):
+    # One variant: PSIS-LOO on one short fit. The summed target is each run's terms added up,
+    # budget 0 (the static part alone) included, and no probe budget is needed beside the list.
+    config = InferenceConfig(method="svi", svi_steps=150, svi_draws=40, progress=False)
+    choice = ModelChoiceConfig(variants={"base": {}}, budgets=[0, 100, 400])
+    result = choose_model(population_table, ModelSpec(metrics=("eval_score",)), config, choice)
+    assert result.table["target"].iloc[0] == "final score given probe, summed over budgets 0, 100, 400"
+    each = [psis_loo(result.posterior, population_table, "final_given_probe", b)[0] for b in (0, 100, 400)]
+    assert np.all(np.isfinite(each))
+    np.testing.assert_allclose(result.table["elpd"].iloc[0], np.sum(each), rtol=1e-6)
+    assert not np.allclose(each[0], each[2])  # the probe informs: the terms differ by budget
 
 
 def test_gate_only_variants_are_dropped_without_a_gate():

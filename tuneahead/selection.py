@@ -11,7 +11,11 @@ final score of a run given its probe up to the budget :math:`c`:
     \widehat{\mathrm{elpd}}_c = \sum_i \log p(R_i \mid y_{i, \le c}, D_{-i}),
 
 so a variant wins by predicting final scores from short probes, intervals included: an
-overconfident predictive pays for every final score outside its narrow interval. With
+overconfident predictive pays for every final score outside its narrow interval. The package
+reports its predictive at every budget of the risk curve, not at :math:`c` alone (L(c), V_opt(c),
+c*); with ``budgets`` listed, the target is the sum over them,
+:math:`\sum_b \widehat{\mathrm{elpd}}_{c_b}`, each run's terms summed before the paired
+standard errors are taken (a run's terms at different budgets are not independent). With
 ``target: run`` the observation is the whole run instead, :math:`\log p(y_i, R_i \mid D_{-i})`
 (:func:`tuneahead.model.likelihood.run_loglik`, latents and gate integrated out).
 
@@ -94,7 +98,9 @@ class ModelChoiceConfig:
 
     ``variants`` maps a name to the :class:`ModelSpec` fields it changes from the base model
     (None: :data:`DEFAULT_VARIANTS`);
-    ``criterion`` is ``loo`` (PSIS-LOO, K-fold where Pareto k is high) or ``kfold`` (always).
+    ``criterion`` is ``loo`` (PSIS-LOO, K-fold where Pareto k is high) or ``kfold`` (always);
+    ``budgets`` are the probe budgets the ``final_given_probe`` target sums over (None: the probe
+    budget alone).
     """
 
     variants: dict | None = None
@@ -106,6 +112,7 @@ class ModelChoiceConfig:
     max_r_hat: float = 1.05
     se_rule: float = 1.0
     seed: int = 0
+    budgets: list | None = None
 
     def __post_init__(self) -> None:
         if self.variants is None:
@@ -118,6 +125,15 @@ class ModelChoiceConfig:
             raise ValueError("model.auto.variants is empty; list at least one variant, e.g. {base: {}}")
         if self.folds < 2:
             raise ValueError(f"model.auto.folds={self.folds}; use at least 2")
+        if self.budgets is not None:
+            budgets = list(self.budgets)
+            bad = [b for b in budgets if not isinstance(b, (int, float)) or not np.isfinite(b) or b < 0]
+            if not budgets or bad:
+                raise ValueError(
+                    f"model.auto.budgets={budgets}: list probe budgets >= 0 (e.g. ${{risk.budgets}}), or null"
+                    " for the probe budget alone"
+                )
+            object.__setattr__(self, "budgets", sorted({float(b) for b in budgets}))
         known = set(ModelSpec.__dataclass_fields__)
         for name, changes in self.variants.items():
             unknown = sorted(set(changes or {}) - known)
@@ -165,19 +181,28 @@ def final_logdensity(posterior: Posterior, table: RunTable, budget: float, max_d
     return comp.draw_logpdf(np.asarray(table.final, dtype=float))
 
 
+def _densities(posterior: Posterior, table: RunTable, target: str, budget) -> list[np.ndarray]:
+    """The target's log densities under every draw, one ``(S, n)`` array per budget (one for ``run``)."""
+    if target == "run":
+        return [pointwise_loglik(posterior, table)]
+    return [final_logdensity(posterior, table, b) for b in np.atleast_1d(np.asarray(budget, dtype=float))]
+
+
 def psis_loo(
-    posterior: Posterior, table: RunTable, target: str = "run", budget: float | None = None
+    posterior: Posterior, table: RunTable, target: str = "run", budget: float | list | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """PSIS-LOO of each training run: the pointwise elpd ``(n,)`` and Pareto :math:`\\hat k` ``(n,)``
-    (module doc); ``target="final_given_probe"`` scores the final score given the probe cut at ``budget``."""
+    (module doc); ``target="final_given_probe"`` scores the final score given the probe cut at ``budget``
+    (a list of budgets: the sum of the terms over them)."""
     ll = pointwise_loglik(posterior, table)  # (S, n): the weights leave each whole run out
     log_w, k_hat = az.psislw(xr.DataArray(-ll.T, dims=("run", "__sample__")))
-    dens = ll if target == "run" else final_logdensity(posterior, table, budget)
-    return logsumexp(np.asarray(log_w) + dens.T, axis=1), np.asarray(k_hat, dtype=float)
+    log_w = np.asarray(log_w)
+    elpd = sum(logsumexp(log_w + dens.T, axis=1) for dens in _densities(posterior, table, target, budget))
+    return elpd, np.asarray(k_hat, dtype=float)
 
 
 def _kfold_elpd(
-    table: RunTable, spec: ModelSpec, config: InferenceConfig, fold: np.ndarray, target: str, budget: float | None
+    table: RunTable, spec: ModelSpec, config: InferenceConfig, fold: np.ndarray, target: str, budget
 ) -> np.ndarray:
     """Pointwise K-fold elpd (NaN for runs never held out)."""
     out = np.full(len(table), np.nan)
@@ -211,10 +236,9 @@ def _choose(names: list[str], pointwise: dict[str, np.ndarray], se_rule: float, 
     return chosen
 
 
-def _held_out_score(posterior: Posterior, held: RunTable, target: str, budget: float | None) -> np.ndarray:
+def _held_out_score(posterior: Posterior, held: RunTable, target: str, budget) -> np.ndarray:
     """:math:`\\log \\frac1S \\sum_s p(\\cdot \\mid \\theta_s)` of each held-out run, from a fit without it."""
-    ll = pointwise_loglik(posterior, held) if target == "run" else final_logdensity(posterior, held, budget)
-    return logsumexp(ll, axis=0) - np.log(ll.shape[0])
+    return sum(logsumexp(ll, axis=0) - np.log(ll.shape[0]) for ll in _densities(posterior, held, target, budget))
 
 
 def _exact_refits(train, specs, inference, pointwise, runs, target, budget) -> list[int]:
@@ -270,6 +294,13 @@ def _score(train, specs, inference, choice: ModelChoiceConfig, budget, split) ->
     return posteriors, pointwise, method, k_hat
 
 
+def _target_label(budgets) -> str:
+    budgets = np.atleast_1d(np.asarray(budgets, dtype=float))
+    if budgets.size == 1:
+        return f"final score given probe to {budgets[0]:g}"
+    return "final score given probe, summed over budgets " + ", ".join(f"{b:g}" for b in budgets)
+
+
 def choose_model(
     train: RunTable,
     base: ModelSpec,
@@ -279,17 +310,19 @@ def choose_model(
     split: Split | None = None,
 ) -> ModelChoice:
     """Fit every variant to ``train`` and keep the one the criterion prefers (module doc);
-    ``budget`` is the probe budget of the default target, and ``split`` the split whose test runs
+    ``budget`` is the probe budget of the default target (``choice.budgets``, where listed, replaces
+    it), and ``split`` the split whose test runs
     the chosen model will predict (a ``group`` split makes the folds hold out whole values)."""
-    if choice.target == "final_given_probe" and budget is None:
+    if choice.target == "final_given_probe" and budget is None and choice.budgets is None:
         raise ValueError("model.auto.target=final_given_probe needs the probe budget; pass budget=")
     specs = choice.specs(base)
     names = list(specs)
-    posteriors, pointwise, method, k_hat = _score(train, specs, inference, choice, budget, split)
+    budgets = budget if choice.budgets is None else choice.budgets
+    posteriors, pointwise, method, k_hat = _score(train, specs, inference, choice, budgets, split)
     converged = {n: _converged(posteriors[n], choice.max_r_hat) for n in names}
     chosen = _choose(names, pointwise, choice.se_rule, converged)
     best = max(names, key=lambda n: np.nansum(pointwise[n]))
-    target = choice.target if choice.target == "run" else f"final score given probe to {budget:g}"
+    target = choice.target if choice.target == "run" else _target_label(budgets)
     rows = []
     for name in names:
         rows.append(
