@@ -43,7 +43,7 @@ def test_the_peer_reads_each_run_up_to_the_budget_and_clips_to_the_training_rang
     train = _table([law, flat], [_law(20000.0), 10.0])
     peer = RectifiedScalingLaw("score").fit(train, budget=10000.0)
     pred = peer.predict(train)
-    assert peer.forms_ == ["rectified", "rectified"]
+    assert peer.families_ == ["rectified", "rectified"]
     assert pred.mean[0] == pytest.approx(_law(20000.0), abs=1e-3)  # the final point itself is never seen
     assert pred.mean[1] == pytest.approx(10.0, abs=1e-6)
     short = RectifiedScalingLaw("score").fit(train, budget=3000.0)

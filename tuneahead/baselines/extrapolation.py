@@ -100,6 +100,10 @@ class CurveExtrapolation:
         self.fallback_ = float(np.mean(train.final))
         return self
 
+    def extrapolate(self, steps: np.ndarray, values: np.ndarray, horizon: float) -> tuple[float, str]:
+        """One run's probe read off at ``horizon``: (value, the form used); NaN for no value."""
+        return extrapolate_curve(steps, values, horizon, self.min_points)
+
     def predict(self, test: RunTable) -> MethodPrediction:
         curve = test.curve(self.metric)
         mean = np.empty(len(test))
@@ -107,7 +111,7 @@ class CurveExtrapolation:
         for i in range(len(test)):
             steps, values = curve.points(i)
             seen = steps <= self.budget
-            value, family = extrapolate_curve(steps[seen], values[seen], float(test.budget[i]), self.min_points)
+            value, family = self.extrapolate(steps[seen], values[seen], float(test.budget[i]))
             self.families_.append(family)
             mean[i] = self.fallback_ if not np.isfinite(value) else value
         return MethodPrediction(mean=np.clip(mean, *self.range_))

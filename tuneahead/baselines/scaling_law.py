@@ -31,8 +31,7 @@ import warnings
 import numpy as np
 from scipy.optimize import minimize
 
-from ..data.runtable import RunTable
-from .base import MethodPrediction, check_scored
+from .extrapolation import CurveExtrapolation
 
 __all__ = ["RectifiedScalingLaw", "rectified_law", "fit_rectified_law"]
 
@@ -91,34 +90,15 @@ def fit_rectified_law(sizes: np.ndarray, values: np.ndarray, min_points: int = 3
     return np.array([e, b, d_l, beta]), "rectified" if free_prelearned else "power"
 
 
-class RectifiedScalingLaw:
-    """Lin et al.'s rectified scaling law per run over data size, read off at the full size (module doc)."""
+class RectifiedScalingLaw(CurveExtrapolation):
+    """Lin et al.'s rectified scaling law per run over data size, read off at the full size (module doc);
+    the training runs give the clipping range, as for :class:`CurveExtrapolation`."""
 
     name = "rectified scaling law"
 
-    def __init__(self, metric: str, min_points: int = 3):
-        self.metric = metric
-        self.min_points = min_points
-
-    def fit(self, train: RunTable, budget: float) -> RectifiedScalingLaw:
-        train = check_scored(train, self.name)
-        self.budget = float(budget)
-        self.range_ = (float(np.min(train.final)), float(np.max(train.final)))
-        self.fallback_ = float(np.mean(train.final))
-        return self
-
-    def predict(self, test: RunTable) -> MethodPrediction:
-        curve = test.curve(self.metric)
-        mean = np.empty(len(test))
-        self.forms_ = []
-        for i in range(len(test)):
-            sizes, values = curve.points(i)
-            seen = (sizes <= self.budget) & np.isfinite(values)
-            params, form = fit_rectified_law(sizes[seen], values[seen], self.min_points)
-            self.forms_.append(form)
-            if params is not None:
-                mean[i] = rectified_law(float(test.budget[i]) / sizes[seen].min(), *params)
-            else:
-                mean[i] = values[seen][-1] if seen.any() else self.fallback_
-        mean = np.where(np.isfinite(mean), mean, self.fallback_)
-        return MethodPrediction(mean=np.clip(mean, *self.range_))
+    def extrapolate(self, steps: np.ndarray, values: np.ndarray, horizon: float) -> tuple[float, str]:
+        ok = np.isfinite(values)
+        params, form = fit_rectified_law(steps[ok], values[ok], self.min_points)
+        if params is not None:
+            return float(rectified_law(horizon / steps[ok].min(), *params)), form
+        return (float(values[ok][-1]), form) if ok.any() else (np.nan, "none")
