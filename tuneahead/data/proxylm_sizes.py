@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from .proxylm_tables import (
+    _FRACTION_SCORES,
     _TEXT_KEYS,
     _TRANSLATION,
     _checked_cells,
@@ -97,7 +98,7 @@ def load_size_curves(
     frame = _checked_cells(path, frame, [*layout.key, column, *noft, *features], dropna)
     experiments = frame.groupby(keys, sort=True)
     features = [c for c in features if (experiments[c].nunique() == 1).all() and frame[c].nunique() > 1]
-    scale = 100.0 if score in ("comet", "comet_score") else 1.0
+    scale = 100.0 if score in _FRACTION_SCORES else 1.0
     records = [
         _record(path, key, rows, column, score, noft, features, group_by, keys, scale) for key, rows in experiments
     ]
