@@ -177,15 +177,20 @@ class ModelChoice:
 def final_logdensity(posterior: Posterior, table: RunTable, budget: float, max_draws: int | None = None) -> np.ndarray:
     """:math:`\\log p(R_i \\mid y_{i,\\le c}, \\theta_s)`, the predictive density of each run's final
     score given its probe cut at ``budget``, under every draw, ``(S, n)``."""
-    comp = components_from_params(posterior.params(max_draws), posterior.design, table.truncate(budget))
-    return comp.draw_logpdf(np.asarray(table.final, dtype=float))
+    return _final_logdensities(posterior, table, [budget], max_draws)[0]
+
+
+def _final_logdensities(posterior: Posterior, table: RunTable, budgets, max_draws: int | None = None) -> list:
+    """:func:`final_logdensity` at each of ``budgets``, the draws' parameters built once."""
+    params, final = posterior.params(max_draws), np.asarray(table.final, dtype=float)
+    return [components_from_params(params, posterior.design, table.truncate(b)).draw_logpdf(final) for b in budgets]
 
 
 def _densities(posterior: Posterior, table: RunTable, target: str, budget) -> list[np.ndarray]:
     """The target's log densities under every draw, one ``(S, n)`` array per budget (one for ``run``)."""
     if target == "run":
         return [pointwise_loglik(posterior, table)]
-    return [final_logdensity(posterior, table, b) for b in np.atleast_1d(np.asarray(budget, dtype=float))]
+    return _final_logdensities(posterior, table, np.atleast_1d(np.asarray(budget, dtype=float)))
 
 
 def psis_loo(

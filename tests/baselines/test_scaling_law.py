@@ -48,5 +48,8 @@ def test_the_peer_reads_each_run_up_to_the_budget_and_clips_to_the_training_rang
     assert pred.mean[1] == pytest.approx(10.0, abs=1e-6)
     short = RectifiedScalingLaw("score").fit(train, budget=3000.0)
     np.testing.assert_allclose(short.predict(train).mean, [_law(3000.0), 10.0])  # two points: the last value
+    wide = RectifiedScalingLaw("score").fit(_table([law, flat], [_law(20000.0), 60.0]), budget=10000.0)
+    from_zero = _table([[(0.0, 5.0), *law]], [_law(20000.0)])  # a point at size 0 is not read
+    assert wide.predict(from_zero).mean[0] == pytest.approx(_law(20000.0), abs=1e-3)
     steep = _table([[(1000.0, 0.0), (3000.0, 30.0), (6000.0, 60.0), (10000.0, 100.0)]], [0.0])
     assert peer.predict(steep).mean[0] == pytest.approx(_law(20000.0))  # clipped to the training finals' top

@@ -16,8 +16,8 @@ sizes up to the budget :math:`c`) and read it off at the full size :math:`T`.
 
 Fitting follows the scaling-law practice they build on (Hoffmann et al., 2022): least squares
 from a grid of starting points, the best fit kept (:func:`fit_rectified_law`). The law has four
-parameters, so it needs four sizes. With three (``min_points``), :math:`D_l` is fixed at 0 and the plain power law
-:math:`E - B D^{-\beta}` is fitted; with fewer the run keeps its last value. On a table with few
+parameters, so it needs four sizes. With three (``min_points``), :math:`D_l` is fixed at 0 and
+the plain power law :math:`E - B D^{-\beta}` is fitted; with fewer the run keeps its last value. On a table with few
 sizes per run (ProxyLM's NusaX curves have 1,000, 3,000, 6,000 and 6,600) the peer is therefore
 weakened by the data, not by design, and the evaluation tables should say so. A fit that fails,
 or lands outside the training runs' final scores (no finished run ended there), is clipped to
@@ -55,13 +55,18 @@ def _linear_part(d, y, d_l, beta) -> tuple[float, float, float]:
     return e, b, float(np.sum((e - b * x - y) ** 2))
 
 
+def _usable(sizes: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """The points the law can read: a finite score at a finite, positive size."""
+    return np.isfinite(values) & np.isfinite(sizes) & (sizes > 0)
+
+
 def fit_rectified_law(sizes: np.ndarray, values: np.ndarray, min_points: int = 3) -> tuple[np.ndarray | None, str]:
     """The law's parameters ``(E, B, D_l, beta)`` fitted to one run, sizes in units of its smallest
-    size, and the form used (``rectified``, ``power`` with :math:`D_l = 0`, or ``last``: no fit).
+    usable size, and the form used (``rectified``, ``power`` with :math:`D_l = 0`, or ``last``: no fit).
 
     The least squares is solved by variable projection: :math:`(E, B)` in closed form for each
     :math:`(D_l, \\beta)`, which are searched from a grid of starts (Nelder-Mead on their logs)."""
-    ok = np.isfinite(values) & np.isfinite(sizes) & (sizes > 0)
+    ok = _usable(sizes, values)
     sizes, values = sizes[ok], values[ok]
     if sizes.size < max(min_points, 3):
         return None, "last"
@@ -97,8 +102,9 @@ class RectifiedScalingLaw(CurveExtrapolation):
     name = "rectified scaling law"
 
     def extrapolate(self, steps: np.ndarray, values: np.ndarray, horizon: float) -> tuple[float, str]:
-        ok = np.isfinite(values)
-        params, form = fit_rectified_law(steps[ok], values[ok], self.min_points)
-        if params is not None:
+        ok = _usable(steps, values)
+        params, form = fit_rectified_law(steps, values, self.min_points)
+        if params is not None:  # the fit's unit: the smallest usable size
             return float(rectified_law(horizon / steps[ok].min(), *params)), form
-        return (float(values[ok][-1]), form) if ok.any() else (np.nan, "none")
+        seen = values[np.isfinite(values)]
+        return (float(seen[-1]), form) if seen.size else (np.nan, "none")

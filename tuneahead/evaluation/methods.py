@@ -21,9 +21,9 @@ from ..baselines import (
     LossDecayRegression,
     MethodPrediction,
     ProxyLM,
+    RectifiedScalingLaw,
 )
 from ..baselines.lcpfn import LCPFNExtrapolation
-from ..baselines.scaling_law import RectifiedScalingLaw
 from ..data.runtable import RunTable
 from ..model.posterior import Posterior
 from ..predict import PredictiveComponents, predictive_components
