@@ -67,7 +67,7 @@ def _time_predict(posterior, candidates, max_draws: int, repeats: int) -> dict:
     encode = _repeat(lambda: posterior.design.encode(candidates, with_outcome=False), repeats)
     comp = predictive_components(posterior, candidates, max_draws)
     branches = _repeat(lambda: predictive_components(posterior, candidates, max_draws), repeats)
-    intervals = _repeat(lambda: (comp.moments(), comp.quantile(0.05), comp.quantile(0.95)), repeats)
+    intervals = _repeat(lambda: comp.summary([0.05, 0.95]), repeats)
     return {"first_call": first, "warm": warm, "encode": encode, "branches": branches, "intervals": intervals}
 
 

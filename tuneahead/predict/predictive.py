@@ -17,8 +17,8 @@ follow from the law of total variance,
     \operatorname{Var}(R_i \mid I_c) = \overline{\operatorname{Var}_s R_i}
                                     + \operatorname{Var}_s(\mathbb E_s R_i),
 
-and its central interval comes from inverting the mixture's CDF by bisection. The final scores of
-candidates are never read.
+and its central interval from inverting the mixture's CDF (:mod:`tuneahead.predict.mixture`). The
+final scores of candidates are never read.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from functools import partial
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 from scipy.special import ndtr
@@ -36,6 +37,7 @@ from ..data.runtable import RunTable
 from ..model.design import ModelData, ModelDesign
 from ..model.likelihood import gate_logit, outcome_components
 from ..model.posterior import Posterior
+from .mixture import QUANTILE_TOLERANCE, mixture_summary
 
 __all__ = [
     "PredictiveComponents",
@@ -84,43 +86,31 @@ class PredictiveComponents:
             (weight * ndtr((x - mean) / np.sqrt(var))).sum(axis=0) for weight, mean, var in _weighted_branches(self)
         )
 
-    def quantile(self, level: float, iterations: int = 60, tolerance: float = 1e-6) -> np.ndarray:
-        """Predictive quantile at ``level`` for each candidate: Newton's method on :meth:`cdf`,
-        kept inside a bisection bracket.
+    def quantile(self, level: float, tolerance: float = QUANTILE_TOLERANCE) -> np.ndarray:
+        """Predictive quantile at ``level`` for each candidate, to ``tolerance`` predictive sds
+        (:func:`tuneahead.predict.mixture.mixture_summary`)."""
+        return self.summary([level], tolerance)[2][0]
 
-        The bracket starts at the least and the greatest of the components' own quantiles at
-        ``level`` (over draws and the branches with weight): there every component's CDF lies at
-        or below ``level``, or at or above it, and so does their mixture. Each step takes the Newton
-        point when it falls inside the bracket and the bracket's midpoint otherwise, then narrows
-        the bracket. It stops once every step is smaller than ``tolerance`` times the smallest
-        branch sd of its candidate, or after ``iterations`` steps. The CDF is monotone, so the
-        bracket always holds the quantile; Newton's steps make it converge in a few iterations.
-        A branch of weight zero under every draw (the failed one, without a gate) is left out.
-        """
-        branches = _weighted_branches(self)
-        sds = [np.sqrt(var) for _, _, var in branches]  # once, not per step
-        own = [(weight > 0, mean + sd * norm.ppf(level)) for (weight, mean, _), sd in zip(branches, sds)]
-        lo = np.min([np.where(on, q, np.inf).min(axis=0) for on, q in own], axis=0)
-        hi = np.max([np.where(on, q, -np.inf).max(axis=0) for on, q in own], axis=0)
-        width = tolerance * np.min([sd.min(axis=0) for sd in sds], axis=0)
-        mean, var = self.moments()
-        x = np.clip(mean + np.sqrt(var) * norm.ppf(level), lo, hi)
-        for _ in range(iterations):
-            cdf, density = np.zeros_like(x), np.zeros_like(x)
-            for (weight, centre, _), sd in zip(branches, sds):
-                z = (x - centre) / sd
-                cdf += (weight * ndtr(z)).sum(axis=0)
-                density += (weight / sd * np.exp(-0.5 * z * z)).sum(axis=0)
-            gap = cdf - level
-            lo, hi = np.where(gap < 0, x, lo), np.where(gap < 0, hi, x)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                newton = x - gap * np.sqrt(2 * np.pi) / density
-            inside = np.isfinite(newton) & (newton >= lo) & (newton <= hi)
-            step = np.where(gap == 0, 0.0, np.where(inside, newton, 0.5 * (lo + hi)) - x)
-            x = x + step
-            if np.all(np.abs(step) <= width):
-                break
-        return x
+    def summary(self, levels, tolerance: float = QUANTILE_TOLERANCE) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Predictive mean and variance, ``(n,)`` each, and quantiles at ``levels``, ``(L, n)``, in
+        one pass over the components (:mod:`tuneahead.predict.mixture`). A branch of weight zero
+        under every draw (the failed one, without a gate) is left out."""
+        levels = np.atleast_1d(np.asarray(levels, dtype=float))
+        if not np.all((levels > 0) & (levels < 1)):
+            raise ValueError(f"quantile levels must lie in (0, 1), got {levels.tolist()}")
+        weight, mean, var = (np.stack(parts) for parts in zip(*_weighted_branches(self)))
+        shift = np.sum(weight * mean, axis=(0, 1))  # centred in double precision, solved in single
+        n = shift.shape[0]
+        width = max(8, 1 << (n - 1).bit_length())  # candidates padded to a power of two: few programs
+        pad = ((0, 0), (0, 0), (0, width - n))
+        weight, mean, var = (
+            np.pad(a.astype(np.float32), pad, constant_values=fill)
+            for a, fill in ((weight, 1.0 / weight[..., :1].size), (mean - shift, 0.0), (var, 1.0))
+        )
+        centre, total_var, q = (
+            np.asarray(a, dtype=float)[..., :n] for a in mixture_summary(weight, mean, var, levels, tolerance)
+        )
+        return shift + centre, total_var, shift + q
 
 
 def _weighted_branches(comp: PredictiveComponents) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
@@ -157,15 +147,37 @@ class Prediction:
         )
 
 
-@partial(jax.jit, static_argnames=("failure_gate",))
-def _batched_components(params, data: ModelData, failure_gate: bool):
-    return jax.vmap(lambda p: outcome_components(p, data, False, failure_gate))(params)
+#: Run-draw pairs per batch of the predictive branches, once there are over eight times as many.
+#: A batch's intermediates, ``(pairs, P, K)`` and the like, then stay in the CPU's caches: at 1,000
+#: candidates x 400 draws, batches of 8 draws take half the time of one batch of all draws
+#: (``experiments/benchmarks/predict_latency.py``). Smaller tables keep one batch, and one program.
+BATCH_PAIRS = 8192
+
+
+@partial(jax.jit, static_argnames=("failure_gate", "batch"))
+def _batched_components(params, data: ModelData, failure_gate: bool, batch: int):
+    """:func:`outcome_components` under every draw, ``batch`` draws at a time. The draws are padded
+    to a multiple of ``batch`` by repeating the last one, so one program serves every batch."""
+    n_draws = len(params["sigma_eps"])
+    if batch >= n_draws:
+        return jax.vmap(lambda p: outcome_components(p, data, False, failure_gate))(params)
+    padded = -(-n_draws // batch) * batch
+
+    def batches(a):
+        a = jnp.concatenate([a, jnp.repeat(a[-1:], padded - n_draws, axis=0)])
+        return a.reshape(padded // batch, batch, *a.shape[1:])
+
+    one = jax.vmap(lambda p: outcome_components(p, data, False, failure_gate))
+    out = jax.lax.map(one, jax.tree.map(batches, params))
+    return jax.tree.map(lambda a: a.reshape(padded, *a.shape[2:])[:n_draws], out)
 
 
 def components_from_params(params: dict, design: ModelDesign, candidates: RunTable) -> PredictiveComponents:
     """Predictive branches of ``candidates`` under parameter draws ``params`` (leading axis S)."""
     data = design.encode(candidates, with_outcome=False).padded_points()
-    comp = _batched_components(params, data, design.spec.failure_gate)
+    n_draws = len(params["sigma_eps"])
+    batch = n_draws if n_draws * len(candidates) <= 8 * BATCH_PAIRS else max(1, BATCH_PAIRS // len(candidates))
+    comp = _batched_components(params, data, design.spec.failure_gate, batch)
     scale = design.r_sd
     return PredictiveComponents(
         p_fail=np.asarray(comp.p_fail, dtype=float),
@@ -200,14 +212,14 @@ def summarize(comp: PredictiveComponents, run_id, level: float = 0.9) -> Predict
     """The :class:`Prediction` of already computed predictive branches (no second pass over the draws)."""
     if not 0 < level < 1:
         raise ValueError(f"interval level must lie in (0, 1), got {level}")
-    mean, var = comp.moments()
     tail = (1 - level) / 2
+    mean, var, (lower, upper) = comp.summary([tail, 1 - tail])
     return Prediction(
         run_id=np.asarray(run_id),
         mean=mean,
         sd=np.sqrt(var),
-        lower=comp.quantile(tail),
-        upper=comp.quantile(1 - tail),
+        lower=lower,
+        upper=upper,
         p_fail=comp.p_fail.mean(axis=0),
         level=level,
     )
