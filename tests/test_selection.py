@@ -5,7 +5,15 @@ import pytest
 
 from tuneahead import InferenceConfig, ModelSpec
 from tuneahead.data.splits import Split
-from tuneahead.selection import DEFAULT_VARIANTS, ModelChoiceConfig, _choose, choose_model, psis_loo, refit_folds
+from tuneahead.selection import (
+    DEFAULT_VARIANTS,
+    ModelChoiceConfig,
+    _choose,
+    choose_model,
+    psis_loo,
+    refit_folds,
+    stacking_weights,
+)
 
 
 def test_the_config_refuses_unknown_keys_criteria_and_targets():
@@ -35,6 +43,10 @@ def test_the_target_over_budgets_sums_each_runs_terms(population_table):
     assert np.all(np.isfinite(each))
     np.testing.assert_allclose(result.table["elpd"].iloc[0], np.sum(each), rtol=1e-6)
     assert not np.allclose(each[0], each[2])  # the probe informs: the terms differ by budget
+    # each run's summed term is kept, in the training runs' order, and a lone variant has all the weight
+    assert list(result.pointwise["run_id"]) == list(population_table.run_id)
+    np.testing.assert_allclose(result.pointwise["base"], np.sum(each, axis=0), rtol=1e-6)
+    assert result.table["stacking_weight"].iloc[0] == 1.0
 
 
 def test_gate_only_variants_are_dropped_without_a_gate():
@@ -54,6 +66,26 @@ def test_a_later_variant_must_win_by_more_than_the_paired_error():
     assert _choose(["base", "clear"], {"base": base, "clear": clear}, 1.0, {**eligible, "clear": False}) == "base"
 
 
+def test_stacking_weights_maximize_the_mixtures_log_score(rng):
+    """Against a grid over the simplex: two variants that each predict half of the runs well share
+    the weight, a variant that is better on every run takes it all, and a copy adds nothing."""
+    n = 200
+    half = np.arange(n) < n // 2
+    a = np.where(half, -1.0, -4.0) + rng.normal(0, 0.3, n)
+    b = np.where(half, -4.0, -1.5) + rng.normal(0, 0.3, n)
+    grid = np.linspace(0, 1, 2001)
+    score = [np.logaddexp(np.log(max(w, 1e-300)) + a, np.log(max(1 - w, 1e-300)) + b).sum() for w in grid]
+    w = stacking_weights(np.column_stack([a, b]))
+    assert w.sum() == pytest.approx(1.0) and 0.3 < w[0] < 0.7
+    assert w[0] == pytest.approx(grid[int(np.argmax(score))], abs=2e-3)
+    assert stacking_weights(np.column_stack([a, a - 1.0]))[0] > 0.99  # better on every run
+    three = stacking_weights(np.column_stack([a, b, a + np.log(0.5)]))  # the third: a, never better
+    assert three[2] < 0.01 and three[:2] == pytest.approx(w, abs=1e-2)
+    with_gap = np.column_stack([a, b])
+    with_gap[0, 1] = np.nan  # a run never held out is left out
+    assert np.all(np.isfinite(stacking_weights(with_gap)))
+
+
 @pytest.mark.slow
 def test_the_choice_prefers_the_model_that_generated_the_runs(population_table):
     # The runs were drawn with a failure gate (about one in eight diverges); a model without the
@@ -68,6 +100,8 @@ def test_the_choice_prefers_the_model_that_generated_the_runs(population_table):
     assert set(result.table.columns) >= {"elpd", "elpd_se", "pareto_k_max", "criterion", "target", "chosen"}
     assert result.table["target"].iloc[0] == "final score given probe to 200"
     assert result.table["criterion"].iloc[0] == "2-fold"
+    assert result.table.set_index("variant").loc["gate", "stacking_weight"] > 0.5
+    assert list(result.pointwise.columns) == ["run_id", "no_gate", "gate"]
 
 
 def test_under_a_group_split_the_refits_hold_out_whole_groups(population_table):

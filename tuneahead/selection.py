@@ -38,7 +38,9 @@ standard errors are taken (a run's terms at different budgets are not independen
   on prediction for values they have not seen.
 
 The chosen variant has the largest elpd; a variant listed earlier (simpler) is kept unless a
-later one beats it by more than ``se_rule`` standard errors of their paired difference. A variant
+later one beats it by more than ``se_rule`` standard errors of their paired difference. The table
+also gives each variant's stacking weight (:func:`stacking_weights`), and the choice keeps each
+run's term under every variant: where the weight is shared, no variant predicts every run best. A variant
 whose chains disagree (r_hat above ``max_r_hat``) is reported but not chosen: its LOO estimate
 describes no single posterior. Nothing
 here reads held-out (test) runs: the caller passes training runs only.
@@ -53,6 +55,7 @@ import arviz as az
 import numpy as np
 import pandas as pd
 import xarray as xr
+from scipy.optimize import minimize
 from scipy.special import logsumexp
 
 from .data.runtable import RunTable
@@ -70,6 +73,7 @@ __all__ = [
     "psis_loo",
     "choose_model",
     "refit_folds",
+    "stacking_weights",
 ]
 
 log = logging.getLogger(__name__)
@@ -166,12 +170,15 @@ class ModelChoiceConfig:
 
 @dataclass(frozen=True)
 class ModelChoice:
-    """The comparison table (one row a variant), the chosen variant and its posterior."""
+    """The comparison table (one row a variant), the chosen variant and its posterior, and each
+    training run's elpd term under every variant (``pointwise``: ``run_id``, then one column a
+    variant; NaN for a run never held out)."""
 
     table: pd.DataFrame
     chosen: str
     spec: ModelSpec
     posterior: Posterior
+    pointwise: pd.DataFrame | None = None
 
 
 def final_logdensity(posterior: Posterior, table: RunTable, budget: float, max_draws: int | None = None) -> np.ndarray:
@@ -227,6 +234,32 @@ def _converged(posterior: Posterior, max_r_hat: float) -> bool:
     """Whether the chains of a fit agree (r_hat at most ``max_r_hat``; SVI fits always pass)."""
     r_hat = posterior.diagnostics.max_rhat
     return r_hat is None or not np.isfinite(r_hat) or r_hat <= max_r_hat
+
+
+def stacking_weights(pointwise: np.ndarray) -> np.ndarray:
+    r"""Bayesian stacking weights of the variants (Yao, Vehtari, Simpson and Gelman 2018): the
+    :math:`w` on the simplex that maximizes :math:`\sum_i \log \sum_k w_k\, e^{\ell_{ik}}`,
+    where :math:`\ell_{ik}` is run :math:`i`'s held-out log density under variant :math:`k`
+    (``pointwise``, ``(n, K)``; runs with a missing term are left out). Unlike the elpd ranking, it
+    says how much each variant adds to the others: variants that predict different runs well
+    share the weight, and a variant that another predicts as well as it does gets none.
+    """
+    ell = np.asarray(pointwise, dtype=float)
+    ell = ell[np.all(np.isfinite(ell), axis=1)]
+    k = ell.shape[1]
+    if k == 1 or not len(ell):
+        return np.full(k, 1.0 / k)
+    ell = ell - ell.max(axis=1, keepdims=True)  # each run's scale drops out of the argmax
+
+    def objective(z):
+        log_w = z - logsumexp(z)
+        mix = logsumexp(ell + log_w, axis=1)  # (n,)
+        share = np.exp(ell + log_w - mix[:, None])  # each variant's share of each run's density
+        grad = share.sum(axis=0) - len(ell) * np.exp(log_w)
+        return -mix.sum(), -grad
+
+    z = minimize(objective, np.zeros(k), jac=True, method="L-BFGS-B").x
+    return np.exp(z - logsumexp(z))
 
 
 def _choose(names: list[str], pointwise: dict[str, np.ndarray], se_rule: float, eligible: dict[str, bool]) -> str:
@@ -328,6 +361,7 @@ def choose_model(
     chosen = _choose(names, pointwise, choice.se_rule, converged)
     best = max(names, key=lambda n: np.nansum(pointwise[n]))
     target = choice.target if choice.target == "run" else _target_label(budgets)
+    weights = dict(zip(names, stacking_weights(np.column_stack([pointwise[n] for n in names]))))
     rows = []
     for name in names:
         rows.append(
@@ -340,6 +374,7 @@ def choose_model(
                 "elpd_se": float(np.sqrt(np.isfinite(pointwise[name]).sum()) * np.nanstd(pointwise[name], ddof=1)),
                 "d_elpd_to_best": float(np.nansum(pointwise[best] - pointwise[name])),
                 "d_elpd_se": 0.0 if name == best else _paired_se(pointwise[best], pointwise[name]),
+                "stacking_weight": float(weights[name]),
                 "pareto_k_max": float(k_hat[name].max()),
                 "pareto_k_high": int((k_hat[name] > choice.pareto_k).sum()),
                 "max_r_hat": posteriors[name].diagnostics.max_rhat,
@@ -349,4 +384,5 @@ def choose_model(
         )
     table = pd.DataFrame(rows)
     log.info("model choice on %d training runs:\n%s", len(train), table.to_string(index=False))
-    return ModelChoice(table=table, chosen=chosen, spec=specs[chosen], posterior=posteriors[chosen])
+    terms = pd.DataFrame({"run_id": np.asarray(train.run_id), **{name: pointwise[name] for name in names}})
+    return ModelChoice(table, chosen, specs[chosen], posteriors[chosen], terms)

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from tuneahead.pipeline import run_fit
@@ -29,6 +30,14 @@ def test_synthetic_job_puts_the_posterior_beside_brute_force(tiny_simulated_over
     assert len(cmp["V_opt_brute"]) == len(cmp["V_opt_posterior"]) == 3
     assert cmp["regime"]["brute"] in ("Static-Sufficient", "Dynamic-Critical", "Noise-Dominant")
     assert summary["data"]["n_groups"] == 4
+    # the choice's table gives stacking weights, and each training run's terms lie beside it,
+    # not in the summary
+    choice = pd.read_csv(tmp_path / "model_choice.csv")
+    assert choice["stacking_weight"].sum() == pytest.approx(1.0)
+    terms = pd.read_csv(tmp_path / "model_choice_pointwise.csv")
+    assert list(terms.columns) == ["run_id", *choice["variant"]] and len(terms) == summary["data"]["n_train"]
+    np.testing.assert_allclose(terms[choice["variant"]].sum().to_numpy(), choice["elpd"], rtol=1e-6)
+    assert "model_choice_pointwise" not in json.loads((tmp_path / "summary.json").read_text())["diagnostics"]
 
 
 @pytest.mark.slow

@@ -45,7 +45,10 @@ class Diagnostics:
     warnings: tuple[str, ...] = ()
     extra: dict = field(default_factory=dict)
 
-    def to_dict(self) -> dict:
+    def to_dict(self, per_run: bool = True) -> dict:
+        """Every field; ``per_run=False`` leaves out the per-run tables in ``extra`` (keys ending in
+        ``_pointwise``), for summaries."""
+        extra = {k: v for k, v in self.extra.items() if per_run or not k.endswith("_pointwise")}
         return {
             "method": self.method,
             "max_rhat": self.max_rhat,
@@ -55,7 +58,7 @@ class Diagnostics:
             "num_chains": self.num_chains,
             "per_parameter": self.per_parameter,
             "warnings": list(self.warnings),
-            **self.extra,
+            **extra,
         }
 
 

@@ -173,7 +173,7 @@ def _evaluate_folds(cfg, plan, held_out: HeldOut, store, thresholds, out_dir: Pa
         if "ours" in plan.methods:
             log.info("[%s] ours: fitting %d training runs (%s)", tag_fold, len(train), plan.settings.inference.method)
             posterior, seconds, reused = _fit_ours(cfg, plan, train, name, f, out_dir)
-            outputs.diagnostics[f"{name}/{f}"] = {**posterior.diagnostics.to_dict(), "reused": reused}
+            outputs.diagnostics[f"{name}/{f}"] = {**posterior.diagnostics.to_dict(per_run=False), "reused": reused}
             _predict_ours(plan, posterior, seconds, test, store["ours"], thresholds)
             if outputs.explain is None:
                 outputs.explain = ExplainInputs(posterior, train, test)

@@ -158,7 +158,7 @@ def run_fit(cfg: DictConfig, out_dir: str | Path) -> dict:
         "heldout": metrics,
         "risk": risk_summary,
         "regime": regime_summary,
-        "diagnostics": posterior.diagnostics.to_dict(),
+        "diagnostics": posterior.diagnostics.to_dict(per_run=False),
         "model": {"spec": asdict(posterior.design.spec), "chosen_on_training_runs": settings.choice is not None},
         "parameters": {
             k: summarize_draws(np.asarray(v).reshape(len(v), -1)[:, 0]) for k, v in posterior.natural().items()

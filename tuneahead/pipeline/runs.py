@@ -65,7 +65,8 @@ def fit_posterior(train: RunTable, settings: JobSettings, split: Split | None = 
 
     With ``model=auto`` every variant is fitted to the training runs and the one chosen on them
     (:func:`tuneahead.selection.choose_model`) is returned; its diagnostics carry the comparison
-    table as ``extra["model_choice"]``, so the table travels with the saved posterior. ``split``
+    table as ``extra["model_choice"]`` and each training run's terms as
+    ``extra["model_choice_pointwise"]``, so both travel with the saved posterior. ``split``
     is the split whose test runs it will predict; the choice's folds mirror it.
     """
     t0 = time.perf_counter()
@@ -74,17 +75,26 @@ def fit_posterior(train: RunTable, settings: JobSettings, split: Split | None = 
     else:
         choice = choose_model(train, settings.spec, settings.inference, settings.choice, settings.probe_budget, split)
         posterior = choice.posterior
-        extra = {**posterior.diagnostics.extra, "model_choice": choice.table.to_dict(orient="records")}
+        extra = {
+            **posterior.diagnostics.extra,
+            "model_choice": choice.table.to_dict(orient="records"),
+            "model_choice_pointwise": choice.pointwise.to_dict(orient="list"),
+        }
         posterior.diagnostics = replace(posterior.diagnostics, extra=extra)
         log.info("model choice: %r (%s)", choice.chosen, choice.table.loc[choice.table.chosen, "changes"].iloc[0])
     return posterior, time.perf_counter() - t0
 
 
 def write_model_choice(posterior: Posterior, path: Path) -> Path | None:
-    """The model choice's comparison table as CSV, if the posterior was chosen (``model=auto``)."""
+    """The model choice's comparison table as CSV, if the posterior was chosen (``model=auto``), and
+    beside it (``<name>_pointwise.csv``) each training run's elpd term under every variant."""
     rows = posterior.diagnostics.extra.get("model_choice")
     if not rows:
         return None
     with atomic_path(path) as tmp:
         pd.DataFrame(rows).to_csv(tmp, index=False)
+    terms = posterior.diagnostics.extra.get("model_choice_pointwise")
+    if terms:
+        with atomic_path(path.with_name(f"{path.stem}_pointwise.csv")) as tmp:
+            pd.DataFrame(terms).to_csv(tmp, index=False)
     return path
