@@ -25,10 +25,10 @@ from scipy import stats
 
 from ..data.runtable import RunTable
 from ..model.posterior import Posterior
-from ..predict import predictive_components
+from ..predict import PredictiveComponents, predictive_components
 from .methods import predictive_crps
 
-__all__ = ["CalibrationCheck", "calibration_check"]
+__all__ = ["CalibrationCheck", "calibration_check", "check_components"]
 
 
 @dataclass(frozen=True)
@@ -92,13 +92,26 @@ def calibration_check(
     truth = np.asarray(runs.final, dtype=float)
     if not np.isfinite(truth).all():
         raise ValueError("the calibration check needs runs with final scores; candidates have none")
+    components = [predictive_components(posterior, runs.truncate(c), max_draws) for c in budgets]
+    return check_components(components, truth, budgets, level, z, alpha)
+
+
+def check_components(
+    components: Sequence[PredictiveComponents],
+    truth: np.ndarray,
+    budgets: Sequence[float],
+    level: float = 0.9,
+    z: float = 3.0,
+    alpha: float = 0.01,
+) -> CalibrationCheck:
+    """:func:`calibration_check` of predictives already computed, one per budget (any mixture of
+    draws: a posterior's, or several models' stacked)."""
+    truth = np.asarray(truth, dtype=float)
     coverage, pvalue, crps, moments = [], [], [], []
-    for c in budgets:
-        comp = predictive_components(posterior, runs.truncate(c), max_draws)
-        mean, var = comp.moments()
+    for comp in components:
+        mean, var, (lo, hi) = comp.summary([(1 - level) / 2, (1 + level) / 2])
         err = (truth - mean) ** 2
         moments.append((err.mean(), var.mean(), np.mean(err / var)))
-        lo, hi = comp.quantile((1 - level) / 2), comp.quantile((1 + level) / 2)
         coverage.append(float(np.mean((truth >= lo) & (truth <= hi))))
         pvalue.append(float(stats.kstest(comp.cdf(truth), "uniform").pvalue))
         crps.append(float(np.mean(predictive_crps(comp, truth))))
