@@ -40,10 +40,10 @@ standard errors are taken (a run's terms at different budgets are not independen
 The chosen variant has the largest elpd; a variant listed earlier (simpler) is kept unless a
 later one beats it by more than ``se_rule`` standard errors of their paired difference. The table
 also gives each variant's stacking weight (:func:`stacking_weights`), and the choice keeps each
-run's term under every variant: where the weight is shared, no variant predicts every run best. A variant
-whose chains disagree (r_hat above ``max_r_hat``) is reported but not chosen: its LOO estimate
-describes no single posterior. Nothing
-here reads held-out (test) runs: the caller passes training runs only.
+run's term under every variant: where the weight is shared, no variant predicts every run best.
+A variant whose chains disagree (r_hat above ``max_r_hat``) is reported but not chosen: its LOO
+estimate describes no single posterior. Nothing here reads held-out (test) runs: the caller
+passes training runs only.
 """
 
 from __future__ import annotations
@@ -243,7 +243,9 @@ def stacking_weights(pointwise: np.ndarray) -> np.ndarray:
     where :math:`\ell_{ik}` is run :math:`i`'s held-out log density under variant :math:`k`
     (``pointwise``, ``(n, K)``; runs with a missing term are left out). Unlike the elpd ranking, it
     says how much each variant adds to the others: variants that predict different runs well
-    share the weight, and a variant that another predicts as well as it does gets none.
+    share the weight, and a variant that another predicts as well as it does gets none. With a
+    target summed over budgets, :math:`\ell_{ik}` is the run's summed term, the log of its joint
+    density over the budgets, so the mixture is one of whole runs' predictions.
     """
     ell = np.asarray(pointwise, dtype=float)
     ell = ell[np.all(np.isfinite(ell), axis=1)]
