@@ -38,7 +38,7 @@ from tuneahead.inference import use_host_devices
 from tuneahead.pipeline.runs import load_runs, scored_partition
 from tuneahead.pipeline.settings import fit_risk, fit_split, job_settings
 from tuneahead.predict import PredictiveComponents, components_from_params
-from tuneahead.selection import choose_model, final_logdensity
+from tuneahead.selection import choose_model
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 
@@ -54,7 +54,8 @@ def stacked_components(posteriors: dict, weights: dict, table, draws: int) -> Pr
     return PredictiveComponents(*(np.concatenate([getattr(p, f) for p in parts]) for f in fields))
 
 
-def _scores(name: str, components: list, test, budgets, log_scores: list) -> list[dict]:
+def _scores(name: str, components: list, test, budgets) -> list[dict]:
+    """Each budget's calibration check and log score (mean log predictive density of the final score)."""
     check = check_components(components, test.final, budgets)
     return [
         {
@@ -65,9 +66,9 @@ def _scores(name: str, components: list, test, budgets, log_scores: list) -> lis
             "coverage_90": float(check.coverage[j]),
             "pit_ks_p": float(check.ks_pvalue[j]),
             "crps": float(check.crps[j]),
-            "log_score": float(log_scores[j]),
+            "log_score": float(np.mean(_log_density(comp, test.final))),
         }
-        for j, c in enumerate(budgets)
+        for j, (c, comp) in enumerate(zip(budgets, components))
     ]
 
 
@@ -116,11 +117,9 @@ def main(argv=None) -> dict:
         comps = [
             components_from_params(posterior.params(args.draws), posterior.design, test.truncate(c)) for c in budgets
         ]
-        logs = [_log_score(final_logdensity(posterior, test, c, args.draws)) for c in budgets]
-        rows += _scores(name + (" (chosen)" if name == choice.chosen else ""), comps, test, budgets, logs)
+        rows += _scores(name + (" (chosen)" if name == choice.chosen else ""), comps, test, budgets)
     stacked = [stacked_components(choice.posteriors, weights, test.truncate(c), args.draws) for c in budgets]
-    logs = [float(np.mean(_mixture_logpdf(comp, test.final))) for comp in stacked]
-    rows += _scores("stacked", stacked, test, budgets, logs)
+    rows += _scores("stacked", stacked, test, budgets)
     result = {
         "preset": args.preset,
         "seed": args.seed,
@@ -136,11 +135,8 @@ def main(argv=None) -> dict:
     return result
 
 
-def _log_score(density: np.ndarray) -> float:
-    return float(np.mean(logsumexp(density, axis=0) - np.log(density.shape[0])))
-
-
-def _mixture_logpdf(comp: PredictiveComponents, x) -> np.ndarray:
+def _log_density(comp: PredictiveComponents, x) -> np.ndarray:
+    """The predictive's log density at ``x``: the mean over draws of each draw's mixture density."""
     ll = comp.draw_logpdf(np.asarray(x, dtype=float))
     return logsumexp(ll, axis=0) - np.log(ll.shape[0])
 

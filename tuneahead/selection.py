@@ -170,16 +170,20 @@ class ModelChoiceConfig:
 
 @dataclass(frozen=True)
 class ModelChoice:
-    """The comparison table (one row a variant), the chosen variant and its posterior, each
-    training run's elpd term under every variant (``pointwise``: ``run_id``, then one column a
-    variant; NaN for a run never held out), and every variant's posterior on all training runs."""
+    """The comparison table (one row a variant), the chosen variant and its spec, every variant's
+    posterior on all training runs, and each training run's elpd term under every variant
+    (``pointwise``: ``run_id``, then one column a variant; NaN for a run never held out)."""
 
     table: pd.DataFrame
     chosen: str
     spec: ModelSpec
-    posterior: Posterior
-    pointwise: pd.DataFrame | None = None
-    posteriors: dict[str, Posterior] | None = None
+    posteriors: dict[str, Posterior]
+    pointwise: pd.DataFrame
+
+    @property
+    def posterior(self) -> Posterior:
+        """The chosen variant's posterior."""
+        return self.posteriors[self.chosen]
 
 
 def final_logdensity(posterior: Posterior, table: RunTable, budget: float, max_draws: int | None = None) -> np.ndarray:
@@ -388,4 +392,4 @@ def choose_model(
     table = pd.DataFrame(rows)
     log.info("model choice on %d training runs:\n%s", len(train), table.to_string(index=False))
     terms = pd.DataFrame({"run_id": np.asarray(train.run_id), **{name: pointwise[name] for name in names}})
-    return ModelChoice(table, chosen, specs[chosen], posteriors[chosen], terms, posteriors)
+    return ModelChoice(table, chosen, specs[chosen], posteriors, terms)

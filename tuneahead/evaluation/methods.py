@@ -86,9 +86,9 @@ def predict_ours(
 ) -> tuple[MethodPrediction, np.ndarray, PredictiveComponents]:
     """Ours on ``test`` probed to ``budget``: the prediction, each run's CRPS and the predictive's branches."""
     comp = predictive_components(posterior, test.truncate(budget), max_draws)
-    mean, _ = comp.moments()
     tail = (1 - level) / 2
-    pred = MethodPrediction(mean, comp.quantile(tail), comp.quantile(1 - tail), level)
+    mean, _, (lower, upper) = comp.summary([tail, 1 - tail])
+    pred = MethodPrediction(mean, lower, upper, level)
     return pred, predictive_crps(comp, test.final), comp
 
 

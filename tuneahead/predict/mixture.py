@@ -105,10 +105,9 @@ def mixture_summary(
     share = weight / jnp.where(branch_weight > 0, branch_weight, 1.0)[:, None]
     branch_loc = jnp.sum(share * loc, axis=1)
     branch_sd = jnp.sqrt(jnp.sum(share * (sd**2 + (loc - branch_loc[:, None]) ** 2), axis=1))
-    start = jnp.broadcast_to(ndtri(levels)[:, None], (levels.shape[0], centre.shape[0]))
-    start = _solve(branch_weight, branch_loc, branch_sd, levels, start, tolerance, iterations)
-
     n = centre.shape[0]
+    start = jnp.broadcast_to(ndtri(levels)[:, None], (levels.shape[0], n))
+    start = _solve(branch_weight, branch_loc, branch_sd, levels, start, tolerance, iterations)
     flat = (a.reshape(-1, n) for a in (weight, loc, sd))
     u = _solve(*flat, levels, start, tolerance, iterations)
     return centre, total_var, centre + scale * u

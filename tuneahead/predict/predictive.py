@@ -159,16 +159,16 @@ def _batched_components(params, data: ModelData, failure_gate: bool, batch: int)
     """:func:`outcome_components` under every draw, ``batch`` draws at a time. The draws are padded
     to a multiple of ``batch`` by repeating the last one, so one program serves every batch."""
     n_draws = len(params["sigma_eps"])
+    each = jax.vmap(lambda p: outcome_components(p, data, False, failure_gate))
     if batch >= n_draws:
-        return jax.vmap(lambda p: outcome_components(p, data, False, failure_gate))(params)
+        return each(params)
     padded = -(-n_draws // batch) * batch
 
     def batches(a):
         a = jnp.concatenate([a, jnp.repeat(a[-1:], padded - n_draws, axis=0)])
         return a.reshape(padded // batch, batch, *a.shape[1:])
 
-    one = jax.vmap(lambda p: outcome_components(p, data, False, failure_gate))
-    out = jax.lax.map(one, jax.tree.map(batches, params))
+    out = jax.lax.map(each, jax.tree.map(batches, params))
     return jax.tree.map(lambda a: a.reshape(padded, *a.shape[2:])[:n_draws], out)
 
 
