@@ -23,7 +23,7 @@ from experiments.replay_sets import SETS
 from tuneahead.baselines import GradientBoosted
 from tuneahead.baselines.lcpfn import LCPFNExtrapolation
 from tuneahead.evaluation.methods import baseline_crps, predict_ours
-from tuneahead.model.posterior import Posterior
+from tuneahead.model import load_posterior
 
 
 def row(name: str, budget: int, pred, crps: np.ndarray, final: np.ndarray, healthy: np.ndarray) -> str:
@@ -44,7 +44,7 @@ def main() -> None:
     parser.add_argument("--budgets", type=int, nargs="+", default=[3, 5, 10])
     parser.add_argument("--no-lcpfn", action="store_true")
     args = parser.parse_args()
-    posterior = Posterior.load(args.posterior)
+    posterior = load_posterior(args.posterior)
     sweep = SETS[args.set]
     train, test = sweep.load().split("random", test_fraction=0.3, seed=0)
     final, healthy = test.final, test.diverged == 0

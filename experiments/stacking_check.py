@@ -8,8 +8,8 @@ each budget of the risk curve:
 
 - every variant's own predictive, and the chosen one's;
 - the stacked predictive: the mixture of the variants' predictives with the stacking weights that
-  the choice computed from the training runs' fold scores (:func:`tuneahead.selection.stacking_weights`),
-  taking ``round(w_k * draws)`` draws of variant ``k``.
+  the choice computed from the training runs' fold scores (:meth:`ModelChoice.stacked`, the
+  posterior of ``model.auto.combine=stack``), about ``w_k * draws`` draws of variant ``k``.
 
 Columns: RMSE, mean z² (1 when the variances are right), 90% coverage, the PIT's KS p-value, CRPS
 and the log score (mean log predictive density of the final score given the probe). The weights
@@ -37,21 +37,10 @@ from tuneahead.evaluation.calibration_check import check_components
 from tuneahead.inference import use_host_devices
 from tuneahead.pipeline.runs import load_runs, scored_partition
 from tuneahead.pipeline.settings import fit_risk, fit_split, job_settings
-from tuneahead.predict import PredictiveComponents, components_from_params
+from tuneahead.predict import PredictiveComponents, predictive_components
 from tuneahead.selection import choose_model
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
-
-
-def stacked_components(posteriors: dict, weights: dict, table, draws: int) -> PredictiveComponents:
-    """The mixture of the posteriors' predictives, ``round(w_k * draws)`` draws of each."""
-    parts = []
-    for name, posterior in posteriors.items():
-        count = int(round(weights[name] * draws))
-        if count:
-            parts.append(components_from_params(posterior.params(count), posterior.design, table))
-    fields = ("p_fail", "mean_ok", "var_ok", "mean_fail", "var_fail")
-    return PredictiveComponents(*(np.concatenate([getattr(p, f) for p in parts]) for f in fields))
 
 
 def _scores(name: str, components: list, test, budgets) -> list[dict]:
@@ -110,16 +99,15 @@ def main(argv=None) -> dict:
     _, table = load_runs(cfg.data)
     ((train, test),) = scored_partition(table, split)
     choice = choose_model(train, settings.spec, settings.inference, settings.choice, settings.probe_budget, split)
-    weights = dict(zip(choice.table["variant"], choice.table["stacking_weight"]))
     budgets = [float(b) for b in fit_risk(cfg).budgets]
     rows = []
     for name, posterior in choice.posteriors.items():
-        comps = [
-            components_from_params(posterior.params(args.draws), posterior.design, test.truncate(c)) for c in budgets
-        ]
+        comps = [predictive_components(posterior, test.truncate(c), args.draws) for c in budgets]
         rows += _scores(name + (" (chosen)" if name == choice.chosen else ""), comps, test, budgets)
-    stacked = [stacked_components(choice.posteriors, weights, test.truncate(c), args.draws) for c in budgets]
-    rows += _scores("stacked", stacked, test, budgets)
+    stacked = choice.stacked()
+    rows += _scores(
+        "stacked", [predictive_components(stacked, test.truncate(c), args.draws) for c in budgets], test, budgets
+    )
     result = {
         "preset": args.preset,
         "seed": args.seed,

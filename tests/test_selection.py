@@ -5,6 +5,7 @@ import pytest
 
 from tuneahead import InferenceConfig, ModelSpec
 from tuneahead.data.splits import Split
+from tuneahead.model.stacked import stacking_weights
 from tuneahead.selection import (
     DEFAULT_VARIANTS,
     ModelChoiceConfig,
@@ -12,7 +13,6 @@ from tuneahead.selection import (
     choose_model,
     psis_loo,
     refit_folds,
-    stacking_weights,
 )
 
 
@@ -23,6 +23,8 @@ def test_the_config_refuses_unknown_keys_criteria_and_targets():
         ModelChoiceConfig(criterion="waic")
     with pytest.raises(ValueError, match="target"):
         ModelChoiceConfig(target="points")
+    with pytest.raises(ValueError, match="model.auto.combine='average'"):
+        ModelChoiceConfig(combine="average")
     with pytest.raises(ValueError, match="empty"):
         ModelChoiceConfig(variants={})
     assert ModelChoiceConfig().variants == DEFAULT_VARIANTS

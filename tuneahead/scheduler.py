@@ -34,7 +34,8 @@ from scipy.stats import norm
 
 from .data.runtable import Curve, RunTable
 from .model.posterior import Posterior
-from .predict import components_from_params
+from .model.stacked import StackedPosterior
+from .predict import components_from_draws
 from .risk.candidates import candidate_risk
 
 __all__ = ["Schedule", "evsi", "schedule_replay"]
@@ -63,7 +64,7 @@ class Schedule:
 
 
 def schedule_replay(
-    posterior: Posterior,
+    posterior: Posterior | StackedPosterior,
     candidates: RunTable,
     start: float,
     start_threshold: float,
@@ -83,16 +84,16 @@ def schedule_replay(
     lam = cost_per_step or 1.0 / float(np.median(horizon))
     probed, spent = np.minimum(np.full(n, float(start)), horizon), np.minimum(np.full(n, float(start)), horizon)
     active, promoted = np.ones(n, dtype=bool), np.zeros(n, dtype=bool)
-    threshold, params, final = float(start_threshold), posterior.params(max_draws), candidates.final
+    threshold, draws, final = float(start_threshold), posterior.draw_sets(max_draws), candidates.final
     rounds = 0
     while active.any() and rounds < max_rounds and spent.sum() < budget:
         rounds += 1
         idx = np.flatnonzero(active)
         seen = _cut(candidates.select(idx), probed[idx])
-        comp = components_from_params(params, posterior.design, seen)
+        comp = components_from_draws(draws, seen)
         mean, _ = comp.moments()
         p_win = 1.0 - comp.cdf(np.full(idx.size, threshold))
-        own = candidate_risk(params, posterior.design, seen, gamma, lam, now=comp)
+        own = candidate_risk(draws, seen, gamma, lam, now=comp)
         removed = np.maximum(own.v_opt[:, :1] - own.v_opt, 0.0)  # (k, F): variance the probe to c removes
         target = np.maximum(own.budgets, probed[idx, None])
         net = evsi(mean[:, None], threshold, np.sqrt(removed)) - gamma * lam * (target - probed[idx, None])

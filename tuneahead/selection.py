@@ -39,11 +39,13 @@ standard errors are taken (a run's terms at different budgets are not independen
 
 The chosen variant has the largest elpd; a variant listed earlier (simpler) is kept unless a
 later one beats it by more than ``se_rule`` standard errors of their paired difference. The table
-also gives each variant's stacking weight (:func:`stacking_weights`), and the choice keeps each
-run's term under every variant: where the weight is shared, no variant predicts every run best.
-A variant whose chains disagree (r_hat above ``max_r_hat``) is reported but not chosen: its LOO
-estimate describes no single posterior. Nothing here reads held-out (test) runs: the caller
-passes training runs only.
+also gives each variant's stacking weight (:func:`tuneahead.model.stacked.stacking_weights`), and
+the choice keeps each run's term under every variant: where the weight is shared, no variant
+predicts every run best. With ``combine: stack`` the fit is then the variants' mixture by those
+weights (:class:`~tuneahead.model.stacked.StackedPosterior`) instead of the chosen variant. A
+variant whose chains disagree (r_hat above ``max_r_hat``) is reported but neither chosen nor
+stacked: its LOO estimate describes no single posterior. Nothing here reads held-out (test) runs:
+the caller passes training runs only.
 """
 
 from __future__ import annotations
@@ -55,7 +57,6 @@ import arviz as az
 import numpy as np
 import pandas as pd
 import xarray as xr
-from scipy.optimize import minimize
 from scipy.special import logsumexp
 
 from .data.runtable import RunTable
@@ -63,7 +64,8 @@ from .data.splits import Split, within_group_folds
 from .inference import InferenceConfig, fit, pointwise_loglik
 from .model.design import ModelSpec
 from .model.posterior import Posterior
-from .predict import components_from_params
+from .model.stacked import StackedPosterior, stacking_weights
+from .predict import components_from_draws
 
 __all__ = [
     "DEFAULT_VARIANTS",
@@ -73,7 +75,6 @@ __all__ = [
     "psis_loo",
     "choose_model",
     "refit_folds",
-    "stacking_weights",
 ]
 
 log = logging.getLogger(__name__)
@@ -94,6 +95,7 @@ DEFAULT_VARIANTS = {
     "divergence": {"divergence_features": True},
 }
 TARGETS = ("final_given_probe", "run")
+COMBINE = ("choose", "stack")
 
 
 @dataclass(frozen=True)
@@ -104,7 +106,8 @@ class ModelChoiceConfig:
     (None: :data:`DEFAULT_VARIANTS`);
     ``criterion`` is ``loo`` (PSIS-LOO, K-fold where Pareto k is high) or ``kfold`` (always);
     ``budgets`` are the probe budgets the ``final_given_probe`` target sums over (None: the probe
-    budget alone).
+    budget alone); ``combine`` is ``stack`` (mix the converged variants by their stacking weights,
+    :mod:`tuneahead.model.stacked`) or ``choose`` (keep the chosen variant).
     """
 
     variants: dict | None = None
@@ -117,12 +120,15 @@ class ModelChoiceConfig:
     se_rule: float = 1.0
     seed: int = 0
     budgets: list | None = None
+    combine: str = "stack"
 
     def __post_init__(self) -> None:
         if self.variants is None:
             object.__setattr__(self, "variants", dict(DEFAULT_VARIANTS))
         if self.criterion not in CRITERIA:
             raise ValueError(f"model.auto.criterion={self.criterion!r}; use one of {list(CRITERIA)}")
+        if self.combine not in COMBINE:
+            raise ValueError(f"model.auto.combine={self.combine!r}; use one of {list(COMBINE)}")
         if self.target not in TARGETS:
             raise ValueError(f"model.auto.target={self.target!r}; use one of {list(TARGETS)}")
         if not self.variants:
@@ -185,6 +191,14 @@ class ModelChoice:
         """The chosen variant's posterior."""
         return self.posteriors[self.chosen]
 
+    def stacked(self, extra: dict | None = None) -> StackedPosterior:
+        """The converged variants mixed by stacking weights computed among them alone (a variant whose
+        chains disagree describes no posterior; if none converged, the chosen one stands alone);
+        ``extra`` goes into its diagnostics."""
+        names = [n for n, ok in zip(self.table.variant, self.table.converged) if ok] or [self.chosen]
+        weights = stacking_weights(self.pointwise[names].to_numpy())
+        return StackedPosterior.from_members(self.posteriors, dict(zip(names, weights)), extra)
+
 
 def final_logdensity(posterior: Posterior, table: RunTable, budget: float, max_draws: int | None = None) -> np.ndarray:
     """:math:`\\log p(R_i \\mid y_{i,\\le c}, \\theta_s)`, the predictive density of each run's final
@@ -194,8 +208,8 @@ def final_logdensity(posterior: Posterior, table: RunTable, budget: float, max_d
 
 def _final_logdensities(posterior: Posterior, table: RunTable, budgets, max_draws: int | None = None) -> list:
     """:func:`final_logdensity` at each of ``budgets``, the draws' parameters built once."""
-    params, final = posterior.params(max_draws), np.asarray(table.final, dtype=float)
-    return [components_from_params(params, posterior.design, table.truncate(b)).draw_logpdf(final) for b in budgets]
+    draws, final = posterior.draw_sets(max_draws), np.asarray(table.final, dtype=float)
+    return [components_from_draws(draws, table.truncate(b)).draw_logpdf(final) for b in budgets]
 
 
 def _densities(posterior: Posterior, table: RunTable, target: str, budget) -> list[np.ndarray]:
@@ -239,34 +253,6 @@ def _converged(posterior: Posterior, max_r_hat: float) -> bool:
     """Whether the chains of a fit agree (r_hat at most ``max_r_hat``; SVI fits always pass)."""
     r_hat = posterior.diagnostics.max_rhat
     return r_hat is None or not np.isfinite(r_hat) or r_hat <= max_r_hat
-
-
-def stacking_weights(pointwise: np.ndarray) -> np.ndarray:
-    r"""Bayesian stacking weights of the variants (Yao, Vehtari, Simpson and Gelman 2018): the
-    :math:`w` on the simplex that maximizes :math:`\sum_i \log \sum_k w_k\, e^{\ell_{ik}}`,
-    where :math:`\ell_{ik}` is run :math:`i`'s held-out log density under variant :math:`k`
-    (``pointwise``, ``(n, K)``; runs with a missing term are left out). Unlike the elpd ranking, it
-    says how much each variant adds to the others: variants that predict different runs well
-    share the weight, and a variant that another predicts as well as it does gets none. With a
-    target summed over budgets, :math:`\ell_{ik}` is the run's summed term, the log of its joint
-    density over the budgets, so the mixture is one of whole runs' predictions.
-    """
-    ell = np.asarray(pointwise, dtype=float)
-    ell = ell[np.all(np.isfinite(ell), axis=1)]
-    k = ell.shape[1]
-    if k == 1 or not len(ell):
-        return np.full(k, 1.0 / k)
-    ell = ell - ell.max(axis=1, keepdims=True)  # each run's scale drops out of the argmax
-
-    def objective(z):
-        log_w = z - logsumexp(z)
-        mix = logsumexp(ell + log_w, axis=1)  # (n,)
-        share = np.exp(ell + log_w - mix[:, None])  # each variant's share of each run's density
-        grad = share.sum(axis=0) - len(ell) * np.exp(log_w)
-        return -mix.sum(), -grad
-
-    z = minimize(objective, np.zeros(k), jac=True, method="L-BFGS-B").x
-    return np.exp(z - logsumexp(z))
 
 
 def _choose(names: list[str], pointwise: dict[str, np.ndarray], se_rule: float, eligible: dict[str, bool]) -> str:

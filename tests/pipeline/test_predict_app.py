@@ -153,4 +153,4 @@ def test_budget_fractions_must_rise_from_zero_to_one(fitted):
     posterior = Posterior.load(path)
     for fractions in [(0.1, 1.0), (0.0, 0.5), (0.0, 0.5, 0.25, 1.0)]:
         with pytest.raises(ValueError, match="must rise from 0 to 1"):
-            candidate_risk(posterior.params(5), posterior.design, test.truncate(100), 1.0, 1e-3, fractions)
+            candidate_risk(posterior.draw_sets(5), test.truncate(100), 1.0, 1e-3, fractions)

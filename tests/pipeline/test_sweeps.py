@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tuneahead.model import StackedPosterior, load_posterior
 from tuneahead.pipeline import run_fit
 
 
@@ -38,6 +39,10 @@ def test_synthetic_job_puts_the_posterior_beside_brute_force(tiny_simulated_over
     assert list(terms.columns) == ["run_id", *choice["variant"]] and len(terms) == summary["data"]["n_train"]
     np.testing.assert_allclose(terms[choice["variant"]].sum().to_numpy(), choice["elpd"], rtol=1e-6)
     assert "model_choice_pointwise" not in json.loads((tmp_path / "summary.json").read_text())["diagnostics"]
+    # the fit is the converged variants stacked by their weights (model.auto.combine=stack), saved whole
+    stacked = load_posterior(tmp_path / "posterior.nc")
+    assert isinstance(stacked, StackedPosterior) and sum(stacked.weights.values()) == pytest.approx(1.0)
+    assert set(summary["model"]["stack"]) == set(stacked.weights) <= set(choice["variant"][choice["converged"]])
 
 
 @pytest.mark.slow

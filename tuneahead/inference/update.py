@@ -20,7 +20,10 @@ finished are a selected sample, and only the stopped runs' curves make that sele
 (the decision to stop read nothing but observed values).
 
 The weights are Pareto-smoothed (PSIS, :func:`arviz.psislw`) and the draws resampled
-systematically, so whatever reads the result reads an ordinary :class:`Posterior`.
+systematically, so whatever reads the result reads an ordinary :class:`Posterior`. A stacked
+posterior (:mod:`tuneahead.model.stacked`) is updated the same way, over the draws of all its
+variants at once: a variant's share of the resampled draws is its new weight, so the variants
+whose draws explain the new runs gain weight, as Bayes' rule over the mixture says.
 
 Weights accumulate against the fit's own draws, never against draws already resampled, so the
 update after k runs is judged by the weights of all k together:
@@ -54,7 +57,8 @@ with warnings.catch_warnings():
 from ..data.runtable import RunTable
 from ..model.design import ModelDesign
 from ..model.likelihood import run_loglik
-from ..model.posterior import Posterior
+from ..model.posterior import DrawSet, Posterior
+from ..model.stacked import StackedPosterior
 
 __all__ = ["ImportanceUpdate", "pointwise_loglik"]
 
@@ -64,9 +68,16 @@ def _batched_run_loglik(params, data, failure_gate: bool):
     return jax.vmap(lambda p: run_loglik(p, data, failure_gate))(params)
 
 
-def pointwise_loglik(posterior: Posterior, table: RunTable, max_draws: int | None = None) -> np.ndarray:
+def pointwise_loglik(
+    posterior: Posterior | StackedPosterior, table: RunTable, max_draws: int | None = None
+) -> np.ndarray:
     """:math:`\\log p(y_i, R_i \\mid \\theta_s)` of every run of ``table`` under every draw, ``(S, n)``."""
-    return _loglik(posterior.params(max_draws), posterior.design, table)
+    return _loglik_sets(posterior.draw_sets(max_draws), table)
+
+
+def _loglik_sets(draws: list[DrawSet], table: RunTable) -> np.ndarray:
+    """:func:`_loglik` under every set of draws, each read with its own design, ``(S, n)``."""
+    return np.concatenate([_loglik(params, design, table) for params, design in draws])
 
 
 def _loglik(params: dict, design: ModelDesign, table: RunTable) -> np.ndarray:
@@ -92,22 +103,23 @@ class ImportanceUpdate:
     weight 0; if every draw does, :attr:`needs_refit` is true.
     """
 
-    fit: Posterior
+    fit: Posterior | StackedPosterior
     log_weights: np.ndarray  # (S,): sum over the new runs of log p(run | theta_s)
-    params: dict = field(repr=False)  # the fit's draws as the likelihood reads them, computed once
+    draws: list[DrawSet] = field(repr=False)  # the fit's draws as the likelihood reads them, computed once
     runs: int = 0
     min_relative_ess: float = 0.3
     max_pareto_k: float = 0.7
 
     @classmethod
-    def start(cls, fit: Posterior, **thresholds) -> ImportanceUpdate:
+    def start(cls, fit: Posterior | StackedPosterior, **thresholds) -> ImportanceUpdate:
         """No run yet: the fit's own posterior."""
-        return cls(fit, np.zeros(fit.num_draws), fit.params(), 0, **thresholds)
+        draws = fit.draw_sets()
+        return cls(fit, np.zeros(sum(len(p["sigma_eps"]) for p, _ in draws)), draws, 0, **thresholds)
 
     def with_runs(self, table: RunTable) -> ImportanceUpdate:
         """These weights with the runs of ``table`` folded in: their curves, and their final scores
         where they have one (a run stopped early adds the likelihood of the curve it ran)."""
-        added = _loglik(self.params, self.fit.design, table).sum(axis=1)
+        added = _loglik_sets(self.draws, table).sum(axis=1)
         added = np.where(np.isfinite(added), added, -np.inf)  # a NaN draw must not weigh anything
         return replace(self, log_weights=self.log_weights + added, runs=self.runs + len(table))
 
@@ -139,25 +151,41 @@ class ImportanceUpdate:
         ess = self.relative_ess
         return not ess >= self.min_relative_ess or self.pareto_k > self.max_pareto_k
 
-    def posterior(self, seed: int = 0) -> Posterior:
-        """The updated posterior: the fit's draws resampled by their smoothed weights, as one chain."""
+    def posterior(self, seed: int = 0) -> Posterior | StackedPosterior:
+        """The updated posterior: the fit's draws resampled by their smoothed weights, as one chain
+        (for a stacked fit, one chain per variant that keeps draws, weighted by its share)."""
         if self.runs == 0:
             return self.fit
         weights, k_hat = self._smoothed
         index = _systematic_resample(weights, np.random.default_rng(seed))
-        post = self.fit.idata.posterior
-        total = self.fit.num_draws
-        data_vars = {
-            name: (("chain", "draw", *var.dims[2:]), var.values.reshape((total, *var.shape[2:]))[index][None])
-            for name, var in post.data_vars.items()
-        }
-        coords = {k: v for k, v in post.coords.items() if k not in ("chain", "draw")}
-        dataset = xr.Dataset(data_vars, coords={**coords, "chain": [0], "draw": np.arange(total)}, attrs=post.attrs)
         record = {"runs": self.runs, "relative_ess": self.relative_ess, "pareto_k": k_hat}
-        diagnostics = replace(
-            self.fit.diagnostics,
-            num_chains=1,
-            num_draws=total,
-            extra={**self.fit.diagnostics.extra, "importance_update": record},
-        )
-        return Posterior(az.InferenceData(posterior=dataset), self.fit.design, diagnostics)
+        if isinstance(self.fit, Posterior):
+            return _resampled(self.fit, index, record)
+        members, shares, start = {}, {}, 0
+        for name, own in self.fit.draw_indices().items():  # the order of the draw sets
+            mine = index[(index >= start) & (index < start + own.size)] - start
+            start += own.size
+            if mine.size:
+                members[name] = _resampled(self.fit.members[name], own[mine], record)
+                shares[name] = mine.size / index.size
+        extra = {**self.fit.diagnostics.extra, "importance_update": record}
+        return StackedPosterior.from_members(members, shares, {k: v for k, v in extra.items() if k != "stacking"})
+
+
+def _resampled(fit: Posterior, index: np.ndarray, record: dict) -> Posterior:
+    """The draws ``index`` (chains flattened) of ``fit`` as one chain, with the update's ``record``."""
+    post = fit.idata.posterior
+    total = fit.num_draws
+    data_vars = {
+        name: (("chain", "draw", *var.dims[2:]), var.values.reshape((total, *var.shape[2:]))[index][None])
+        for name, var in post.data_vars.items()
+    }
+    coords = {k: v for k, v in post.coords.items() if k not in ("chain", "draw")}
+    dataset = xr.Dataset(data_vars, coords={**coords, "chain": [0], "draw": np.arange(index.size)}, attrs=post.attrs)
+    diagnostics = replace(
+        fit.diagnostics,
+        num_chains=1,
+        num_draws=index.size,
+        extra={**fit.diagnostics.extra, "importance_update": record},
+    )
+    return Posterior(az.InferenceData(posterior=dataset), fit.design, diagnostics)

@@ -13,8 +13,9 @@ from .parameters import (
     params_from_sites,
     site_dims,
 )
-from .posterior import Diagnostics, Posterior
+from .posterior import Diagnostics, DrawSet, Posterior
 from .prefix import prefix_loglik
+from .stacked import StackedPosterior, load_posterior
 
 __all__ = [
     "ModelSpec",
@@ -37,4 +38,7 @@ __all__ = [
     "natural_parameters",
     "Diagnostics",
     "Posterior",
+    "DrawSet",
+    "StackedPosterior",
+    "load_posterior",
 ]

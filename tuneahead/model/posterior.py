@@ -13,6 +13,7 @@ import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import jax
 import numpy as np
@@ -25,7 +26,7 @@ from ..artifacts import atomic_path
 from .design import ModelDesign
 from .parameters import POPULATION_SITES, natural_parameters, params_from_sites
 
-__all__ = ["Posterior", "Diagnostics"]
+__all__ = ["Posterior", "Diagnostics", "DrawSet"]
 
 _ATTR = "tuneahead_design"
 _DIAG_ATTR = "tuneahead_diagnostics"
@@ -62,6 +63,13 @@ class Diagnostics:
         }
 
 
+class DrawSet(NamedTuple):
+    """Draws in the form the likelihood reads (leading axis S) and the design that encodes runs for them."""
+
+    params: dict
+    design: ModelDesign
+
+
 class Posterior:
     """Posterior draws of the hierarchical model with the design that encodes new runs."""
 
@@ -96,6 +104,11 @@ class Posterior:
         n_linear = len(self.design.static_names)
         return jax.vmap(lambda s: params_from_sites(s, n_linear))(sites)
 
+    def draw_sets(self, max_draws: int | None = None) -> list[DrawSet]:
+        """The draws with their design, as one set; a stacked posterior
+        (:class:`~tuneahead.model.stacked.StackedPosterior`) gives one set per variant."""
+        return [DrawSet(self.params(max_draws), self.design)]
+
     def natural(self, max_draws: int | None = None) -> dict[str, np.ndarray]:
         """Interpretable parameters in the data's own units (:func:`natural_parameters`), as ``(S, ...)`` draws."""
         return natural_parameters(self.draws(max_draws), self.design)
@@ -113,17 +126,27 @@ class Posterior:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Posterior:
-        """Read a posterior written by :meth:`save`."""
+        """Read a posterior written by :meth:`save` (a stacked one: :func:`tuneahead.model.load_posterior`)."""
         path = Path(path)
         if not path.exists():
             raise FileNotFoundError(f"{path}: no posterior file; run `python -m tuneahead.fit` first")
         idata = az.from_netcdf(str(path), engine="h5netcdf")
+        if "posterior" not in idata.groups():
+            raise ValueError(
+                f"{path}: not a single tuneahead posterior (no posterior group); a stacked one is read by "
+                "tuneahead.model.load_posterior"
+            )
         idata.load()
-        attrs = idata.posterior.attrs
+        return cls.from_dataset(idata.posterior, str(path), idata)
+
+    @classmethod
+    def from_dataset(cls, dataset, where: str, idata: az.InferenceData | None = None) -> Posterior:
+        """The posterior of a draws dataset whose attributes carry the design and diagnostics."""
+        attrs = dataset.attrs
         if _ATTR not in attrs:
-            raise ValueError(f"{path}: not a tuneahead posterior (no design attribute)")
+            raise ValueError(f"{where}: not a tuneahead posterior (no design attribute)")
         design = ModelDesign.from_dict(json.loads(attrs[_ATTR]))
         diag = json.loads(attrs.get(_DIAG_ATTR, "{}"))
         known = {k: diag.pop(k) for k in list(diag) if k in Diagnostics.__dataclass_fields__}
         known["warnings"] = tuple(known.get("warnings", ()))
-        return cls(idata, design, Diagnostics(**known, extra=diag))
+        return cls(idata or az.InferenceData(posterior=dataset), design, Diagnostics(**known, extra=diag))

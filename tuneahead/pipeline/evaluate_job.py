@@ -56,7 +56,7 @@ from ..evaluation.report import prediction_frame, write_predictions, write_scree
 from ..evaluation.scoring import HeldOut, MethodResults, level_tag, table_row
 from ..evaluation.screening import SCREENED_METHODS, method_screening, pruner_row, success_thresholds
 from ..inference import check_gate_identified
-from ..model.posterior import Posterior
+from ..model.stacked import load_posterior
 from .runs import check_metrics, fit_posterior, load_runs, scored_partition, write_model_choice
 from .settings import JobSettings, config_budget, job_settings, plain
 
@@ -128,7 +128,7 @@ def _fit_ours(cfg, plan: EvaluationPlan, train: RunTable, split_name: str, fold:
         path = Path(cache) / key
         if path.exists():
             log.info("  ours: reusing the posterior %s", path)
-            return Posterior.load(path), float("nan"), True
+            return load_posterior(path), float("nan"), True
     posterior, seconds = fit_posterior(train, plan.settings, plan.splits[split_name])
     posterior.save(out_dir / "posteriors" / key)
     write_model_choice(posterior, out_dir / "posteriors" / key.replace(".nc", "_model_choice.csv"))

@@ -28,6 +28,7 @@ from ..data.runtable import RunTable
 from ..evaluation.metrics import heldout_metrics
 from ..inference import check_gate_identified
 from ..model.posterior import Posterior
+from ..model.stacked import StackedPosterior
 from ..plots import plot_predicted_vs_true, plot_risk_curve
 from ..predict import Prediction, predict
 from ..risk import RiskConfig, RiskCurve, posterior_risk, summarize_draws, summarize_risk
@@ -123,6 +124,25 @@ def _write_figures(out_dir: Path, prediction: Prediction, test, risk: RiskCurve,
         log.exception("a figure could not be drawn; the numbers are in %s", out_dir)
 
 
+def _parameters(posterior: Posterior) -> dict:
+    return {k: summarize_draws(np.asarray(v).reshape(len(v), -1)[:, 0]) for k, v in posterior.natural().items()}
+
+
+def _model_summary(posterior: Posterior | StackedPosterior, settings: JobSettings) -> dict:
+    """The model's spec and parameters; for a stacked posterior, each variant's with its weight."""
+    chosen = settings.choice is not None
+    if isinstance(posterior, StackedPosterior):
+        stack = {
+            name: {"weight": posterior.weights[name], "spec": asdict(m.design.spec), "parameters": _parameters(m)}
+            for name, m in posterior.members.items()
+        }
+        return {"model": {"stack": stack, "chosen_on_training_runs": chosen}}
+    return {
+        "model": {"spec": asdict(posterior.design.spec), "chosen_on_training_runs": chosen},
+        "parameters": _parameters(posterior),
+    }
+
+
 def run_fit(cfg: DictConfig, out_dir: str | Path) -> dict:
     """Run the whole job of the module doc into ``out_dir`` and return the summary."""
     out_dir, started, timing = Path(out_dir), time.perf_counter(), {}
@@ -159,10 +179,7 @@ def run_fit(cfg: DictConfig, out_dir: str | Path) -> dict:
         "risk": risk_summary,
         "regime": regime_summary,
         "diagnostics": posterior.diagnostics.to_dict(per_run=False),
-        "model": {"spec": asdict(posterior.design.spec), "chosen_on_training_runs": settings.choice is not None},
-        "parameters": {
-            k: summarize_draws(np.asarray(v).reshape(len(v), -1)[:, 0]) for k, v in posterior.natural().items()
-        },
+        **_model_summary(posterior, settings),
     }
     truth, truth_curves = _truth(source, truth_config, posterior, test, budgets, risk_config, cost_per_step, risk)
     if truth is not None:

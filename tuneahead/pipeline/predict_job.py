@@ -34,7 +34,8 @@ from ..artifacts import atomic_path, write_json
 from ..data.errors import RunTableError
 from ..data.runtable import Curve, RunTable
 from ..model.posterior import Posterior
-from ..predict import components_from_params, summarize
+from ..model.stacked import StackedPosterior, load_posterior
+from ..predict import components_from_draws, summarize
 from ..risk import RiskConfig, candidate_risk
 from ..risk.candidates import probed_steps
 from .runs import check_metrics, load_runs
@@ -45,7 +46,7 @@ __all__ = ["run_predict", "check_candidates"]
 log = logging.getLogger("tuneahead.pipeline")
 
 
-def check_candidates(table: RunTable, posterior: Posterior, where: str) -> RunTable:
+def check_candidates(table: RunTable, posterior: Posterior | StackedPosterior, where: str) -> RunTable:
     """The candidates in the posterior's terms: its static features in its order, and its metrics.
 
     Features in another order are reordered; missing or extra ones are refused. Candidates that
@@ -86,14 +87,20 @@ def _taus(values) -> list[float]:
     return taus
 
 
-def _rows(table: RunTable, posterior: Posterior, settings: PredictConfig, taus: list[float], risk: RiskConfig):
+def _rows(
+    table: RunTable,
+    posterior: Posterior | StackedPosterior,
+    settings: PredictConfig,
+    taus: list[float],
+    risk: RiskConfig,
+):
     """The candidates' frame and each one's V_opt over its budgets."""
-    params = posterior.params(settings.max_draws)
-    comp = components_from_params(params, posterior.design, table)  # once: the prediction and V_opt read it
+    draws = posterior.draw_sets(settings.max_draws)
+    comp = components_from_draws(draws, table)  # once: the prediction and V_opt read it
     prediction = summarize(comp, table.run_id, settings.level)
     frame = pd.DataFrame({"run_id": table.run_id, "group": table.group})
     lam = risk.step_cost(np.array([posterior.design.time_unit]))  # the training runs' median budget
-    own = candidate_risk(params, posterior.design, table, risk.gamma, lam, now=comp)
+    own = candidate_risk(draws, table, risk.gamma, lam, now=comp)
     frame["probed"], frame["budget"] = own.probed, table.budget
     frame = pd.concat([frame, prediction.to_frame().drop(columns="run_id")], axis=1)
     for tau in taus:
@@ -114,7 +121,7 @@ def run_predict(cfg: DictConfig, out_dir: str | Path) -> pd.DataFrame:
         raise FileNotFoundError(
             f"posterior={where}: no such file; give the posterior.nc of a `python -m tuneahead.fit` run"
         )
-    posterior = Posterior.load(where)
+    posterior = load_posterior(where)
     _, table = load_runs(cfg.data)
     table = check_candidates(table, posterior, str(where))
     log.info("predicting %d candidates from %s", len(table), where)

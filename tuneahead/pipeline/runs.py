@@ -18,6 +18,7 @@ from ..data.runtable import RunTable, as_runtable
 from ..data.splits import Split
 from ..inference import fit
 from ..model.posterior import Posterior
+from ..model.stacked import StackedPosterior
 from ..selection import choose_model
 from .settings import JobSettings
 
@@ -60,32 +61,40 @@ def scored_partition(table: RunTable, split: Split) -> list[tuple[RunTable, RunT
     return out
 
 
-def fit_posterior(train: RunTable, settings: JobSettings, split: Split | None = None) -> tuple[Posterior, float]:
+def fit_posterior(
+    train: RunTable, settings: JobSettings, split: Split | None = None
+) -> tuple[Posterior | StackedPosterior, float]:
     """The posterior of the training runs and the seconds its fit took.
 
     With ``model=auto`` every variant is fitted to the training runs and the one chosen on them
-    (:func:`tuneahead.selection.choose_model`) is returned; its diagnostics carry the comparison
-    table as ``extra["model_choice"]`` and each training run's terms as
-    ``extra["model_choice_pointwise"]``, so both travel with the saved posterior. ``split``
-    is the split whose test runs it will predict; the choice's folds mirror it.
+    (:func:`tuneahead.selection.choose_model`) is returned, or with ``model.auto.combine=stack``
+    the variants' stacked mixture; its diagnostics carry the comparison table as
+    ``extra["model_choice"]`` and each training run's terms as ``extra["model_choice_pointwise"]``,
+    so both travel with the saved posterior. ``split`` is the split whose test runs it will
+    predict; the choice's folds mirror it.
     """
     t0 = time.perf_counter()
     if settings.choice is None:
         posterior = fit(train, settings.spec, settings.inference)
     else:
         choice = choose_model(train, settings.spec, settings.inference, settings.choice, settings.probe_budget, split)
-        posterior = choice.posterior
-        extra = {
-            **posterior.diagnostics.extra,
+        tables = {
             "model_choice": choice.table.to_dict(orient="records"),
             "model_choice_pointwise": choice.pointwise.to_dict(orient="list"),
         }
-        posterior.diagnostics = replace(posterior.diagnostics, extra=extra)
-        log.info("model choice: %r (%s)", choice.chosen, choice.table.loc[choice.table.chosen, "changes"].iloc[0])
+        if settings.choice.combine == "stack":
+            posterior = choice.stacked(tables)
+            log.info(
+                "model choice: the variants stacked, weights %s", {n: round(w, 3) for n, w in posterior.weights.items()}
+            )
+        else:
+            posterior = choice.posterior
+            posterior.diagnostics = replace(posterior.diagnostics, extra={**posterior.diagnostics.extra, **tables})
+            log.info("model choice: %r (%s)", choice.chosen, choice.table.loc[choice.table.chosen, "changes"].iloc[0])
     return posterior, time.perf_counter() - t0
 
 
-def write_model_choice(posterior: Posterior, path: Path) -> Path | None:
+def write_model_choice(posterior: Posterior | StackedPosterior, path: Path) -> Path | None:
     """The model choice's comparison table as CSV, if the posterior was chosen (``model=auto``), and
     beside it (``<name>_pointwise.csv``) each training run's elpd term under every variant."""
     rows = posterior.diagnostics.extra.get("model_choice")

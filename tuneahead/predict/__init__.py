@@ -5,6 +5,7 @@ candidates of a run file from a saved posterior (:mod:`tuneahead.predict.__main_
 from .predictive import (
     Prediction,
     PredictiveComponents,
+    components_from_draws,
     components_from_params,
     gate_prior_probability,
     predict,
@@ -16,6 +17,7 @@ __all__ = [
     "PredictiveComponents",
     "Prediction",
     "components_from_params",
+    "components_from_draws",
     "gate_prior_probability",
     "predictive_components",
     "predict",

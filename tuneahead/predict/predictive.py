@@ -8,7 +8,9 @@ diverged, see :mod:`tuneahead.model.hierarchical`):
     p(R_i \mid I_c, \theta_s) = (1 - q_{is})\, \mathcal N(m^{ok}_{is}, v^{ok}_{is})
                               + q_{is}\, \mathcal N(m^{fail}_{is}, v^{fail}_{is}),
 
-and the posterior predictive averages the :math:`S` draws with equal weight. Its mean and variance
+and the posterior predictive averages the :math:`S` draws with equal weight (a stacked posterior's
+draws come from several variants, each read with its own design:
+:mod:`tuneahead.model.stacked`). Its mean and variance
 follow from the law of total variance,
 
 .. math::
@@ -36,13 +38,15 @@ from scipy.stats import norm
 from ..data.runtable import RunTable
 from ..model.design import ModelData, ModelDesign
 from ..model.likelihood import gate_logit, outcome_components
-from ..model.posterior import Posterior
+from ..model.posterior import DrawSet, Posterior
+from ..model.stacked import StackedPosterior
 from .mixture import QUANTILE_TOLERANCE, mixture_summary
 
 __all__ = [
     "PredictiveComponents",
     "Prediction",
     "components_from_params",
+    "components_from_draws",
     "gate_prior_probability",
     "predictive_components",
     "predict",
@@ -59,6 +63,14 @@ class PredictiveComponents:
     var_ok: np.ndarray
     mean_fail: np.ndarray
     var_fail: np.ndarray
+
+    @classmethod
+    def concatenate(cls, parts: list[PredictiveComponents]) -> PredictiveComponents:
+        """The components of several sets of draws as one, draws stacked along the first axis."""
+        if len(parts) == 1:
+            return parts[0]
+        fields = ("p_fail", "mean_ok", "var_ok", "mean_fail", "var_fail")
+        return cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in fields))
 
     def draw_moments(self) -> tuple[np.ndarray, np.ndarray]:
         """Mean and variance of :math:`R_i` under each draw, ``(S, n)`` each."""
@@ -188,6 +200,11 @@ def components_from_params(params: dict, design: ModelDesign, candidates: RunTab
     )
 
 
+def components_from_draws(draws: list[DrawSet], candidates: RunTable) -> PredictiveComponents:
+    """Predictive branches of ``candidates`` under each set of draws, read with its own design, as one."""
+    return PredictiveComponents.concatenate([components_from_params(p, d, candidates) for p, d in draws])
+
+
 def gate_prior_probability(params: dict, design: ModelDesign, table: RunTable) -> np.ndarray:
     """:math:`\\pi_i` under each draw, from static features alone, ``(S, n)``; zero without a gate."""
     data = design.encode(table, with_outcome=False)
@@ -197,13 +214,15 @@ def gate_prior_probability(params: dict, design: ModelDesign, table: RunTable) -
 
 
 def predictive_components(
-    posterior: Posterior, candidates: RunTable, max_draws: int | None = 400
+    posterior: Posterior | StackedPosterior, candidates: RunTable, max_draws: int | None = 400
 ) -> PredictiveComponents:
     """Predictive branches of ``candidates`` under (up to ``max_draws``) posterior draws."""
-    return components_from_params(posterior.params(max_draws), posterior.design, candidates)
+    return components_from_draws(posterior.draw_sets(max_draws), candidates)
 
 
-def predict(posterior: Posterior, candidates: RunTable, level: float = 0.9, max_draws: int | None = 400) -> Prediction:
+def predict(
+    posterior: Posterior | StackedPosterior, candidates: RunTable, level: float = 0.9, max_draws: int | None = 400
+) -> Prediction:
     """Predictive mean, sd and central ``level`` interval of each candidate's final score."""
     return summarize(predictive_components(posterior, candidates, max_draws), candidates.run_id, level)
 

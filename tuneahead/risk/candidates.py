@@ -29,8 +29,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..data.runtable import Curve, RunTable
-from ..model.design import ModelDesign
-from ..predict import PredictiveComponents, components_from_params
+from ..model.posterior import DrawSet
+from ..predict import PredictiveComponents, components_from_draws
 
 __all__ = ["FRACTIONS", "CandidateRisk", "probed_steps", "extended", "candidate_risk"]
 
@@ -99,8 +99,7 @@ def extended(table: RunTable, targets: np.ndarray, cadence: dict[str, float] | N
 
 
 def candidate_risk(
-    params: dict,
-    design: ModelDesign,
+    draws: list[DrawSet],
     candidates: RunTable,
     gamma: float,
     cost_per_step: float,
@@ -109,22 +108,23 @@ def candidate_risk(
 ) -> CandidateRisk:
     """:math:`V_{opt,i}(c)` of every candidate and the probe length worth its cost (module doc).
 
-    ``now``: the candidates' predictive branches under ``params`` as they stand, when the caller
-    has them already.
+    ``draws`` are the posterior's draw sets (:meth:`~tuneahead.model.Posterior.draw_sets`); ``now``
+    the candidates' predictive branches under them as they stand, when the caller has them already.
     """
     fractions = np.asarray(fractions, dtype=float)
     if fractions[0] != 0 or fractions[-1] != 1 or np.any(np.diff(fractions) <= 0):
         raise ValueError(f"fractions={fractions.tolist()} must rise from 0 to 1")
+    design = draws[0].design  # the variants of a stack share their metrics and cadence
     cadence = dict(zip(design.spec.metrics, design.cadence))
     c0, horizon = probed_steps(candidates), np.asarray(candidates.budget, dtype=float)
     budgets = c0[:, None] + fractions[None, :] * (horizon - c0)[:, None]
     if not design.spec.metrics:
         v_opt = np.zeros_like(budgets)
     else:
-        now = now if now is not None else components_from_params(params, design, candidates)
+        now = now if now is not None else components_from_draws(draws, candidates)
         var = np.stack(
             [
-                components_from_params(params, design, extended(candidates, budgets[:, k], cadence)).var_ok
+                components_from_draws(draws, extended(candidates, budgets[:, k], cadence)).var_ok
                 for k in range(1, len(fractions))
             ],
             axis=-1,

@@ -10,8 +10,9 @@ import numpy as np
 
 from ..data.runtable import RunTable
 from ..model.parameters import natural_parameters
-from ..model.posterior import Posterior
-from ..predict import PredictiveComponents, components_from_params, gate_prior_probability
+from ..model.posterior import DrawSet, Posterior
+from ..model.stacked import StackedPosterior
+from ..predict import PredictiveComponents, components_from_draws, gate_prior_probability
 
 __all__ = ["RiskConfig", "RiskCurve", "intrinsic_risk_draws", "risk_curve", "posterior_risk", "epistemic_interval"]
 
@@ -148,7 +149,7 @@ def risk_curve(
 
 
 def posterior_risk(
-    posterior: Posterior,
+    posterior: Posterior | StackedPosterior,
     candidates: RunTable,
     budgets: Sequence[float],
     max_draws: int | None = 400,
@@ -157,22 +158,22 @@ def posterior_risk(
     """L(c) and L_int for ``candidates`` under the posterior (see module doc).
 
     Without curves (``model.metrics`` empty) no probe length changes the prediction, so
-    :math:`L_{int}` is the whole per-draw risk: the risk the static features leave.
+    :math:`L_{int}` is the whole per-draw risk: the risk the static features leave. A stacked
+    posterior's draws each keep their own variant's :math:`L_{int,s}`.
     """
-    params = posterior.params(max_draws)
-    design = posterior.design
-    if not design.spec.metrics:
-        return risk_curve(
-            lambda table: components_from_params(params, design, table), candidates, budgets, None, progress
-        )
+    draws = posterior.draw_sets(max_draws)
+    intrinsic = np.concatenate([_intrinsic(s, candidates) for s in draws]) if posterior.design.spec.metrics else None
+    return risk_curve(lambda table: components_from_draws(draws, table), candidates, budgets, intrinsic, progress)
+
+
+def _intrinsic(draws: DrawSet, candidates: RunTable) -> np.ndarray:
+    """:math:`L_{int,s}` of ``candidates`` under each draw of one set, ``(S,)``."""
+    params, design = draws
     noise = {k: np.asarray(params[k], dtype=float) for k in ("sigma_eps", "s_fail") if k in params}
     natural = natural_parameters(noise, design)
     sigma_eps2 = np.asarray(natural["sigma_eps"], dtype=float) ** 2
     s_fail2 = np.asarray(natural["s_fail"], dtype=float) ** 2 if "s_fail" in natural else sigma_eps2
-    intrinsic = intrinsic_risk_draws(gate_prior_probability(params, design, candidates), sigma_eps2, s_fail2)
-    return risk_curve(
-        lambda table: components_from_params(params, design, table), candidates, budgets, intrinsic, progress
-    )
+    return intrinsic_risk_draws(gate_prior_probability(params, design, candidates), sigma_eps2, s_fail2)
 
 
 def epistemic_interval(risk: RiskCurve, n_boot: int = 400, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
