@@ -33,7 +33,7 @@ from .evaluation.metrics import (
 )
 from .explain import Attribution, explain_gradient_boosted, explain_posterior_mean
 from .inference import ImportanceUpdate, InferenceConfig, fit
-from .model import ModelSpec, Posterior
+from .model import ModelSpec, Posterior, StackedPosterior, load_posterior
 from .predict import Prediction, PredictiveComponents, predict, predictive_components
 from .risk import (
     REGIMES,
@@ -101,6 +101,8 @@ __all__ = [
     "fit",
     "ImportanceUpdate",
     "Posterior",
+    "StackedPosterior",
+    "load_posterior",
     "Prediction",
     "PredictiveComponents",
     "predict",

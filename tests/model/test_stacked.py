@@ -68,6 +68,10 @@ def test_the_stacks_predictive_is_the_mixture_of_the_variants_by_weight(variants
     assert [d.spec.shape_features for _, d in sets] == [False, True]
     assert [len(p["sigma_eps"]) for p, _ in sets] == [100, 300]
     assert len(np.unique(np.asarray(sets[1].params["sigma_eps"]))) == 200
+    # the parameters both variants have are pooled the same way: 100 draws of one, 300 of the other
+    pooled = stack.natural(400)["sigma_eps"]
+    np.testing.assert_array_equal(pooled[:100], members["base"].natural()["sigma_eps"][stack.draw_indices(400)["base"]])
+    assert pooled.shape[0] == 400
 
 
 def test_the_variants_spread_is_epistemic_and_their_intrinsic_risks_average(variants):

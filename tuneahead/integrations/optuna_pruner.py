@@ -57,6 +57,7 @@ from ..data.runtable import RunTable, RunTableError
 from ..inference import ImportanceUpdate, InferenceConfig, fit
 from ..model.design import ModelSpec
 from ..model.posterior import Posterior
+from ..model.stacked import StackedPosterior
 from ..predict import predictive_components
 
 __all__ = ["PosteriorPruner", "trial_features"]
@@ -88,7 +89,9 @@ class PosteriorPruner(BasePruner):
     threshold
         A fixed success threshold on the final value; None: the study's best value so far.
     posterior
-        A posterior to start from (its static features must be those of ``static``).
+        A posterior to start from, single or stacked (``tuneahead.model.load_posterior`` reads
+        either from a fit's ``posterior.nc``); its static features must be those of ``static``.
+        A refit fits ``spec`` alone.
     spec, refit
         The model and the inference of each refit; ``refit=None`` never refits.
     min_trials, refit_every
@@ -115,7 +118,7 @@ class PosteriorPruner(BasePruner):
         budget: float,
         p: float = 0.05,
         threshold: float | None = None,
-        posterior: Posterior | None = None,
+        posterior: Posterior | StackedPosterior | None = None,
         spec: ModelSpec | None = None,
         refit: InferenceConfig | None = InferenceConfig(method="svi", svi_steps=1500, svi_draws=200, progress=False),
         min_trials: int = 8,

@@ -35,6 +35,7 @@ from transformers import TrainerCallback
 
 from ..data.runtable import RunTable
 from ..model.posterior import Posterior
+from ..model.stacked import StackedPosterior
 from ..predict import predictive_components
 
 __all__ = ["TuneAheadCallback", "argument_features"]
@@ -78,7 +79,7 @@ class TuneAheadCallback(TrainerCallback):
 
     def __init__(
         self,
-        posterior: Posterior,
+        posterior: Posterior | StackedPosterior,
         metric: str,
         budget: float | None = None,
         threshold: float | None = None,

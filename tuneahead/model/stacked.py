@@ -143,6 +143,15 @@ class StackedPosterior:
             out.append(DrawSet(jax.tree.map(lambda a, i=index: a[i], member.params()), member.design))
         return out
 
+    def natural(self, max_draws: int | None = None) -> dict[str, np.ndarray]:
+        """The natural-scale parameters that every stacked variant has (with one shape), their draws
+        pooled as in :meth:`draw_indices`: the mixture's posterior of what the variants share."""
+        indices = self.draw_indices(max_draws)
+        parts = [self.members[name].natural() for name in indices]
+        first = parts[0]
+        shared = [k for k in first if all(k in p and np.shape(p[k])[1:] == np.shape(first[k])[1:] for p in parts)]
+        return {k: np.concatenate([np.asarray(p[k])[i] for p, i in zip(parts, indices.values())]) for k in shared}
+
     # ------------------------------------------------------------------ storage
     def save(self, path: str | os.PathLike) -> Path:
         """Write the weights and every variant's posterior to one NetCDF file, atomically (module doc)."""

@@ -25,7 +25,10 @@ The definitions are those of ``theory/decomposition.md``; this package computes 
   with :math:`L_s(c) = \frac1n \sum_i v_{is}(c)`. :math:`V_{opt}` is the Bayes risk above
   :math:`L_{int}` that a longer probe removes under known parameters; :math:`V_{epi}` is the
   spread of the prediction over the posterior of the parameters, which more training runs shrink
-  and a longer probe does not.
+  and a longer probe does not. For a stacked posterior (:mod:`tuneahead.model.stacked`) the
+  draws are all its variants' draws, each with its own :math:`L_{int,s}`; the variants' different
+  predictions are then between-draw spread and fall in :math:`V_{epi}`, since which variant is
+  right is a question for more training runs, not for a longer probe.
 - **Power law, horizon-aware**: every run ends at its budget :math:`T`, where :math:`V_{opt}(T) = 0`,
   so :math:`V_{opt}(c) = K (c^{-\alpha} - T^{-\alpha})` on :math:`0 < c < T`
   (:func:`fit_horizon_power_law`; ``theory/lower_bound.md``). It is fitted to each draw's

@@ -23,6 +23,7 @@ import numpy as np
 
 from ..data.runtable import RunTable
 from ..model.posterior import Posterior
+from ..model.stacked import StackedPosterior
 from ..risk import RiskConfig, RiskCurve, posterior_risk, summarize_draws, summarize_risk
 from ..synthetic.population import SimulatedPopulation
 from ..synthetic.sampler import Population
@@ -54,7 +55,7 @@ class TruthConfig:
             raise ValueError("truth.max_runs must be >= 0, truth.branches >= 2 and truth.probe_seeds >= 8")
 
 
-def _parameter_truth(population: Population, posterior: Posterior) -> dict:
+def _parameter_truth(population: Population, posterior: Posterior | StackedPosterior) -> dict:
     """Each natural-scale parameter that the population generated: its posterior summary, the
     generating value and whether the central 90% interval covers it."""
     natural = posterior.natural()
@@ -72,7 +73,7 @@ def _parameter_truth(population: Population, posterior: Posterior) -> dict:
 
 def exact_truth(
     population: Population,
-    posterior: Posterior,
+    posterior: Posterior | StackedPosterior,
     test: RunTable,
     budgets: Sequence[float],
     config: RiskConfig,
@@ -261,7 +262,7 @@ def _probe_reference(population, runs, brute, brute_curve, on_runs, comparison, 
 
 def brute_force_truth(
     population: SimulatedPopulation,
-    posterior: Posterior,
+    posterior: Posterior | StackedPosterior,
     test: RunTable,
     budgets: Sequence[float],
     truth: TruthConfig,
