@@ -36,7 +36,7 @@ from hydra import compose, initialize_config_dir
 
 from tuneahead.artifacts import write_json
 from tuneahead.inference import use_host_devices
-from tuneahead.model.posterior import Posterior
+from tuneahead.model import Posterior, StackedPosterior
 from tuneahead.pipeline import fit_job, run_fit
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
@@ -69,11 +69,18 @@ def check(overrides=(), out_dir: str | Path = "outputs/theory/posterior", scale_
         return run_fit(cfg, out_dir)
     fit_posterior = fit_job.fit_posterior
 
-    def scaled(train, settings, split=None):
-        posterior, seconds = fit_posterior(train, settings, split)
+    def one(posterior: Posterior) -> Posterior:
         idata = posterior.idata.copy()
         idata.posterior["sigma_eps"] = idata.posterior["sigma_eps"] * scale_noise
-        return Posterior(idata, posterior.design, posterior.diagnostics), seconds
+        return Posterior(idata, posterior.design, posterior.diagnostics)
+
+    def scaled(train, settings, split=None):
+        posterior, seconds = fit_posterior(train, settings, split)
+        if isinstance(posterior, StackedPosterior):  # every stacked variant's noise
+            extra = {k: v for k, v in posterior.diagnostics.extra.items() if k != "stacking"}
+            members = {name: one(m) for name, m in posterior.members.items()}
+            return StackedPosterior.from_members(members, posterior.weights, extra), seconds
+        return one(posterior), seconds
 
     fit_job.fit_posterior = scaled
     try:
