@@ -2,6 +2,7 @@
 
     python experiments/benchmarks/predict_latency.py                       # SVI fit, 1,000 candidates
     python experiments/benchmarks/predict_latency.py --fit nuts --candidates 3000 --json predict.json
+    python experiments/benchmarks/predict_latency.py --stacked    # three variants stacked, as model=auto gives
 
 A posterior is fitted once (SVI by default, ``--fit nuts`` for a short NUTS run) on ``--runs``
 training runs of 30 curve points drawn from the model itself; the candidates are fresh runs of the
@@ -10,6 +11,11 @@ first call (which compiles) and ``--repeats`` warm calls, split into encoding th
 JAX predictive branches over the posterior draws, and the intervals (mixture quantiles). The
 LightGBM baseline (TuneAhead's settings) is fitted on the same training runs at the same budget
 and its ``predict`` timed the same way. Each row carries the one-minute load average.
+
+With ``--stacked`` the posterior is what ``model=auto`` gives by default: the synthetic
+experiment's three variants (base, shape, shape with the transient deviation), each fitted alike
+and stacked with equal weights (:class:`tuneahead.model.StackedPosterior`), so the same number of
+draws is read through three designs.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from _common import inference_config, load, recovery_table, timed  # noqa: E402
 from tuneahead.artifacts import write_json  # noqa: E402
 from tuneahead.baselines.gradient_boosting import GradientBoosted  # noqa: E402
 from tuneahead.inference import fit  # noqa: E402
+from tuneahead.model import StackedPosterior  # noqa: E402
 from tuneahead.model.design import ModelSpec  # noqa: E402
 from tuneahead.predict import predict, predictive_components  # noqa: E402
 
@@ -54,6 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--budget", type=float, default=1000.0, help="probe budget of the candidates (steps)")
     parser.add_argument("--max-draws", type=int, default=400, help="posterior draws per prediction")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--stacked", action="store_true", help="three variants stacked (module doc)")
     parser.add_argument("--json", default=None, help="write the figures to this JSON file (atomically)")
     return parser
 
@@ -103,9 +111,14 @@ def main(argv=None) -> dict:
     candidates = recovery_table(args.candidates, 30, seed=1).truncate(args.budget)
     spec = ModelSpec()
     overrides = {"num_warmup": 200, "num_samples": 200} if args.fit == "nuts" else {}
+    variants = {"base": spec}
+    if args.stacked:
+        variants["shape"] = ModelSpec(shape_features=True)
+        variants["shape_transient"] = ModelSpec(shape_features=True, transient=True)
     with timed() as t_fit:
-        posterior = fit(train, spec, inference_config(args.fit, **overrides))
-    print(f"fit ({args.fit}, {len(train)} runs): {t_fit['wall']:.1f} s, load {t_fit['load']:.2f}", flush=True)
+        fits = {name: fit(train, v, inference_config(args.fit, **overrides)) for name, v in variants.items()}
+    posterior = StackedPosterior.from_members(fits, dict.fromkeys(fits, 1.0)) if args.stacked else fits["base"]
+    print(f"fit ({args.fit}, {len(train)} runs, {len(fits)} variants): {t_fit['wall']:.1f} s", flush=True)
 
     times = _time_predict(posterior, candidates, args.max_draws, args.repeats)
 
@@ -121,6 +134,7 @@ def main(argv=None) -> dict:
         "budget": args.budget,
         "draws": draws,
         "fit": {args.fit: t_fit},
+        "stacked": list(variants) if args.stacked else None,
         **times,
         "lgbm_fit": lgbm_fit,
         "lgbm_predict": lgbm_warm,
