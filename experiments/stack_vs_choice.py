@@ -7,9 +7,10 @@ An evaluation (``python -m tuneahead.evaluate``) run with ``model.auto.combine=s
 split's stacked posterior under ``posteriors/`` beside its model choice table. This script
 rebuilds the same splits from the same overrides (pass the evaluation's), and scores on each
 split's held-out runs, at every evaluation budget, the stack and its member that the choice
-marked ``chosen`` (``combine=choose`` would have kept it; a chosen variant the stack left out, at
-a weight under 0.001, is named but not scored): RMSE, 90% coverage and CRPS, as the evaluation
-computes them. Nothing is refitted, so the two differ only in how the variants are combined.
+marked ``chosen`` (``combine=choose`` would have kept it): RMSE, 90% coverage and CRPS, as the
+evaluation computes them. Nothing is refitted, so the two differ only in how the variants are
+combined; only a chosen variant that the stack left out (a weight under 0.001) is fitted again,
+with the evaluation's inference settings, on the split's training runs.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import pandas as pd
 from hydra import compose, initialize_config_dir
 
 from tuneahead.evaluation.methods import predict_ours
+from tuneahead.inference import fit
 from tuneahead.model import StackedPosterior, load_posterior
 from tuneahead.pipeline.evaluate_job import evaluation_plan
 from tuneahead.pipeline.runs import load_runs, scored_partition
@@ -44,18 +46,18 @@ def main(argv=None) -> pd.DataFrame:
         parts = scored_partition(table, split)
         if len(parts) != 1:
             sys.exit(f"split {name!r} has {len(parts)} folds; this script reads one fold a split")
-        ((_, test),) = parts
+        ((train, test),) = parts
         (path,) = sorted((args.folder / "posteriors").glob(f"{name}_fold0_*.nc"))
         stack = load_posterior(path)
         if not isinstance(stack, StackedPosterior):
             sys.exit(f"{path}: one variant, not a stack")
         choice = pd.read_csv(str(path).replace(".nc", "_model_choice.csv"))
         chosen = choice.variant[choice.chosen].iloc[0]
-        scored = {"stacked": stack, f"chosen ({chosen})": stack.members.get(chosen)}
-        for label, posterior in scored.items():
-            if posterior is None:
-                print(f"{name}: the chosen variant {chosen!r} has no weight in the stack; not scored")
-                continue
+        member = stack.members.get(chosen)
+        if member is None:
+            print(f"{name}: the chosen variant {chosen!r} has no weight in the stack; fitting it", flush=True)
+            member = fit(train, plan.settings.choice.specs(plan.settings.spec)[chosen], plan.settings.inference)
+        for label, posterior in {"stacked": stack, f"chosen ({chosen})": member}.items():
             for budget in plan.budgets:
                 pred, crps, _ = predict_ours(posterior, test, budget, 0.9, plan.settings.predict.max_draws)
                 inside = (test.final >= pred.lower) & (test.final <= pred.upper)
