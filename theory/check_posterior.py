@@ -77,9 +77,8 @@ def check(overrides=(), out_dir: str | Path = "outputs/theory/posterior", scale_
     def scaled(train, settings, split=None):
         posterior, seconds = fit_posterior(train, settings, split)
         if isinstance(posterior, StackedPosterior):  # every stacked variant's noise
-            extra = {k: v for k, v in posterior.diagnostics.extra.items() if k != "stacking"}
             members = {name: one(m) for name, m in posterior.members.items()}
-            return StackedPosterior.from_members(members, posterior.weights, extra), seconds
+            return StackedPosterior.from_members(members, posterior.weights, posterior.diagnostics.extra), seconds
         return one(posterior), seconds
 
     fit_job.fit_posterior = scaled

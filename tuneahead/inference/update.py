@@ -169,7 +169,7 @@ class ImportanceUpdate:
                 members[name] = _resampled(self.fit.members[name], own[mine], record)
                 shares[name] = mine.size / index.size
         extra = {**self.fit.diagnostics.extra, "importance_update": record}
-        return StackedPosterior.from_members(members, shares, {k: v for k, v in extra.items() if k != "stacking"})
+        return StackedPosterior.from_members(members, shares, extra)
 
 
 def _resampled(fit: Posterior, index: np.ndarray, record: dict) -> Posterior:

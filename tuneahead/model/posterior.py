@@ -118,11 +118,18 @@ class Posterior:
         """Write the InferenceData, design and diagnostics to one NetCDF file, atomically."""
         path = Path(path)
         idata = self.idata.copy()
-        idata.posterior.attrs[_ATTR] = json.dumps(self.design.to_dict())
-        idata.posterior.attrs[_DIAG_ATTR] = json.dumps(self.diagnostics.to_dict())
+        idata.posterior = self.tagged_draws()
         with atomic_path(path) as tmp:
             idata.to_netcdf(str(tmp), engine="h5netcdf")
         return path
+
+    def tagged_draws(self):
+        """A copy of the draws dataset with the design and diagnostics in its attributes, as saved
+        (:meth:`from_dataset` reads it back)."""
+        dataset = self.idata.posterior.copy()
+        dataset.attrs[_ATTR] = json.dumps(self.design.to_dict())
+        dataset.attrs[_DIAG_ATTR] = json.dumps(self.diagnostics.to_dict())
+        return dataset
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Posterior:

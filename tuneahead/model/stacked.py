@@ -37,7 +37,7 @@ from scipy.optimize import minimize
 from scipy.special import logsumexp
 
 from ..artifacts import atomic_path
-from .posterior import _ATTR, _DIAG_ATTR, Diagnostics, DrawSet, Posterior
+from .posterior import _DIAG_ATTR, Diagnostics, DrawSet, Posterior
 
 __all__ = ["StackedPosterior", "load_posterior", "allocate_draws", "stacking_weights"]
 
@@ -160,15 +160,12 @@ class StackedPosterior:
         with atomic_path(path) as tmp:
             xr.Dataset(attrs=root).to_netcdf(str(tmp), engine="h5netcdf")
             for name, member in self.members.items():
-                dataset = member.idata.posterior.copy()
-                dataset.attrs[_ATTR] = json.dumps(member.design.to_dict())
-                dataset.attrs[_DIAG_ATTR] = json.dumps(member.diagnostics.to_dict())
-                dataset.to_netcdf(str(tmp), group=f"stack/{name}", mode="a", engine="h5netcdf")
+                member.tagged_draws().to_netcdf(str(tmp), group=f"stack/{name}", mode="a", engine="h5netcdf")
         return path
 
 
 def _stacked_diagnostics(members: dict[str, Posterior], weights: dict[str, float], extra: dict) -> Diagnostics:
-    """The worst of the stacked variants' sampler health, with the weights in ``extra["stacking"]``."""
+    """The worst of the stacked variants' sampler health (the weights live on the stack, not here)."""
     used = [members[n].diagnostics for n in weights]
     rhats = [d.max_rhat for d in used if d.max_rhat is not None]
     ess = [d.min_ess_bulk for d in used if d.min_ess_bulk is not None]
@@ -182,7 +179,7 @@ def _stacked_diagnostics(members: dict[str, Posterior], weights: dict[str, float
         num_chains=max(d.num_chains for d in used),
         per_parameter={n: members[n].diagnostics.per_parameter for n in weights},
         warnings=tuple(f"{n}: {w}" for n in weights for w in members[n].diagnostics.warnings),
-        extra={**extra, "stacking": dict(weights)},
+        extra=extra,
     )
 
 
@@ -201,5 +198,5 @@ def load_posterior(path: str | os.PathLike) -> Posterior | StackedPosterior:
         dataset = xr.open_dataset(str(path), group=f"stack/{name}", engine="h5netcdf").load()
         members[name] = Posterior.from_dataset(dataset, f"{path} (variant {name!r})")
     diag = json.loads(attrs.get(_DIAG_ATTR, "{}"))
-    extra = {k: v for k, v in diag.items() if k not in Diagnostics.__dataclass_fields__ and k != "stacking"}
+    extra = {k: v for k, v in diag.items() if k not in Diagnostics.__dataclass_fields__}
     return StackedPosterior.from_members(members, weights, extra)
