@@ -62,7 +62,7 @@ def test_a_real_study_prunes_trials_that_will_not_make_it_and_says_why(tmp_path)
         study_name="mlp", storage=storage, direction="maximize", pruner=pruner, sampler=optuna.samplers.RandomSampler(0)
     )
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study.optimize(objective, n_trials=30)
+    study.optimize(objective, n_trials=20)
 
     again = optuna.load_study(study_name="mlp", storage=storage)  # the reasons live in the database
     pruned = again.get_trials(states=(optuna.trial.TrialState.PRUNED,))

@@ -198,8 +198,10 @@ def test_runs_of_known_fate_scored_apart_give_the_same_log_density():
     assert len(unknown.gate) and len(healthy.gate) and len(diverged.gate)
     kwargs = dict(n_groups=2, n_metrics=1, shape_features=True)
     sites = pop.site_values()
-    whole, _ = log_density(hierarchical_model, (data,), kwargs, sites)
-    apart, _ = log_density(hierarchical_model, (unknown,), {**kwargs, "healthy": healthy, "diverged": diverged}, sites)
+    split = {**kwargs, "healthy": healthy, "diverged": diverged}
+    # compiled as the fit compiles it (the model run op by op compiles every op on its own)
+    whole = jax.jit(lambda s: log_density(hierarchical_model, (data,), kwargs, s)[0])(sites)
+    apart = jax.jit(lambda s: log_density(hierarchical_model, (unknown,), split, s)[0])(sites)
     # float32 sums of ~100 terms of size ~10: a few 1e-4 relative
     assert float(apart) == pytest.approx(float(whole), rel=1e-5)
 
@@ -208,7 +210,6 @@ def test_spreads_at_chance_have_a_floor():
     """Failed runs that all record one value cannot pull s_fail or s_yfail to 0: the log density
     is finite at the floor and the sites cannot go below it (before the floor one chain of an
     AlexNet fit sat in that spike, r_hat 1e7)."""
-    from numpyro import handlers
     from numpyro.infer.util import log_density
 
     from tuneahead.model.hierarchical import CHANCE_FLOOR, hierarchical_model
@@ -218,14 +219,15 @@ def test_spreads_at_chance_have_a_floor():
     data = data._replace(r=np.where(np.asarray(data.gate) == 1, 0.0, np.asarray(data.r)))  # every failure at one score
     assert (np.asarray(data.gate) == 1).sum() >= 2
     kwargs = dict(n_groups=2, n_metrics=1)
-    trace = handlers.trace(handlers.seed(hierarchical_model, 0)).get_trace(data, **kwargs)
+    sites = {**pop.site_values(), "r_fail": np.float32(0.0)}
+    at_floor = jax.jit(lambda s: log_density(hierarchical_model, (data,), kwargs, {**sites, "s_fail": s})[0])
+    with pytest.warns(UserWarning, match="Out-of-support"):  # the support check needs concrete values
+        below, trace = log_density(
+            hierarchical_model, (data,), kwargs, {**sites, "s_fail": np.float32(CHANCE_FLOOR / 10)}
+        )
     for name in ("s_fail", "s_yfail"):
         assert float(trace[name]["fn"].support.lower_bound) == CHANCE_FLOOR
-    sites = {**pop.site_values(), "r_fail": np.float32(0.0)}
-    at_floor, _ = log_density(hierarchical_model, (data,), kwargs, {**sites, "s_fail": np.float32(CHANCE_FLOOR)})
-    with pytest.warns(UserWarning, match="Out-of-support"):
-        below, _ = log_density(hierarchical_model, (data,), kwargs, {**sites, "s_fail": np.float32(CHANCE_FLOOR / 10)})
-    assert np.isfinite(float(at_floor)) and float(below) == -np.inf
+    assert np.isfinite(float(at_floor(np.float32(CHANCE_FLOOR)))) and float(below) == -np.inf
 
 
 def test_gate_basis_selects_the_gate_features():

@@ -124,8 +124,9 @@ def test_check_posterior_gives_a_verdict_and_fails_a_halved_noise(tmp_path, tiny
     result = json.loads(out.read_text())["verdict"]
     assert status == (0 if result["passed"] else 1)
     assert set(result["parts"]) == {"coverage_90", "L_vs_probe_reference", "c_star", "regime"}
-    broken = check_posterior.main(["--scale-noise", "0.5", "--out", str(tmp_path / "broken"), *tiny])
-    assert broken == 1
+    # the base variant alone (no model choice, one fit): the check must fail it whatever the variant
+    one = [*tiny, "~model.auto.variants.shape"]
+    assert check_posterior.main(["--scale-noise", "0.5", "--out", str(tmp_path / "broken"), *one]) == 1
 
 
 def test_check_posterior_fast_settings_compose(compose_app):
