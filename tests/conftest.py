@@ -1,4 +1,4 @@
-"""Shared test set-up: CPU only, one thread per test worker, a seeded RNG per test.
+"""Shared test set-up: CPU only, one thread per test worker, one compilation cache, a seeded RNG per test.
 
 The suite runs on two pytest-xdist workers, one test file each at a time (``--dist loadfile``, so a
 file's shared fixtures are built once); each worker keeps to one thread so the two share the
@@ -6,10 +6,18 @@ machine's cores instead of fighting over them.
 """
 
 import os
+import shutil
+import tempfile
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# One persistent compilation cache for the session, made by the controller before its workers
+# start (they inherit it): a program one worker compiled, another loads, as fits share programs
+# across tables of one size class. Removed when the session ends.
+_OWN_CACHE = "JAX_COMPILATION_CACHE_DIR" not in os.environ and "PYTEST_XDIST_WORKER" not in os.environ
+if _OWN_CACHE:
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = tempfile.mkdtemp(prefix="tuneahead-tests-jax-")
 
 from pathlib import Path  # noqa: E402
 
@@ -17,6 +25,11 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from hydra import compose, initialize_config_dir  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
+
+
+def pytest_unconfigure(config):
+    if _OWN_CACHE:
+        shutil.rmtree(os.environ["JAX_COMPILATION_CACHE_DIR"], ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)

@@ -13,7 +13,7 @@ import pytest
 from numpyro.infer import SVI, Trace_ELBO
 from numpyro.infer.autoguide import AutoNormal
 
-from tuneahead.inference import InferenceConfig, OrderedELBO, chain_method
+from tuneahead.inference import InferenceConfig, OrderedELBO, chain_method, fit
 from tuneahead.inference.start import link_start, start_strategy, without_runs
 from tuneahead.model.design import ModelDesign, ModelSpec
 from tuneahead.model.hierarchical import hierarchical_model
@@ -137,7 +137,67 @@ def test_svi_program_is_served_from_the_compilation_cache_in_a_new_process(tmp_p
     counts = []
     for hash_seed in ("1", "2"):
         env = {**os.environ, "JAX_PLATFORMS": "cpu", "PYTHONHASHSEED": hash_seed}
+        env.pop("JAX_COMPILATION_CACHE_DIR", None)  # the fit's own cache, not the test session's
         result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=600)
         assert result.returncode == 0, result.stderr[-3000:]
         counts.append(int(result.stdout.strip().splitlines()[-1].split()[1]))
     assert counts[1] >= 1, counts
+
+
+def test_run_rows_are_few_sizes_that_waste_at_most_a_quarter():
+    from tuneahead.inference.svi import run_rows
+
+    assert [run_rows(n) for n in (1, 8, 9, 11, 13, 17, 33, 1000)] == [8, 8, 10, 12, 14, 20, 40, 1024]
+    sizes = np.array([run_rows(n) for n in range(1, 5000)])
+    assert np.all(sizes >= np.arange(1, 5000)) and np.all(np.diff(sizes) >= 0)
+    assert np.all(sizes[8:] <= 1.25 * np.arange(9, 5000)) and len(np.unique(sizes)) < 50
+
+
+def test_padding_rows_add_nothing_to_the_log_density():
+    """Copies of a run marked absent leave the model's log density as it was (float32 sums)."""
+    from numpyro.infer.util import log_density
+
+    data, kwargs = _model_kwargs()
+    sites = sample_population(design=PopulationDesign(n_groups=3, runs_per_group=6), seed=0).site_values()
+    healthy = kwargs["healthy"]
+    padded = {**kwargs, "healthy": healthy.padded_runs(len(healthy.y) + 5)}
+    assert int(padded["healthy"].present.sum()) == len(healthy.y) and len(padded["healthy"].y) == len(healthy.y) + 5
+
+    @jax.jit
+    def both(s):
+        plain = log_density(hierarchical_model, (), kwargs, s)[0]
+        return plain, log_density(hierarchical_model, (), padded, s)[0]
+
+    plain, with_padding = both(sites)
+    assert np.isfinite(float(plain)) and float(with_padding) == pytest.approx(float(plain), rel=1e-5)
+
+
+def test_a_table_of_a_nearby_size_reuses_the_compiled_fit():
+    """Two tables whose parts pad to the same sizes: the second SVI fit compiles next to nothing
+    (a few small array operations outside the program), and its result is the fit of its own
+    runs (the first table's extra run changes it)."""
+    from jax._src import monitoring
+
+    pop = sample_population(design=PopulationDesign(n_groups=3, runs_per_group=6, budgets=(400.0,)), seed=1)
+    # 61 steps: a program no other test compiles, so the session's cache cannot serve the first fit
+    config = InferenceConfig(method="svi", svi_steps=61, svi_draws=20, progress=False, centered_groups=False)
+    spec = ModelSpec(failure_gate=False)
+    compiled = {"first": [], "second": []}
+    now = "first"
+
+    def listen(event, seconds, **_):
+        if event.endswith("backend_compile_duration"):
+            compiled[now].append(seconds)
+
+    monitoring.register_event_duration_secs_listener(listen)
+    try:
+        first = fit(pop.table, spec, config)
+        now = "second"
+        second = fit(pop.table.select(np.arange(len(pop.table) - 1)), spec, config)
+    finally:
+        monitoring.unregister_event_duration_listener(listen)
+    spent = {k: sum(v) for k, v in compiled.items()}
+    if spent["first"] < 1.0:
+        pytest.skip(f"the first fit was served from a persistent compilation cache ({spent})")
+    assert spent["second"] < 0.1 * spent["first"], spent
+    assert not np.allclose(first.idata.posterior["a0"].values, second.idata.posterior["a0"].values)

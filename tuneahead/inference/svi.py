@@ -1,6 +1,9 @@
-"""SVI with optax: the ELBO summed in a fixed order, the optimization one scan of the update."""
+"""SVI with optax: the ELBO summed in a fixed order, the optimization one scan of the update, one
+compiled program for tables of nearby sizes."""
 
 from __future__ import annotations
+
+from functools import lru_cache
 
 import jax
 import jax.numpy as jnp
@@ -11,12 +14,13 @@ from numpyro.infer import SVI, Predictive, Trace_ELBO
 from numpyro.infer.autoguide import AutoMultivariateNormal, AutoNormal
 from numpyro.infer.util import log_density
 
+from ..model.design import ModelData
 from ..model.parameters import POPULATION_SITES
 from .config import InferenceConfig
 from .progress import Progress
-from .start import start_strategy, without_runs
+from .start import start_strategy
 
-__all__ = ["OrderedELBO", "run_svi"]
+__all__ = ["OrderedELBO", "run_rows", "run_svi"]
 
 
 class OrderedELBO(Trace_ELBO):
@@ -36,42 +40,84 @@ class OrderedELBO(Trace_ELBO):
         return guide_lp - model_lp
 
 
-def run_svi(rng, model, model_kwargs, config: InferenceConfig, start: dict):
-    guide_cls = AutoNormal if config.svi_guide == "normal" else AutoMultivariateNormal
-    priors_only = without_runs(model_kwargs)
-    progress = Progress(config.svi_steps, f"SVI ({config.svi_steps} steps)") if config.progress else None
+def run_rows(n: int) -> int:
+    """The padded size of a part of ``n`` runs: 8 at least, then four sizes an octave (12, 16, 20,
+    24, 28, 32, 40, ...), so that tables of nearby sizes (the folds of a K-fold, a sweep's table
+    as trials finish) share one compiled program for at most a quarter more rows."""
+    if n <= 8:
+        return 8
+    step = 1 << ((n - 1).bit_length() - 3)
+    return -(-n // step) * step
 
-    def run(rng):
-        # guide set-up, optimization and draws in one compiled program (see module doc); the
-        # guide's sites and the draws of them do not depend on the runs, so only the optimization
-        # reads the whole table
-        guide = guide_cls(model, init_loc_fn=start_strategy(start))
-        svi = SVI(model, guide, optax.adam(config.svi_learning_rate), OrderedELBO())
+
+def _arguments(model_kwargs: dict) -> tuple[dict, tuple]:
+    """The runs (each part padded to :func:`run_rows`) and the settings that shape the program."""
+    runs, settings = {}, []
+    for key, value in model_kwargs.items():
+        if isinstance(value, ModelData):
+            n = value.y.shape[0]
+            runs[key] = value.padded_runs(run_rows(n)) if n else value
+        else:
+            settings.append((key, value))
+    return runs, tuple(sorted(settings))
+
+
+@lru_cache(maxsize=16)
+def _program(model, settings: tuple, guide: str, learning_rate: float, steps: int, draws: int, progress: bool):
+    """The compiled set-up, optimization and draws of one model and configuration, a function of
+    the key, the runs and the start: the runs are arguments, not constants of the program, so a
+    table of the same shapes reuses it in this process, and any process through the persistent
+    cache. The guide's sites and the draws of them do not depend on the runs, so only the
+    optimization reads them."""
+    bar = Progress(steps, f"SVI ({steps} steps)") if progress else None
+    static = dict(settings)
+
+    def run(rng, runs, start):
+        model_kwargs = {**static, **runs}
+        priors_only = {k: jax.tree.map(lambda a: a[:0], v) if k in runs else v for k, v in model_kwargs.items()}
+        guide_cls = AutoNormal if guide == "normal" else AutoMultivariateNormal
+        autoguide = guide_cls(model, init_loc_fn=start_strategy(start))
+        svi = SVI(model, autoguide, optax.adam(learning_rate), OrderedELBO())
         fit_rng, draw_rng = jax.random.split(rng)
         state = svi.init(fit_rng, **priors_only)
 
         def step(state, i):
             state, loss = svi.update(state, **model_kwargs)
-            if progress is not None:
-                progress.tick(i)
+            if bar is not None:
+                bar.tick(i)
             return state, loss
 
-        state, losses = jax.lax.scan(step, state, jnp.arange(config.svi_steps))
+        state, losses = jax.lax.scan(step, state, jnp.arange(steps))
         predictive = Predictive(
             model,
-            guide=guide,
+            guide=autoguide,
             params=svi.get_params(state),
-            num_samples=config.svi_draws,
+            num_samples=draws,
             return_sites=list(POPULATION_SITES),
             parallel=True,
         )
         return losses, predictive(draw_rng, **priors_only)
 
+    return jax.jit(run), bar
+
+
+def run_svi(rng, model, model_kwargs, config: InferenceConfig, start: dict):
+    runs, settings = _arguments(model_kwargs)
+    program, bar = _program(
+        model,
+        settings,
+        config.svi_guide,
+        config.svi_learning_rate,
+        config.svi_steps,
+        config.svi_draws,
+        config.progress,
+    )
+    start = {k: jnp.asarray(v, jnp.float32) for k, v in start.items()}
     try:
-        losses, draws = jax.block_until_ready(jax.jit(run)(rng))
+        losses, draws = jax.block_until_ready(program(rng, runs, start))
     finally:
-        if progress is not None:
-            progress.close()
+        if bar is not None:
+            bar.restart(bar.desc)  # closes this fit's bar; the next fit starts its own
     losses = np.asarray(losses)
     if not np.isfinite(losses[-1]):
         raise RuntimeError(

@@ -175,6 +175,7 @@ class ModelData(NamedTuple):
     r_mask: jnp.ndarray  # (n,) bool
     gate: jnp.ndarray  # (n,) int: 1 diverged, 0 healthy, -1 unknown
     floor: jnp.ndarray | None  # (n, P) standardized chance floor of each point's metric; None: no metric has one
+    present: jnp.ndarray | None = None  # (n,) bool, False for a padding row (padded_runs); None: every row
 
     def select(self, rows: np.ndarray) -> ModelData:
         """The runs at the integer positions ``rows``."""
@@ -187,13 +188,18 @@ class ModelData(NamedTuple):
         if target == width:
             return self
         pad = ((0, 0), (0, target - width))
-        return self._replace(
-            t=jnp.pad(self.t, pad),
-            y=jnp.pad(self.y, pad),
-            metric=jnp.pad(self.metric, pad),
-            mask=jnp.pad(self.mask, pad),
-            floor=None if self.floor is None else jnp.pad(self.floor, pad),
-        )
+        points = {k: getattr(self, k) for k in ("t", "y", "metric", "mask", "floor")}
+        return self._replace(**{k: None if v is None else jnp.pad(v, pad) for k, v in points.items()})
+
+    def padded_runs(self, rows: int) -> ModelData:
+        """``rows`` rows: these runs, then copies of the first marked absent (``present``), which the
+        model leaves out; the copies keep every term finite, so no NaN reaches a gradient."""
+        n = self.y.shape[0]
+        if not 0 < n <= rows:
+            raise ValueError(f"cannot pad {n} runs to {rows} rows")
+        take = np.concatenate([np.arange(n), np.zeros(rows - n, dtype=int)])
+        present = (np.arange(rows) < n) & (True if self.present is None else np.asarray(self.present)[take])
+        return self.select(take)._replace(present=jnp.asarray(present))
 
     def by_fate(self) -> tuple[ModelData, ModelData, ModelData]:
         """The runs of unknown fate, those known healthy and those known diverged."""

@@ -285,11 +285,16 @@ def hierarchical_model(
     params = params_from_sites(s, p_linear)
     total = jnp.zeros((), data.y.dtype)
     if data.y.shape[0]:  # an empty part adds nothing, and leaving it out keeps the program small
-        total = total + jnp.sum(run_loglik(params, data, failure_gate))
+        total = total + _present_sum(run_loglik(params, data, failure_gate), data)
     for known, fate in ((healthy, False), (diverged, True)):
         if known is not None and known.y.shape[0]:
-            total = total + jnp.sum(known_branch_loglik(params, known, fate))
+            total = total + _present_sum(known_branch_loglik(params, known, fate), known)
     numpyro.factor("runs", total)
+
+
+def _present_sum(loglik, data: ModelData):
+    """The runs' log-likelihood terms summed, padding rows (:meth:`ModelData.padded_runs`) left out."""
+    return jnp.sum(loglik) if data.present is None else jnp.sum(jnp.where(data.present, loglik, 0.0))
 
 
 def reparameterized_model(*args, **kwargs):
