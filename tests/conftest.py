@@ -133,7 +133,7 @@ def tiny_simulated_overrides(tiny_simulator, tiny_knobs):
         "data.seeds=5",
         f"data.simulator={{{sizes}}}",
         f"data.overrides={{{knobs}}}",
-        "~model.auto.variants.shape_transient",  # two variants and two folds keep the choice's cost small
+        "~model.auto.variants.shape_transient",  # two variants and three folds keep the choice's cost small
         "model.auto.folds=3",
         "inference=svi",
         "inference.svi_steps=150",
