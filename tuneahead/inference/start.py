@@ -65,9 +65,10 @@ def without_runs(model_kwargs: dict) -> dict:
 
     The model's sites, their transforms and the guide's draws do not depend on the runs, but
     numpyro finds them by running the model, likelihood included; without runs the likelihood is
-    left out, and the compiled set-up holds the priors alone.
+    left out, and the compiled set-up holds the priors alone. Slicing, not selecting, so that it
+    also serves inside a compiled program, on the runs as its arguments.
     """
-    return {k: v.select(np.arange(0)) if isinstance(v, ModelData) else v for k, v in model_kwargs.items()}
+    return {k: jax.tree.map(lambda a: a[:0], v) if isinstance(v, ModelData) else v for k, v in model_kwargs.items()}
 
 
 def initialize(rng_key, model, model_kwargs, init_strategy):

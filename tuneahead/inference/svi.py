@@ -18,7 +18,7 @@ from ..model.design import ModelData
 from ..model.parameters import POPULATION_SITES
 from .config import InferenceConfig
 from .progress import Progress
-from .start import start_strategy
+from .start import start_strategy, without_runs
 
 __all__ = ["OrderedELBO", "run_rows", "run_svi"]
 
@@ -41,8 +41,8 @@ class OrderedELBO(Trace_ELBO):
 
 
 def run_rows(n: int) -> int:
-    """The padded size of a part of ``n`` runs: 8 at least, then four sizes an octave (12, 16, 20,
-    24, 28, 32, 40, ...), so that tables of nearby sizes (the folds of a K-fold, a sweep's table
+    """The padded size of a part of ``n`` runs: 8 at least, then four sizes an octave (10, 12, 14,
+    16, 20, 24, 28, 32, 40, ...), so that tables of nearby sizes (the folds of a K-fold, a sweep's table
     as trials finish) share one compiled program for at most a quarter more rows."""
     if n <= 8:
         return 8
@@ -74,7 +74,7 @@ def _program(model, settings: tuple, guide: str, learning_rate: float, steps: in
 
     def run(rng, runs, start):
         model_kwargs = {**static, **runs}
-        priors_only = {k: jax.tree.map(lambda a: a[:0], v) if k in runs else v for k, v in model_kwargs.items()}
+        priors_only = without_runs(model_kwargs)
         guide_cls = AutoNormal if guide == "normal" else AutoMultivariateNormal
         autoguide = guide_cls(model, init_loc_fn=start_strategy(start))
         svi = SVI(model, autoguide, optax.adam(learning_rate), OrderedELBO())
