@@ -14,7 +14,8 @@ from numpyro.infer import SVI, Trace_ELBO
 from numpyro.infer.autoguide import AutoNormal
 
 from tuneahead.inference import InferenceConfig, OrderedELBO, chain_method, fit
-from tuneahead.inference.start import link_start, start_strategy, without_runs
+from tuneahead.inference.arguments import without_runs
+from tuneahead.inference.start import link_start, start_strategy
 from tuneahead.model.design import ModelDesign, ModelSpec
 from tuneahead.model.hierarchical import hierarchical_model
 from tuneahead.synthetic import PopulationDesign, sample_population
@@ -145,7 +146,7 @@ def test_svi_program_is_served_from_the_compilation_cache_in_a_new_process(tmp_p
 
 
 def test_run_rows_are_few_sizes_that_waste_at_most_a_quarter():
-    from tuneahead.inference.svi import run_rows
+    from tuneahead.inference.arguments import run_rows
 
     assert [run_rows(n) for n in (1, 8, 9, 11, 13, 17, 33, 1000)] == [8, 8, 10, 12, 14, 20, 40, 1024]
     sizes = np.array([run_rows(n) for n in range(1, 5000)])
@@ -172,32 +173,64 @@ def test_padding_rows_add_nothing_to_the_log_density():
     assert np.isfinite(float(plain)) and float(with_padding) == pytest.approx(float(plain), rel=1e-5)
 
 
-def test_a_table_of_a_nearby_size_reuses_the_compiled_fit():
-    """Two tables whose parts pad to the same sizes: the second SVI fit compiles next to nothing
-    (a few small array operations outside the program), and its result is the fit of its own
-    runs (the first table's extra run changes it)."""
+def _compile_seconds(fits):
+    """Seconds of backend compiling that each of ``fits`` (name, callable) spent, and its result."""
     from jax._src import monitoring
 
-    pop = sample_population(design=PopulationDesign(n_groups=3, runs_per_group=6, budgets=(400.0,)), seed=1)
-    # 61 steps: a program no other test compiles, so the session's cache cannot serve the first fit
-    config = InferenceConfig(method="svi", svi_steps=61, svi_draws=20, progress=False, centered_groups=False)
-    spec = ModelSpec(failure_gate=False)
-    compiled = {"first": [], "second": []}
-    now = "first"
+    spent, results, now = {}, {}, [None]
 
     def listen(event, seconds, **_):
         if event.endswith("backend_compile_duration"):
-            compiled[now].append(seconds)
+            spent[now[0]] += seconds
 
     monitoring.register_event_duration_secs_listener(listen)
     try:
-        first = fit(pop.table, spec, config)
-        now = "second"
-        second = fit(pop.table.select(np.arange(len(pop.table) - 1)), spec, config)
+        for name, run in fits:
+            now[0], spent[name] = name, 0.0
+            results[name] = run()
     finally:
         monitoring.unregister_event_duration_listener(listen)
-    spent = {k: sum(v) for k, v in compiled.items()}
+    return spent, results
+
+
+@pytest.mark.parametrize(
+    "first, second",
+    [
+        # 61 and 161 steps: numbers no other test uses, so the session's cache cannot serve the first fit
+        (dict(method="svi", svi_steps=61, svi_draws=20), dict(method="svi", svi_steps=161, svi_draws=20)),
+        (dict(method="nuts", num_warmup=21, num_samples=21), dict(method="nuts", num_warmup=21, num_samples=21)),
+    ],
+    ids=["svi", "nuts"],
+)
+def test_a_table_of_a_nearby_size_reuses_the_compiled_fit(first, second):
+    """Two tables whose parts pad to the same sizes: the second fit compiles next to nothing (a few
+    small array operations outside the program), even with another number of SVI steps, and its
+    result is the fit of its own runs (the first table's extra run changes it)."""
+    pop = sample_population(design=PopulationDesign(n_groups=3, runs_per_group=6, budgets=(400.0,)), seed=1)
+    spec = ModelSpec(failure_gate=False)
+    common = dict(progress=False, centered_groups=False, num_chains=1)
+    smaller = pop.table.select(np.arange(len(pop.table) - 1))
+    spent, fits = _compile_seconds(
+        [
+            ("first", lambda: fit(pop.table, spec, InferenceConfig(**first, **common))),
+            ("second", lambda: fit(smaller, spec, InferenceConfig(**second, **common))),
+        ]
+    )
     if spent["first"] < 1.0:
         pytest.skip(f"the first fit was served from a persistent compilation cache ({spent})")
     assert spent["second"] < 0.1 * spent["first"], spent
-    assert not np.allclose(first.idata.posterior["a0"].values, second.idata.posterior["a0"].values)
+    assert not np.allclose(fits["first"].idata.posterior["a0"].values, fits["second"].idata.posterior["a0"].values)
+
+
+def test_svi_runs_exactly_its_steps_in_calls_of_a_fixed_length():
+    """A number of steps that is not a multiple of the call's length: the last call stops at it."""
+    from tuneahead.inference.arguments import program_arguments
+    from tuneahead.inference.svi import CHUNK_STEPS, _optimize, _programs
+
+    data, kwargs = _model_kwargs()
+    runs, settings = program_arguments(kwargs)
+    init, advance = _programs(hierarchical_model, settings, "normal", 0.01)
+    start = {k: jax.numpy.asarray(v, jax.numpy.float32) for k, v in link_start(data, 1).items()}
+    steps = CHUNK_STEPS + 7
+    state, losses = _optimize(init, advance, jax.random.PRNGKey(0), runs, start, steps, progress=False)
+    assert int(state.optim_state[0]) == steps and losses.shape == (steps,) and np.all(np.isfinite(losses))

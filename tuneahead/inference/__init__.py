@@ -10,17 +10,19 @@ the likelihood's gradient once:
 - **NUTS**: each chain is one scan of numpyro's NUTS kernel over warm-up and draws (the kernel
   adapts while the iteration is in the warm-up); with ``chain_method: parallel`` and a CPU device
   per chain (:func:`use_host_devices`) the chains run side by side, one per core;
-- **SVI**: the optimization is one scan of the optimizer's update, its ELBO summed in a fixed order
-  (:class:`~tuneahead.inference.svi.OrderedELBO`).
+- **SVI**: the optimization is a scan of the optimizer's update, its ELBO summed in a fixed order
+  (:class:`~tuneahead.inference.svi.OrderedELBO`), called in chunks of a fixed number of steps,
+  so that the program does not depend on how many steps a fit takes.
 
-Nothing in these programs depends on the order of a Python set, so the persistent compilation
-cache (``inference.compilation_cache``) serves them to a later fit of the same table in any
-process. (The table's arrays are constants in them: a different table compiles anew.)
+The runs are arguments of these programs, not constants, each part of the table padded to a size
+class (:mod:`.arguments`): tables of nearby sizes (a K-fold's folds, a sweep's table as trials
+finish) share one program. Nothing in them depends on the order of a Python set, so the persistent
+compilation cache (``inference.compilation_cache``) serves them to a later fit in any process.
 
 The package, one concern a module: :mod:`.config` (the checked config), :mod:`.fitting` (the
-fit and its arviz output), :mod:`.start` (starting values), :mod:`.nuts`, :mod:`.svi`,
-:mod:`.diagnostics` (r_hat, ESS, divergences, SVI convergence; logged and kept, never dropped),
-:mod:`.devices` (CPU devices per chain, the compilation cache), :mod:`.progress`, and
+fit and its arviz output), :mod:`.arguments` (the runs as the programs' arguments), :mod:`.start`
+(starting values), :mod:`.nuts`, :mod:`.svi`, :mod:`.diagnostics` (r_hat, ESS, divergences, SVI
+convergence; logged and kept, never dropped), :mod:`.devices` (CPU devices per chain, the compilation cache), :mod:`.progress`, and
 :mod:`.update` (a posterior updated with new runs by importance resampling, no refit).
 """
 

@@ -10,8 +10,9 @@ from numpyro.infer.initialization import init_to_mean
 from numpyro.infer.util import initialize_model
 
 from ..model.design import ModelData
+from .arguments import without_runs
 
-__all__ = ["START_SPREAD", "link_start", "start_strategy", "without_runs", "initialize"]
+__all__ = ["START_SPREAD", "link_start", "start_strategy", "initialize"]
 
 #: Standard deviation, on the unconstrained scale, of the offsets that start the chains apart.
 START_SPREAD = 0.3
@@ -60,20 +61,9 @@ def start_strategy(values: dict[str, np.ndarray]):
     return partial(_start_at, values=values)
 
 
-def without_runs(model_kwargs: dict) -> dict:
-    """``model_kwargs`` with every :class:`ModelData` emptied of runs (its columns kept).
-
-    The model's sites, their transforms and the guide's draws do not depend on the runs, but
-    numpyro finds them by running the model, likelihood included; without runs the likelihood is
-    left out, and the compiled set-up holds the priors alone. Slicing, not selecting, so that it
-    also serves inside a compiled program, on the runs as its arguments.
-    """
-    return {k: jax.tree.map(lambda a: a[:0], v) if isinstance(v, ModelData) else v for k, v in model_kwargs.items()}
-
-
 def initialize(rng_key, model, model_kwargs, init_strategy):
-    """The starting point on the unconstrained scale, the potential energy function of the data in
-    ``model_kwargs`` and the function from unconstrained values to the model's sites.
+    """The starting point on the unconstrained scale, and the function from unconstrained values to
+    the model's sites.
 
     numpyro's initialization runs on the priors alone (:func:`without_runs`), compiled in one
     piece; whether the start is valid on the data is checked where the chains begin.
@@ -82,8 +72,8 @@ def initialize(rng_key, model, model_kwargs, init_strategy):
 
     def init(key):
         info = initialize_model(key, model, model_kwargs=priors_only, dynamic_args=True, init_strategy=init_strategy)
-        found["potential"], found["sites"] = info.potential_fn, info.postprocess_fn
+        found["sites"] = info.postprocess_fn
         return info.param_info.z
 
     z = jax.jit(init)(rng_key)
-    return z, found["potential"](**model_kwargs), found["sites"](**priors_only)
+    return z, found["sites"](**priors_only)

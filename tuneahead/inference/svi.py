@@ -1,5 +1,5 @@
-"""SVI with optax: the ELBO summed in a fixed order, the optimization one scan of the update, one
-compiled program for tables of nearby sizes."""
+"""SVI with optax: the ELBO summed in a fixed order, the optimization a scan of the update in
+chunks of a fixed length, compiled once for tables of nearby sizes and any number of steps."""
 
 from __future__ import annotations
 
@@ -11,16 +11,19 @@ import numpy as np
 import optax
 from numpyro.handlers import replay, seed
 from numpyro.infer import SVI, Predictive, Trace_ELBO
-from numpyro.infer.autoguide import AutoMultivariateNormal, AutoNormal
+from numpyro.infer.autoguide import AutoDiagonalNormal, AutoMultivariateNormal
 from numpyro.infer.util import log_density
 
-from ..model.design import ModelData
 from ..model.parameters import POPULATION_SITES
+from .arguments import program_arguments, without_runs
 from .config import InferenceConfig
-from .progress import Progress
-from .start import start_strategy, without_runs
+from .start import start_strategy
 
-__all__ = ["OrderedELBO", "run_rows", "run_svi"]
+__all__ = ["CHUNK_STEPS", "OrderedELBO", "run_svi"]
+
+CHUNK_STEPS = 100
+"""Optimization steps per call of the compiled update: a fit of any number of steps calls it
+``ceil(steps / CHUNK_STEPS)`` times, the last call skipping the steps past the end."""
 
 
 class OrderedELBO(Trace_ELBO):
@@ -40,54 +43,62 @@ class OrderedELBO(Trace_ELBO):
         return guide_lp - model_lp
 
 
-def run_rows(n: int) -> int:
-    """The padded size of a part of ``n`` runs: 8 at least, then four sizes an octave (10, 12, 14,
-    16, 20, 24, 28, 32, 40, ...), so that tables of nearby sizes (the folds of a K-fold, a sweep's table
-    as trials finish) share one compiled program for at most a quarter more rows."""
-    if n <= 8:
-        return 8
-    step = 1 << ((n - 1).bit_length() - 3)
-    return -(-n // step) * step
+def _svi(model, guide: str, learning_rate: float, start: dict, rng, priors_only: dict):
+    """The SVI of ``model``, its guide, and its state after the set-up, which finds the guide's
+    sites and their transforms on the priors alone (they do not depend on the runs).
 
-
-def _arguments(model_kwargs: dict) -> tuple[dict, tuple]:
-    """The runs (each part padded to :func:`run_rows`) and the settings that shape the program."""
-    runs, settings = {}, []
-    for key, value in model_kwargs.items():
-        if isinstance(value, ModelData):
-            n = value.y.shape[0]
-            runs[key] = value.padded_runs(run_rows(n)) if n else value
-        else:
-            settings.append((key, value))
-    return runs, tuple(sorted(settings))
+    Both guides are Gaussian on the unconstrained sites, stacked in one vector: ``normal`` with a
+    diagonal covariance (mean field), ``mvn`` with a full one. One vector means one draw of the
+    random numbers per step, where a guide of one Gaussian per site (numpyro's ``AutoNormal``, the
+    same family) draws once per site, and each draw is a loop of its own in the compiled program:
+    the update compiles in half the time.
+    """
+    guide_cls = AutoDiagonalNormal if guide == "normal" else AutoMultivariateNormal
+    autoguide = guide_cls(model, init_loc_fn=start_strategy(start))
+    svi = SVI(model, autoguide, optax.adam(learning_rate), OrderedELBO())
+    return svi, autoguide, svi.init(rng, **priors_only)
 
 
 @lru_cache(maxsize=16)
-def _program(model, settings: tuple, guide: str, learning_rate: float, steps: int, draws: int, progress: bool):
-    """The compiled set-up, optimization and draws of one model and configuration, a function of
-    the key, the runs and the start: the runs are arguments, not constants of the program, so a
-    table of the same shapes reuses it in this process, and any process through the persistent
-    cache. The guide's sites and the draws of them do not depend on the runs, so only the
-    optimization reads them."""
-    bar = Progress(steps, f"SVI ({steps} steps)") if progress else None
+def _programs(model, settings: tuple, guide: str, learning_rate: float):
+    """The compiled set-up and update of one model and configuration, functions of the runs and
+    the start.
+
+    The runs are arguments, not constants of the programs, so a table of the same shapes reuses
+    them in this process, and any process through the persistent cache; so does a fit of any
+    number of steps, since the update runs :data:`CHUNK_STEPS` of them and is told where to stop.
+    The update sets the SVI up again for its transforms; the compiler drops the unused state.
+    """
     static = dict(settings)
 
-    def run(rng, runs, start):
+    def init(rng, runs, start):
+        return _svi(model, guide, learning_rate, start, rng, without_runs({**static, **runs}))[2]
+
+    def advance(state, runs, start, remaining):
         model_kwargs = {**static, **runs}
-        priors_only = without_runs(model_kwargs)
-        guide_cls = AutoNormal if guide == "normal" else AutoMultivariateNormal
-        autoguide = guide_cls(model, init_loc_fn=start_strategy(start))
-        svi = SVI(model, autoguide, optax.adam(learning_rate), OrderedELBO())
-        fit_rng, draw_rng = jax.random.split(rng)
-        state = svi.init(fit_rng, **priors_only)
+        svi = _svi(model, guide, learning_rate, start, state.rng_key, without_runs(model_kwargs))[0]
 
         def step(state, i):
-            state, loss = svi.update(state, **model_kwargs)
-            if bar is not None:
-                bar.tick(i)
-            return state, loss
+            return jax.lax.cond(
+                i < remaining,
+                lambda s: svi.update(s, **model_kwargs),
+                lambda s: (s, jnp.zeros((), jnp.float32)),
+                state,
+            )
 
-        state, losses = jax.lax.scan(step, state, jnp.arange(steps))
+        return jax.lax.scan(step, state, jnp.arange(CHUNK_STEPS))
+
+    return jax.jit(init), jax.jit(advance)
+
+
+@lru_cache(maxsize=16)
+def _sampler(model, settings: tuple, guide: str, learning_rate: float, draws: int):
+    """The compiled draws of the population's sites from the guide at an SVI state."""
+    static = dict(settings)
+
+    def sample(rng, state, runs, start):
+        priors_only = without_runs({**static, **runs})
+        svi, autoguide, _ = _svi(model, guide, learning_rate, start, rng, priors_only)
         predictive = Predictive(
             model,
             guide=autoguide,
@@ -96,29 +107,40 @@ def _program(model, settings: tuple, guide: str, learning_rate: float, steps: in
             return_sites=list(POPULATION_SITES),
             parallel=True,
         )
-        return losses, predictive(draw_rng, **priors_only)
+        return predictive(rng, **priors_only)
 
-    return jax.jit(run), bar
+    return jax.jit(sample)
+
+
+def _optimize(init, advance, rng, runs, start, steps: int, progress: bool):
+    """``steps`` SVI updates from the set-up, in calls of :data:`CHUNK_STEPS`: the final state and
+    the loss of each step. The progress bar moves after each call."""
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=steps, desc=f"SVI ({steps} steps)", unit="it", mininterval=1.0)
+    state, losses = init(rng, runs, start), []
+    try:
+        for done in range(0, steps, CHUNK_STEPS):
+            state, chunk = advance(state, runs, start, steps - done)
+            losses.append(np.asarray(chunk)[: steps - done])
+            if bar is not None:
+                bar.update(len(losses[-1]))
+    finally:
+        if bar is not None:
+            bar.close()
+    return state, np.concatenate(losses) if losses else np.zeros(0, np.float32)
 
 
 def run_svi(rng, model, model_kwargs, config: InferenceConfig, start: dict):
-    runs, settings = _arguments(model_kwargs)
-    program, bar = _program(
-        model,
-        settings,
-        config.svi_guide,
-        config.svi_learning_rate,
-        config.svi_steps,
-        config.svi_draws,
-        config.progress,
-    )
+    runs, settings = program_arguments(model_kwargs)
+    init, advance = _programs(model, settings, config.svi_guide, config.svi_learning_rate)
+    sample = _sampler(model, settings, config.svi_guide, config.svi_learning_rate, config.svi_draws)
     start = {k: jnp.asarray(v, jnp.float32) for k, v in start.items()}
-    try:
-        losses, draws = jax.block_until_ready(program(rng, runs, start))
-    finally:
-        if bar is not None:
-            bar.restart(bar.desc)  # closes this fit's bar; the next fit starts its own
-    losses = np.asarray(losses)
+    fit_rng, draw_rng = jax.random.split(rng)
+    state, losses = _optimize(init, advance, fit_rng, runs, start, config.svi_steps, config.progress)
+    draws = jax.block_until_ready(sample(draw_rng, state, runs, start))
     if not np.isfinite(losses[-1]):
         raise RuntimeError(
             "SVI diverged: the ELBO loss is not finite; check the data for extreme values "

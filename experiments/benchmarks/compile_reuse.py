@@ -1,0 +1,87 @@
+"""Compile cost of a fit, and what a second fit of a nearby table, or of other settings, reuses.
+
+    python experiments/benchmarks/compile_reuse.py                    # 40 runs x 10 points
+    python experiments/benchmarks/compile_reuse.py --runs 1000 --points 30 --json compile.json
+    PYTHONPATH=<worktree of an earlier commit> python experiments/benchmarks/compile_reuse.py
+
+Each row is one fit through :func:`tuneahead.inference.fit`, with the compilation cache off, in
+this order:
+
+1. SVI on the table (``--steps`` steps, ``--draws`` draws): the cold compile;
+2. SVI on the table less one run, with other steps: a K-fold's fold, or a pruner's refit with a
+   shorter optimization;
+3. the same with other draws;
+4. NUTS on the table (``--warmup``/``--samples``): its cold compile;
+5. NUTS on the table less one run.
+
+``compile`` is the part of the wall time JAX spent tracing, lowering and compiling (an upper
+bound, see ``_common.timed``); ``load`` the one-minute load average. The baseline is the same
+script run on an earlier commit (third command), on the same machine, in the same hour.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from _common import inference_config, recovery_table, timed  # noqa: E402
+
+from tuneahead.artifacts import write_json  # noqa: E402
+from tuneahead.inference import fit  # noqa: E402
+from tuneahead.model.design import ModelSpec  # noqa: E402
+
+
+def _fits(args) -> list[tuple[str, object, dict]]:
+    table = recovery_table(args.runs, args.points)
+    smaller = table.select(np.arange(len(table) - 1))
+    svi = dict(svi_draws=args.draws, compilation_cache=None)
+    nuts = dict(num_warmup=args.warmup, num_samples=args.samples, compilation_cache=None)
+    return [
+        (f"SVI, {len(table)} runs, {args.steps} steps (cold)", table, dict(svi_steps=args.steps, **svi)),
+        (f"SVI, {len(smaller)} runs, {args.steps // 2} steps", smaller, dict(svi_steps=args.steps // 2, **svi)),
+        (
+            f"SVI, {len(smaller)} runs, {args.steps // 2} steps, {args.draws // 2} draws",
+            smaller,
+            dict(svi_steps=args.steps // 2, svi_draws=args.draws // 2, compilation_cache=None),
+        ),
+        (f"NUTS, {len(table)} runs (cold)", table, nuts),
+        (f"NUTS, {len(smaller)} runs", smaller, nuts),
+    ]
+
+
+def main(argv=None) -> list[dict]:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=40)
+    parser.add_argument("--points", type=int, default=10)
+    parser.add_argument("--steps", type=int, default=300, help="SVI steps of the first fit (the second: half)")
+    parser.add_argument("--draws", type=int, default=100, help="SVI draws")
+    parser.add_argument("--warmup", type=int, default=150, help="NUTS warm-up")
+    parser.add_argument("--samples", type=int, default=150, help="NUTS draws")
+    parser.add_argument("--json", default=None, help="write the rows to this JSON file (atomically)")
+    args = parser.parse_args(argv)
+    rows = []
+    print("| fit | wall s | compile s | CPU s | load |")
+    print("|---|---|---|---|---|")
+    for name, table, overrides in _fits(args):
+        method = "svi" if name.startswith("SVI") else "nuts"
+        with timed() as t:
+            fit(table, ModelSpec(), inference_config(method, **overrides))
+        rows.append({"fit": name, **t})
+        print(f"| {name} | {t['wall']:.1f} | {t['compile']:.1f} | {t['cpu']:.1f} | {t['load']:.2f} |", flush=True)
+    svi_cold, nuts_cold = rows[0]["compile"], rows[3]["compile"]
+    print(
+        f"\nsecond SVI fit: {rows[1]['compile'] / svi_cold:.2f} of the cold compile; other draws: "
+        f"{rows[2]['compile'] / svi_cold:.2f}; second NUTS fit: {rows[4]['compile'] / nuts_cold:.2f}"
+    )
+    if args.json:
+        write_json({"rows": rows, "args": vars(args)}, args.json)
+    return rows
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,49 @@
+"""The runs as arguments of the compiled programs: each part of a table padded to a size class.
+
+A fit's programs take the runs as arguments, not as constants, so that tables of nearby sizes (the
+folds of a K-fold, a sweep's table as trials finish) share one compiled program, in this process
+and, through the persistent cache, in any other. Each part (runs of unknown, healthy and diverged
+fate) is padded to :func:`run_rows` with copies of its first run marked absent
+(:meth:`tuneahead.model.design.ModelData.padded_runs`), which the model's likelihood leaves out.
+"""
+
+from __future__ import annotations
+
+import jax
+
+from ..model.design import ModelData
+
+__all__ = ["run_rows", "program_arguments", "without_runs"]
+
+
+def run_rows(n: int) -> int:
+    """The padded size of a part of ``n`` runs: 8 at least, then four sizes an octave (10, 12, 14,
+    16, 20, 24, 28, 32, 40, ...), at most a quarter more rows than ``n``."""
+    if n <= 8:
+        return 8
+    step = 1 << ((n - 1).bit_length() - 3)
+    return -(-n // step) * step
+
+
+def program_arguments(model_kwargs: dict) -> tuple[dict, tuple]:
+    """The runs (each part padded to :func:`run_rows`), and the remaining model arguments, which
+    shape the program, as a sorted tuple of pairs (a key of its cache)."""
+    runs, settings = {}, []
+    for key, value in model_kwargs.items():
+        if isinstance(value, ModelData):
+            n = value.y.shape[0]
+            runs[key] = value.padded_runs(run_rows(n)) if n else value
+        else:
+            settings.append((key, value))
+    return runs, tuple(sorted(settings))
+
+
+def without_runs(model_kwargs: dict) -> dict:
+    """``model_kwargs`` with every :class:`ModelData` emptied of runs (its columns kept).
+
+    The model's sites, their transforms and the guide's draws do not depend on the runs, but
+    numpyro finds them by running the model, likelihood included; without runs the likelihood is
+    left out, and the compiled set-up holds the priors alone. Slicing, not selecting, so that it
+    also serves inside a compiled program, on the runs as its arguments.
+    """
+    return {k: jax.tree.map(lambda a: a[:0], v) if isinstance(v, ModelData) else v for k, v in model_kwargs.items()}
