@@ -22,8 +22,9 @@ compilation cache (``inference.compilation_cache``) serves them to a later fit i
 The package, one concern a module: :mod:`.config` (the checked config), :mod:`.fitting` (the
 fit and its arviz output), :mod:`.arguments` (the runs as the programs' arguments), :mod:`.start`
 (starting values), :mod:`.nuts`, :mod:`.svi`, :mod:`.diagnostics` (r_hat, ESS, divergences, SVI
-convergence; logged and kept, never dropped), :mod:`.devices` (CPU devices per chain, the compilation cache), :mod:`.progress`, and
-:mod:`.update` (a posterior updated with new runs by importance resampling, no refit).
+convergence; logged and kept, never dropped), :mod:`.devices` (CPU devices per chain, the
+compilation cache), :mod:`.progress`, and :mod:`.update` (a posterior updated with new runs by
+importance resampling, no refit).
 """
 
 from .config import InferenceConfig
