@@ -1,4 +1,4 @@
-"""A progress bar fed from inside a compiled loop."""
+"""A progress bar fed from inside a compiled loop, or from the host between calls of one."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ __all__ = ["Progress"]
 
 
 class Progress:
-    """A progress bar fed from inside a compiled loop of ``total`` iterations (:meth:`tick`)."""
+    """A progress bar of ``total`` iterations, fed from inside a compiled loop (:meth:`tick`) or
+    called with the last iteration done."""
 
     def __init__(self, total: int, desc: str):
         self.total, self.desc, self.bar = total, desc, None  # the bar starts with the loop, after compiling

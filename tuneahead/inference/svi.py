@@ -17,6 +17,7 @@ from numpyro.infer.util import log_density
 from ..model.parameters import POPULATION_SITES
 from .arguments import program_arguments, without_runs
 from .config import InferenceConfig
+from .progress import Progress
 from .start import start_strategy
 
 __all__ = ["CHUNK_STEPS", "OrderedELBO", "run_svi"]
@@ -115,18 +116,14 @@ def _sampler(model, settings: tuple, guide: str, learning_rate: float, draws: in
 def _optimize(init, advance, rng, runs, start, steps: int, progress: bool):
     """``steps`` SVI updates from the set-up, in calls of :data:`CHUNK_STEPS`: the final state and
     the loss of each step. The progress bar moves after each call."""
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=steps, desc=f"SVI ({steps} steps)", unit="it", mininterval=1.0)
+    bar = Progress(steps, f"SVI ({steps} steps)") if progress else None
     state, losses = init(rng, runs, start), []
     try:
         for done in range(0, steps, CHUNK_STEPS):
             state, chunk = advance(state, runs, start, steps - done)
             losses.append(np.asarray(chunk)[: steps - done])
             if bar is not None:
-                bar.update(len(losses[-1]))
+                bar(done + len(losses[-1]) - 1)
     finally:
         if bar is not None:
             bar.close()
