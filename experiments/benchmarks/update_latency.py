@@ -9,8 +9,9 @@ importance resampling (:class:`tuneahead.inference.ImportanceUpdate`), and timed
 
 - the first update, which compiles the per-run likelihood for a one-run table;
 - ``--repeats`` warm updates, each one more run, and each reading out the updated posterior;
-- beside them, what the pruner did before: an SVI refit on the runs plus one (a new table size,
-  so a cold compile), and LightGBM (TuneAhead's settings) refitted on the same runs plus one.
+- beside them, what the pruner did before: an SVI refit on the runs plus one (the same size
+  class, so no compile), an SVI fit on a fifth more runs (the next size class: a cold compile),
+  and LightGBM (TuneAhead's settings) refitted on the runs plus one.
 
 It also folds in ``--runs-after`` further runs one by one and prints the relative effective
 sample size and Pareto k after each tenth, so that one sees how many finished runs an update
@@ -113,10 +114,14 @@ def main(argv=None) -> dict:
     warm = {"median": statistics.median(walls), "min": min(walls), "load": load()}
 
     plus_one = full.select(np.sort(order[: args.runs + 1]))
-    refit = None
+    refit = crossing = None
     if not args.no_refit:
         with timed() as refit:
             fit(plus_one, spec, inference_config("svi"))
+        # a fifth more runs: each part of the table pads to the next size class, a program not compiled yet
+        larger = recovery_table(round(args.runs * 1.2), 30, seed=1)
+        with timed() as crossing:
+            fit(larger, spec, inference_config("svi"))
     lgbm_walls = []
     for _ in range(3):
         start = time.perf_counter()
@@ -139,6 +144,8 @@ def main(argv=None) -> dict:
     if refit is not None:
         row = f"{refit['wall']:.1f} | {refit['compile']:.1f} | {refit['load']:.2f}"
         print(f"| SVI refit on {len(plus_one)} runs | {row} |")
+        row = f"{crossing['wall']:.1f} | {crossing['compile']:.1f} | {crossing['load']:.2f}"
+        print(f"| SVI fit on {round(args.runs * 1.2)} runs (the next size class) | {row} |")
     print(f"| LightGBM refit on {len(plus_one)} runs | {lgbm['median']:.3f} | - | {lgbm['load']:.2f} |")
     print(
         f"first update / LightGBM refit: {first['wall'] / lgbm['median']:.1f} x; "
@@ -150,7 +157,7 @@ def main(argv=None) -> dict:
     for row in trace:
         print(f"| {row['runs']} | {row['relative_ess']:.3f} | {row['pareto_k']:.2f} |")
     result = {"runs": len(train), "draws": posterior.num_draws, "fit": t_fit, "first_update": first}
-    result |= {"warm_update": warm, "svi_refit": refit, "lgbm_refit": lgbm, "trace": trace}
+    result |= {"warm_update": warm, "svi_refit": refit, "svi_next_class": crossing, "lgbm_refit": lgbm, "trace": trace}
     if args.json:
         write_json(result, args.json)
     return result
