@@ -196,7 +196,7 @@ def _compile_seconds(fits):
 @pytest.mark.parametrize(
     "first, second",
     [
-        # 61 and 161 steps: numbers no other test uses, so the session's cache cannot serve the first fit
+        # a model (no gate) and NUTS settings no other test fits: the session's cache rarely serves the first fit
         (dict(method="svi", svi_steps=61, svi_draws=20), dict(method="svi", svi_steps=161, svi_draws=20)),
         (dict(method="nuts", num_warmup=21, num_samples=21), dict(method="nuts", num_warmup=21, num_samples=21)),
     ],
