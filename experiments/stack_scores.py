@@ -37,8 +37,8 @@ from tuneahead.risk import posterior_risk
 CONF = Path(__file__).resolve().parents[1] / "conf"
 
 
-def _runs(preset: str, seed: int, overrides: list[str]):
-    """The main job's held-out runs, the runs of its truth, and its risk budgets."""
+def main_job_runs(preset: str, seed: int, overrides: list[str]):
+    """The main job's whole table, its held-out runs, the runs of its truth, and its risk budgets."""
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         cfg = compose(
             config_name="config",
@@ -49,7 +49,7 @@ def _runs(preset: str, seed: int, overrides: list[str]):
     truth = fit_truth(cfg)
     n = min(len(test), int(truth.max_runs))  # as validation.report.brute_force_truth draws them
     runs = test.select(np.sort(np.random.default_rng(truth.seed).choice(len(test), n, replace=False)))
-    return test, runs, [float(b) for b in fit_risk(cfg).budgets]
+    return table, test, runs, [float(b) for b in fit_risk(cfg).budgets]
 
 
 def main(argv=None) -> dict:
@@ -63,7 +63,7 @@ def main(argv=None) -> dict:
     posterior = load_posterior(args.folder / "posterior.nc")
     if not isinstance(posterior, StackedPosterior):
         sys.exit(f"{args.folder / 'posterior.nc'}: one variant, not a stack; run the job with model.auto.combine=stack")
-    test, runs, budgets = _runs(args.preset, args.seed, args.overrides)
+    _, test, runs, budgets = main_job_runs(args.preset, args.seed, args.overrides)
     check = json.loads((args.folder / "verdict.json").read_text())["verdict"]["parts"]["L_vs_probe_reference"]
     reference, tolerance = np.asarray(check["reference"]), np.asarray(check["tolerance"])
     if check["budgets"] != budgets:

@@ -114,15 +114,21 @@ def test_a_quantile_level_outside_zero_one_is_refused(level):
         comp.quantile(level)
 
 
-def test_branches_in_batches_of_draws_equal_one_batch(population_table):
-    """Large tables take the draws a few at a time (padded to whole batches by repeating the last
-    draw); every draw's branches must come out as from one batch of all draws, in order."""
+@pytest.fixture(scope="module")
+def population_posterior(population_table):
     from tuneahead.inference import InferenceConfig, fit
     from tuneahead.model.design import ModelSpec
-    from tuneahead.predict.predictive import _batched_components
 
     config = InferenceConfig(method="svi", svi_steps=200, svi_draws=60, progress=False)
-    posterior = fit(population_table, ModelSpec(metrics=tuple(population_table.metrics)), config)
+    return fit(population_table, ModelSpec(metrics=tuple(population_table.metrics)), config)
+
+
+def test_branches_in_batches_of_draws_equal_one_batch(population_table, population_posterior):
+    """Large tables take the draws a few at a time (padded to whole batches by repeating the last
+    draw); every draw's branches must come out as from one batch of all draws, in order."""
+    from tuneahead.predict.predictive import _batched_components
+
+    posterior = population_posterior
     params = posterior.params(60)
     data = posterior.design.encode(population_table.truncate(200), with_outcome=False).padded_points()
     whole = _batched_components(params, data, True, 60)
@@ -131,3 +137,22 @@ def test_branches_in_batches_of_draws_equal_one_batch(population_table):
         for got, want in zip(parts, whole):
             assert got.shape == want.shape == (60, len(population_table))
             np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)  # float32 sums in another order
+
+
+def test_candidates_and_draws_padded_to_a_size_class_give_their_own_branches(population_table, population_posterior):
+    """The predictive pads the candidates and the draws to size classes and cuts the results back:
+    any candidates under any draws get the branches of the whole computation, and a table one run
+    smaller, under one draw fewer, reuses the compiled program."""
+    from tuneahead.predict.predictive import _batched_components, components_from_params
+
+    design, params = population_posterior.design, population_posterior.params(60)
+    table = population_table.truncate(200)
+    whole = components_from_params(params, design, table)
+    part = components_from_params({k: v[:17] for k, v in params.items()}, design, table.select(np.arange(13)))
+    for name in ("p_fail", "mean_ok", "var_ok", "mean_fail", "var_fail"):
+        got, want = getattr(part, name), getattr(whole, name)
+        assert got.shape == (17, 13) and want.shape == (60, len(table))
+        np.testing.assert_allclose(got, want[:17, :13], rtol=1e-4, atol=1e-5)  # float32 sums in another order
+    programs = _batched_components._cache_size()
+    components_from_params({k: v[:59] for k, v in params.items()}, design, table.select(np.arange(len(table) - 1)))
+    assert _batched_components._cache_size() == programs

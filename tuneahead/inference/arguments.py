@@ -5,15 +5,18 @@ folds of a K-fold, a sweep's table as trials finish) share one compiled program,
 and, through the persistent cache, in any other. Each part (runs of unknown, healthy and diverged
 fate) is padded to :func:`run_rows` with copies of its first run marked absent
 (:meth:`tuneahead.model.design.ModelData.padded_runs`), which the model's likelihood leaves out.
+The programs that read runs under posterior draws (the predictive, the pointwise likelihood) pad
+both the runs and the draws to the same classes (:func:`size_classes`) and cut their results back.
 """
 
 from __future__ import annotations
 
 import jax
+import jax.numpy as jnp
 
 from ..model.design import ModelData
 
-__all__ = ["run_rows", "program_arguments", "without_runs"]
+__all__ = ["run_rows", "program_arguments", "without_runs", "size_classes"]
 
 
 def run_rows(n: int) -> int:
@@ -47,3 +50,13 @@ def without_runs(model_kwargs: dict) -> dict:
     also serves inside a compiled program, on the runs as its arguments.
     """
     return {k: jax.tree.map(lambda a: a[:0], v) if isinstance(v, ModelData) else v for k, v in model_kwargs.items()}
+
+
+def size_classes(params: dict, data: ModelData) -> tuple[dict, ModelData]:
+    """Draws ``params`` (leading axis) and runs ``data``, each padded to :func:`run_rows`: the last
+    draw repeated, the first run copied; a program's results are cut back to the first rows."""
+    n_draws, n = len(params["sigma_eps"]), data.t.shape[0]
+    draws = run_rows(n_draws)
+    if draws > n_draws:
+        params = jax.tree.map(lambda a: jnp.concatenate([a, jnp.repeat(a[-1:], draws - n_draws, axis=0)]), params)
+    return params, data.padded_runs(run_rows(n)) if n else data

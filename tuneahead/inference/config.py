@@ -37,3 +37,15 @@ class InferenceConfig:
             raise ValueError(f"inference.chain_method={self.chain_method!r}; use parallel, sequential or vectorized")
         if self.svi_guide not in ("normal", "mvn"):
             raise ValueError(f"inference.svi_guide={self.svi_guide!r}; use 'normal' or 'mvn'")
+        for key, least in (
+            ("num_warmup", 0),
+            ("num_samples", 1),
+            ("num_chains", 1),
+            ("svi_steps", 1),
+            ("svi_draws", 1),
+        ):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise ValueError(f"inference.{key}={value!r}; use a whole number of at least {least}")
+        if not self.svi_learning_rate > 0:
+            raise ValueError(f"inference.svi_learning_rate={self.svi_learning_rate!r}; use a positive step size")

@@ -59,6 +59,7 @@ from ..model.design import ModelDesign
 from ..model.likelihood import run_loglik
 from ..model.posterior import DrawSet, Posterior
 from ..model.stacked import StackedPosterior
+from .arguments import size_classes
 
 __all__ = ["ImportanceUpdate", "pointwise_loglik"]
 
@@ -81,10 +82,13 @@ def _loglik_sets(draws: list[DrawSet], table: RunTable) -> np.ndarray:
 
 
 def _loglik(params: dict, design: ModelDesign, table: RunTable) -> np.ndarray:
-    """The point axis is padded to a power of two (the padding is masked), so that tables of a few
-    runs reuse a handful of compiled programs."""
-    data = design.encode(table, with_outcome=True).padded_points()
-    return np.asarray(_batched_run_loglik(params, data, design.spec.failure_gate), dtype=float)
+    """The point axis is padded to a power of two (the padding is masked), and the draws and runs to
+    their size classes (:func:`~tuneahead.inference.arguments.size_classes`), so that tables of a
+    few runs reuse a handful of compiled programs."""
+    n_draws = len(params["sigma_eps"])
+    params, data = size_classes(params, design.encode(table, with_outcome=True).padded_points())
+    loglik = _batched_run_loglik(params, data, design.spec.failure_gate)
+    return np.asarray(loglik, dtype=float)[:n_draws, : len(table)]
 
 
 def _systematic_resample(weights: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -36,6 +36,7 @@ from scipy.special import ndtr
 from scipy.stats import norm
 
 from ..data.runtable import RunTable
+from ..inference.arguments import size_classes
 from ..model.design import ModelData, ModelDesign
 from ..model.likelihood import gate_logit, outcome_components
 from ..model.posterior import DrawSet, Posterior
@@ -185,18 +186,23 @@ def _batched_components(params, data: ModelData, failure_gate: bool, batch: int)
 
 
 def components_from_params(params: dict, design: ModelDesign, candidates: RunTable) -> PredictiveComponents:
-    """Predictive branches of ``candidates`` under parameter draws ``params`` (leading axis S)."""
-    data = design.encode(candidates, with_outcome=False).padded_points()
-    n_draws = len(params["sigma_eps"])
-    batch = n_draws if n_draws * len(candidates) <= 8 * BATCH_PAIRS else max(1, BATCH_PAIRS // len(candidates))
+    """Predictive branches of ``candidates`` under parameter draws ``params`` (leading axis S).
+
+    The draws and the candidates are padded to size classes (:func:`~tuneahead.inference.arguments.size_classes`)
+    and cut back after, so that tables and stacked members of nearby sizes share one compiled program."""
+    n, n_draws = len(candidates), len(params["sigma_eps"])
+    params, data = size_classes(params, design.encode(candidates, with_outcome=False).padded_points())
+    draws, rows = len(params["sigma_eps"]), data.t.shape[0]
+    batch = draws if draws * rows <= 8 * BATCH_PAIRS else max(1, BATCH_PAIRS // rows)
     comp = _batched_components(params, data, design.spec.failure_gate, batch)
+    cut = {k: np.asarray(v, dtype=float)[:n_draws, :n] for k, v in comp._asdict().items()}
     scale = design.r_sd
     return PredictiveComponents(
-        p_fail=np.asarray(comp.p_fail, dtype=float),
-        mean_ok=design.r_mean + scale * np.asarray(comp.mean_ok, dtype=float),
-        var_ok=scale**2 * np.asarray(comp.var_ok, dtype=float),
-        mean_fail=design.r_mean + scale * np.asarray(comp.mean_fail, dtype=float),
-        var_fail=scale**2 * np.asarray(comp.var_fail, dtype=float),
+        p_fail=cut["p_fail"],
+        mean_ok=design.r_mean + scale * cut["mean_ok"],
+        var_ok=scale**2 * cut["var_ok"],
+        mean_fail=design.r_mean + scale * cut["mean_fail"],
+        var_fail=scale**2 * cut["var_fail"],
     )
 
 
