@@ -154,6 +154,19 @@ def test_run_rows_are_few_sizes_that_waste_at_most_a_quarter():
     assert np.all(sizes[8:] <= 1.25 * np.arange(9, 5000)) and len(np.unique(sizes)) < 50
 
 
+def test_a_few_draws_and_runs_are_padded_to_their_classes_and_many_keep_their_sizes():
+    from tuneahead.inference.arguments import PADDED_PAIRS, size_classes
+
+    data, _ = _model_kwargs()  # 18 runs
+    few = {"sigma_eps": np.arange(17.0), "lam1": np.ones((17, 1))}
+    params, padded = size_classes(few, data)
+    assert padded.t.shape[0] == 20 and params["lam1"].shape == (20, 1)
+    assert np.all(np.asarray(params["sigma_eps"])[16:] == 16.0)  # the last draw repeated
+    many = {"sigma_eps": np.zeros(PADDED_PAIRS // 18 + 1)}
+    params, same = size_classes(many, data)
+    assert params is many and same is data
+
+
 def test_padding_rows_add_nothing_to_the_log_density():
     """Copies of a run marked absent leave the model's log density as it was (float32 sums)."""
     from numpyro.infer.util import log_density

@@ -5,8 +5,8 @@ folds of a K-fold, a sweep's table as trials finish) share one compiled program,
 and, through the persistent cache, in any other. Each part (runs of unknown, healthy and diverged
 fate) is padded to :func:`run_rows` with copies of its first run marked absent
 (:meth:`tuneahead.model.design.ModelData.padded_runs`), which the model's likelihood leaves out.
-The programs that read runs under posterior draws (the predictive, the pointwise likelihood) pad
-both the runs and the draws to the same classes (:func:`size_classes`) and cut their results back.
+The programs that read a few runs under a few posterior draws (the predictive, the pointwise
+likelihood) pad both to the same classes (:func:`size_classes`) and cut their results back.
 """
 
 from __future__ import annotations
@@ -52,11 +52,19 @@ def without_runs(model_kwargs: dict) -> dict:
     return {k: jax.tree.map(lambda a: a[:0], v) if isinstance(v, ModelData) else v for k, v in model_kwargs.items()}
 
 
+#: Run-draw pairs up to which :func:`size_classes` pads: there the work is small beside a compile,
+#: and nearby sizes share one program; beyond, the work is what costs, and the sizes stay exact.
+PADDED_PAIRS = 8192
+
+
 def size_classes(params: dict, data: ModelData) -> tuple[dict, ModelData]:
-    """Draws ``params`` (leading axis) and runs ``data``, each padded to :func:`run_rows`: the last
-    draw repeated, the first run copied; a program's results are cut back to the first rows."""
+    """Draws ``params`` (leading axis) and runs ``data``, each padded to :func:`run_rows` (the last
+    draw repeated, the first run copied) when they make at most :data:`PADDED_PAIRS` pairs; a
+    program's results are cut back to the first rows."""
     n_draws, n = len(params["sigma_eps"]), data.t.shape[0]
+    if n_draws * n > PADDED_PAIRS or not n:
+        return params, data
     draws = run_rows(n_draws)
     if draws > n_draws:
         params = jax.tree.map(lambda a: jnp.concatenate([a, jnp.repeat(a[-1:], draws - n_draws, axis=0)]), params)
-    return params, data.padded_runs(run_rows(n)) if n else data
+    return params, data.padded_runs(run_rows(n))

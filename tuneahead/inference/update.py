@@ -82,8 +82,8 @@ def _loglik_sets(draws: list[DrawSet], table: RunTable) -> np.ndarray:
 
 
 def _loglik(params: dict, design: ModelDesign, table: RunTable) -> np.ndarray:
-    """The point axis is padded to a power of two (the padding is masked), and the draws and runs to
-    their size classes (:func:`~tuneahead.inference.arguments.size_classes`), so that tables of a
+    """The point axis is padded to a power of two (the padding is masked), and a few draws and runs
+    to their size classes (:func:`~tuneahead.inference.arguments.size_classes`), so that tables of a
     few runs reuse a handful of compiled programs."""
     n_draws = len(params["sigma_eps"])
     params, data = size_classes(params, design.encode(table, with_outcome=True).padded_points())

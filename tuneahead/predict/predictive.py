@@ -188,8 +188,9 @@ def _batched_components(params, data: ModelData, failure_gate: bool, batch: int)
 def components_from_params(params: dict, design: ModelDesign, candidates: RunTable) -> PredictiveComponents:
     """Predictive branches of ``candidates`` under parameter draws ``params`` (leading axis S).
 
-    The draws and the candidates are padded to size classes (:func:`~tuneahead.inference.arguments.size_classes`)
-    and cut back after, so that tables and stacked members of nearby sizes share one compiled program."""
+    A few draws and candidates are padded to size classes and cut back after, so that tables and
+    stacked members of nearby sizes share one compiled program
+    (:func:`~tuneahead.inference.arguments.size_classes`); many keep their exact sizes."""
     n, n_draws = len(candidates), len(params["sigma_eps"])
     params, data = size_classes(params, design.encode(candidates, with_outcome=False).padded_points())
     draws, rows = len(params["sigma_eps"]), data.t.shape[0]
