@@ -14,9 +14,7 @@ candidate cause of miscalibration is one variant:
 - ``random_walk=true``: the trajectory keeps moving after the probe;
 - ``transient=true``: the curve strays by a deviation that fades as the run trains (an early point
   says little about the end);
-- ``shape_features=true``: a curve time scale that depends on the config (a rigid static part);
-- ``deviation_loading=true``: a run's deviation shows in its curve by a factor of its own, not the
-  link between cells (a curve that scatters over seeds more than the final score does).
+- ``shape_features=true``: a curve time scale that depends on the config (a rigid static part).
 
 This is a diagnosis on held-out runs of a simulator whose truth is known, not a model choice:
 the package chooses its model on training runs only (``model=auto``, :mod:`tuneahead.selection`).

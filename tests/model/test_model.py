@@ -206,33 +206,6 @@ def test_runs_of_known_fate_scored_apart_give_the_same_log_density():
     assert float(apart) == pytest.approx(float(whole), rel=1e-5)
 
 
-def test_a_deviation_loading_of_one_is_the_model_without_it_and_moves_only_the_deviation():
-    """With zeta = 0 the deviation's own loading is the link: the same likelihood. With zeta > 0 the
-    curve reads delta_i by lam1 e^zeta, and the static expectation mu_i still by lam1."""
-    from numpyro.infer.util import log_density
-
-    from tuneahead.model.hierarchical import hierarchical_model
-    from tuneahead.model.likelihood import _curve_system
-    from tuneahead.model.parameters import params_from_sites
-
-    pop = sample_population(design=PopulationDesign(n_groups=2, runs_per_group=5, budgets=(400.0,)), seed=3)
-    data = identity_design(pop).encode(pop.table, with_outcome=True)
-    kwargs = dict(n_groups=2, n_metrics=1)
-    sites = pop.site_values()
-    plain = jax.jit(lambda s: log_density(hierarchical_model, (data,), kwargs, s)[0])(sites)
-    loaded = jax.jit(lambda s: log_density(hierarchical_model, (data,), kwargs | {"deviation_loading": True}, s)[0])
-    # the same density, and the prior of the one more site, zeta ~ N(0, 1) at 0
-    at_one = float(loaded({**sites, "zeta": np.zeros(1, np.float32)}))
-    assert at_one == pytest.approx(float(plain) + norm.logpdf(0.0), rel=1e-6)
-    moved = float(loaded({**sites, "zeta": np.full(1, 0.5, np.float32)}))
-    assert np.isfinite(moved) and moved != pytest.approx(float(plain), rel=1e-6)
-    p = params_from_sites({**sites, "zeta": np.full(1, 0.5, np.float32)}, data.x_linear.shape[1])
-    q = params_from_sites(sites, data.x_linear.shape[1])
-    (_, rows), (_, plain_rows) = _curve_system(p, data), _curve_system(q, data)
-    np.testing.assert_allclose(rows.delta_loading, np.exp(0.5) * plain_rows.delta_loading, rtol=1e-6)
-    np.testing.assert_allclose(rows.residual, plain_rows.residual, rtol=1e-6)
-
-
 def test_spreads_at_chance_have_a_floor():
     """Failed runs that all record one value cannot pull s_fail or s_yfail to 0: the log density
     is finite at the floor and the sites cannot go below it (before the floor one chain of an

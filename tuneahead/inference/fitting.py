@@ -88,7 +88,6 @@ def model_arguments(spec: ModelSpec, design: ModelDesign, data: ModelData) -> di
         transient=spec.transient,
         divergence_features=spec.divergence_features,
         curve_offsets=spec.curve_offsets,
-        deviation_loading=spec.deviation_loading,
     )
     if spec.failure_gate:
         kwargs["data"], kwargs["healthy"], kwargs["diverged"] = data.by_fate()

@@ -27,10 +27,7 @@ import numpy as np
 from ..data.runtable import Curve, RunTable, RunTableError
 from . import static_scale
 
-__all__ = ["ModelSpec", "ModelDesign", "ModelData", "NO_FLOOR", "CURVE_OPTIONS"]
-
-#: The options that act on probe curves alone, refused for a table without them.
-CURVE_OPTIONS = tuple("shape_features variance_features random_walk transient curve_offsets deviation_loading".split())
+__all__ = ["ModelSpec", "ModelDesign", "ModelData", "NO_FLOOR"]
 
 
 @dataclass(frozen=True)
@@ -46,8 +43,9 @@ class ModelSpec:
         the model does without it: the run-level spread is :math:`\sigma_\varepsilon` alone, no probe
         length changes the risk, :math:`L(c) = L(0)`, and :math:`L_{int}` is the risk the static
         features leave (an upper bound on the limit that curves could approach). The options that
-        act on curves (:data:`CURVE_OPTIONS`, ``divergence_features``) are refused;
-        ``amplitude_features`` and ``max_points`` have nothing to act on.
+        act on curves (``shape_features``, ``variance_features``, ``random_walk``, ``transient``,
+        ``curve_offsets``, ``divergence_features``) are refused; ``amplitude_features`` and
+        ``max_points`` have nothing to act on.
     static_basis
         ``"linear"``, ``"quadratic"`` or ``"relu"`` (random hidden units: a nonlinear static part)
         expansion of the static features in ``f(x)`` (:mod:`tuneahead.model.static_scale`).
@@ -80,15 +78,17 @@ class ModelSpec:
         a fixed evaluation set's sampling error, or a wiggle of the run that outlasts several
         evaluations. The points of one curve then share an error, so averaging many of them
         cannot reveal :math:`\delta_i` beyond :math:`\sigma_{o,m} / \lambda_{1m}`.
-    deviation_loading
-        Whether the run's deviation loads on its curves by a factor of its own, not the link between
-        cells: a curve may scatter over seeds more than its final score (:mod:`~tuneahead.model.hierarchical`).
     chance_floor
         Per metric, the value at or below which a point cannot be told from chance (on the metric's
-        own scale, for a metric where higher is better). Such a point is censored: both branches
-        score it as the probability of being there, not as a density, the healthy branch once per
-        stretch of them (:mod:`~tuneahead.model.hierarchical`, "Points at chance"). Without it a flat
-        start at chance is scored by the chance branch's small spread, point by point, and reads as
+        own scale; for a metric where higher is better, such as an accuracy a little above its
+        chance rate). Such a point is censored: it says only that the run sits at chance then, which
+        a failed run does and so does a healthy run that has not started to learn. Both branches
+        score it as the probability of being there, not as a density: the failed branch as
+        :math:`\Phi((c - y_{fail}) / s_{yfail})`, the healthy branch as the probability under its
+        prior predictive at the run's latest censored point (so a stretch of them, which a rising
+        curve makes nearly certain together, counts once), and the healthy latents are
+        conditioned on the other points. Without it a flat start at chance is scored by the chance
+        branch's small spread against the healthy curve's noise, point by point, and reads as
         near-certain failure. Empty: no censoring.
     max_points
         Most probe points kept per run and metric, at geometrically spaced positions (dense early,
@@ -116,7 +116,6 @@ class ModelSpec:
     random_walk: bool = False
     transient: bool = False
     curve_offsets: bool = False
-    deviation_loading: bool = False
     chance_floor: tuple[tuple[str, float], ...] = ()
     max_points: int | None = None
     log_span: float | None = 100.0
@@ -142,7 +141,8 @@ class ModelSpec:
         if self.max_points is not None and self.max_points < 1:
             raise RunTableError(f"model.max_points={self.max_points}; use a positive count or null")
         if not self.metrics:
-            on = [name for name in (*CURVE_OPTIONS, "divergence_features") if getattr(self, name)]
+            curve_options = ("shape_features", "variance_features", "random_walk", "transient", "curve_offsets")
+            on = [name for name in (*curve_options, "divergence_features") if getattr(self, name)]
             if on:
                 raise RunTableError(
                     f"model.metrics is empty (a table without curves), but model.{on[0]}=true acts on probe "

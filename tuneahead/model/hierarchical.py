@@ -38,13 +38,6 @@ its final score does not (a fixed evaluation set's sampling error, a long wiggle
 :math:`y_{ij}` gains :math:`o_{i m_{ij}}`. The offsets join the Gaussian latents of the run, so
 many points of one curve are not counted as many independent looks at :math:`\delta_i`.
 
-**A deviation's own loading** (``deviation_loading``). Between cells the curve's end follows the
-final score by :math:`\lambda_{1m}`; a run's deviation from its cell may show in its curve by
-more or less than in its final score (a curve that still scatters over seeds late in the run, and
-settles by its end). Then :math:`\delta_i` loads on the curve by :math:`\lambda_{1m} e^{\zeta_m}`,
-:math:`\zeta_m \sim \mathcal N(0, 1)`, and on the final score by one, so that
-:math:`\sigma_\delta` is the final score's spread over seeds and not the curve's.
-
 **Wandering trajectory** (``random_walk``). Real runs keep moving until they end: minibatch noise
 after the probe shifts the final score in ways no probe can see. Then a random walk :math:`X_i`
 rides on :math:`\delta_i`, in the run's learning progress
@@ -211,13 +204,7 @@ def _trajectory_sites(
 
 
 def _curve_sites(
-    s: dict,
-    n_metrics: int,
-    p_linear: int,
-    amplitude_features: bool,
-    shape_features: bool,
-    curve_offsets: bool,
-    deviation_loading: bool = False,
+    s: dict, n_metrics: int, p_linear: int, amplitude_features: bool, shape_features: bool, curve_offsets: bool
 ) -> None:
     """Priors of each metric's curve: the link, the amplitude, the power law, the point noise and
     the spread of the runs' persistent offsets (none without metrics)."""
@@ -239,8 +226,6 @@ def _curve_sites(
             s["kappa"] = numpyro.sample("kappa", dist.Normal(0.0, 0.5).expand([p_linear]).to_event(1))
         if curve_offsets:
             s["sigma_o"] = numpyro.sample("sigma_o", dist.HalfNormal(0.5))
-        if deviation_loading:  # e^zeta within a factor of 2.7 either way at one prior sd
-            s["zeta"] = numpyro.sample("zeta", dist.Normal(0.0, 1.0))
 
 
 def _chance_spread() -> dist.Distribution:
@@ -278,7 +263,6 @@ def hierarchical_model(
     transient: bool = False,
     divergence_features: bool = False,
     curve_offsets: bool = False,
-    deviation_loading: bool = False,
     healthy: ModelData | None = None,
     diverged: ModelData | None = None,
 ):
@@ -295,7 +279,7 @@ def hierarchical_model(
     s = {}
     _static_sites(s, n_groups, data.x_static.shape[1])
     _trajectory_sites(s, p_linear, variance_features, random_walk, transient, n_metrics > 0)
-    _curve_sites(s, n_metrics, p_linear, amplitude_features, shape_features, curve_offsets, deviation_loading)
+    _curve_sites(s, n_metrics, p_linear, amplitude_features, shape_features, curve_offsets)
     if failure_gate:
         _gate_sites(s, n_metrics, data.x_gate.shape[1], p_linear, divergence_features)
     params = params_from_sites(s, p_linear)

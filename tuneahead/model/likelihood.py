@@ -200,7 +200,7 @@ def _at_latest(values: jnp.ndarray, index: jnp.ndarray) -> jnp.ndarray:
 class CurveRows(NamedTuple):
     r"""The healthy branch's curve rows as a linear-Gaussian system in :math:`u_i = (\delta_i, B_{i\cdot})`."""
 
-    delta_loading: jnp.ndarray  # (n, P): lam1 exp(zeta) at each point (lam1 without deviation_loading)
+    delta_loading: jnp.ndarray  # (n, P): lam1 at each point
     amplitude_loadings: jnp.ndarray  # (n, P, L): -bracket on the point's own metric (then offsets' ones)
     residual: jnp.ndarray  # (n, P): y - lam0 - lam1 mu
     noise: jnp.ndarray  # (n, P): sigma_y^2
@@ -240,7 +240,7 @@ def curve_rows(p: Params, data: ModelData, mu, extra, amp, shape) -> CurveRows:
         mean = jnp.concatenate([mean, jnp.zeros_like(amp)], axis=-1)
         var = jnp.concatenate([var, jnp.broadcast_to(p["sigma_o"] ** 2, amp.shape)], axis=-1)
     return CurveRows(
-        delta_loading=per_point(p["lam1"] * jnp.exp(p["zeta"]), data),
+        delta_loading=per_point(p["lam1"], data),
         amplitude_loadings=loadings,
         residual=data.y - (per_point(p["lam0"], data) + per_point(p["lam1"], data) * mu[:, None]),
         noise=per_point(p["sigma_y"], data) ** 2,

@@ -83,7 +83,6 @@ SITES: tuple[Site, ...] = (
     Site("kappa", ("metric", "linear_feature")),
     Site("sigma_y", ("metric",)),
     Site("sigma_o", ("metric",)),
-    Site("zeta", ("metric",)),
     Site("h0"),
     Site("w", ("gate_feature",)),
     Site("r_fail"),
@@ -129,7 +128,7 @@ def params_from_sites(sites: Mapping[str, Any], n_linear_features: int) -> dict:
     """The parameter dict of one draw from its site values, in the form the likelihood reads.
 
     ``gamma_B`` and ``kappa`` are stored per metric, ``(M, p)``; the likelihood reads them as
-    ``(p, M)``. Each, and ``omega``, ``zeta``, ``nu`` and ``nu_T``, is zero when the model does without it
+    ``(p, M)``. Each, and ``omega``, ``nu`` and ``nu_T``, is zero when the model does without it
     (and the divergence law's shape ``k_div`` is one). The time scale is sampled as the
     initial rate :math:`b / t_0` (the curve's slope scale at t = 0), because the data pin that down
     while :math:`b` and :math:`t_0` alone drift together towards the exponential limit. A model
@@ -151,8 +150,6 @@ def params_from_sites(sites: Mapping[str, Any], n_linear_features: int) -> dict:
     for name in ("omega", "nu"):
         if name not in params:
             params[name] = jnp.zeros(params["lam0"].shape[:-1] + (n_linear_features,))
-    if "zeta" not in params:
-        params["zeta"] = jnp.zeros_like(params["lam0"])
     if "tau_div" in params and "k_div" not in params:  # the exponential law of the default model
         params["nu_T"] = jnp.zeros_like(params["tau_div"])
         params["k_div"] = jnp.ones_like(params["tau_div"])
@@ -197,7 +194,6 @@ NATURAL_PARAMETERS: tuple[NaturalParameter, ...] = (
     NaturalParameter("lam0", "lam0", _lam0),
     NaturalParameter("sigma_y", "sigma_y", lambda s, d: s["sigma_y"] * np.asarray(d.y_sd)),
     NaturalParameter("sigma_o", "sigma_o", lambda s, d: s["sigma_o"] * np.asarray(d.y_sd)),
-    NaturalParameter("lam_delta", "zeta", lambda s, d: _lam1(s, d) * np.exp(s["zeta"])),
     NaturalParameter("b", "b_frac", lambda s, d: curve_exponent(s["b_frac"])),
     NaturalParameter("t0", "rate", lambda s, d: curve_exponent(s["b_frac"]) / s["rate"] * d.time_unit),
     NaturalParameter("r_fail", "r_fail", lambda s, d: d.r_mean + d.r_sd * s["r_fail"]),
