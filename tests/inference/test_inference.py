@@ -40,6 +40,20 @@ def test_chain_method_falls_back_to_sequential_without_a_device_per_chain():
         InferenceConfig(chain_method="threads")
 
 
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (dict(method="svi", svi_steps=0), r"inference.svi_steps=0; use a whole number of at least 1"),
+        (dict(method="svi", svi_draws=True), r"inference.svi_draws=True"),
+        (dict(method="svi", svi_learning_rate=0.0), r"inference.svi_learning_rate=0.0; use a positive step size"),
+        (dict(num_chains=0), r"inference.num_chains=0"),
+    ],
+)
+def test_counts_and_step_sizes_that_cannot_run_are_refused(bad, message):
+    with pytest.raises(ValueError, match=message):
+        InferenceConfig(**bad)
+
+
 def test_set_up_without_runs_keeps_the_columns():
     data, kwargs = _model_kwargs()
     empty = without_runs(kwargs)

@@ -35,9 +35,8 @@ def run_file(tmp_path_factory, population_table):
         ("probe.budget=inf", r"probe.budget=inf.*finite"),
         ("probe.budget=abc", r"probe.budget='abc' is not a number"),
         ("inference.method=bogus", r"inference.method='bogus'"),
-        ("inference.svi_steps=0", r"inference.svi_steps=0; use a whole number of at least 1"),
-        ("inference.num_samples=2.5", r"inference.num_samples=2.5"),
-        ("inference.svi_learning_rate=0", r"inference.svi_learning_rate=0"),
+        ("inference.num_samples=0", r"inference.num_samples=0; use a whole number of at least 1"),
+        ("inference.num_warmup=2.5", r"inference.num_warmup=2.5"),
         ("predict.level=2", r"predict.level"),
     ],
 )
