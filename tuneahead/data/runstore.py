@@ -31,7 +31,8 @@ so of two writers the first one wins), a failure or claim file with ``os.replace
 only ``<key>.json`` names, so they see a whole record or none. A writer killed mid-write leaves its
 temporary behind; opening a store deletes the temporaries whose writer (on this host) is dead or
 that are older than ``storefiles.TMP_MAX_AGE`` seconds. ``events.jsonl`` is for accounting; a
-line torn by a kill is skipped.
+line torn by a kill is skipped, and a kill between a run's record and its "finish" line leaves the
+run done without the line (the record, not the log, says what is done).
 
 A record is a JSON object::
 
