@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from numbers import Integral
 
 __all__ = ["InferenceConfig"]
 
@@ -45,7 +46,7 @@ class InferenceConfig:
             ("svi_draws", 1),
         ):
             value = getattr(self, key)
-            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            if isinstance(value, bool) or not isinstance(value, Integral) or value < least:
                 raise ValueError(f"inference.{key}={value!r}; use a whole number of at least {least}")
         if not self.svi_learning_rate > 0:
             raise ValueError(f"inference.svi_learning_rate={self.svi_learning_rate!r}; use a positive step size")
