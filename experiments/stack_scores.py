@@ -52,13 +52,19 @@ def main_job_runs(preset: str, seed: int, overrides: list[str]):
     return table, test, runs, [float(b) for b in fit_risk(cfg).budgets]
 
 
-def main(argv=None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("folder", type=Path, help="a main job's output folder with posterior.nc and verdict.json")
+def saved_fit_parser(doc: str, folder: str) -> argparse.ArgumentParser:
+    """The command line of a script that reads a saved main job's ``folder`` at a preset and seed."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("folder", type=Path, help=folder)
     parser.add_argument("--preset", default="dynamic_critical")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--draws", type=int, default=400)
     parser.add_argument("overrides", nargs="*", help="the Hydra overrides the job ran with")
+    return parser
+
+
+def main(argv=None) -> dict:
+    parser = saved_fit_parser(__doc__, "a main job's output folder with posterior.nc and verdict.json")
     args = parser.parse_args(argv)
     posterior = load_posterior(args.folder / "posterior.nc")
     if not isinstance(posterior, StackedPosterior):

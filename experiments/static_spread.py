@@ -25,13 +25,10 @@ Nothing is fitted, and nothing here chooses a setting: the held-out runs diagnos
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
-from experiments.stack_scores import main_job_runs
+from experiments.stack_scores import main_job_runs, saved_fit_parser
 from tuneahead.artifacts import write_json
 from tuneahead.model import StackedPosterior, load_posterior
 from tuneahead.predict import predictive_components
@@ -91,13 +88,7 @@ def spread_at_zero(posterior, test, cell_variance: np.ndarray, draws: int) -> di
 
 
 def main(argv=None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("folder", type=Path, help="a main job's output folder with a stacked posterior.nc")
-    parser.add_argument("--preset", default="dynamic_critical")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--draws", type=int, default=400)
-    parser.add_argument("overrides", nargs="*", help="the Hydra overrides the job ran with")
-    args = parser.parse_args(argv)
+    args = saved_fit_parser(__doc__, "a main job's output folder with a posterior.nc").parse_args(argv)
     posterior = load_posterior(args.folder / "posterior.nc")
     table, test, _, _ = main_job_runs(args.preset, args.seed, args.overrides)
     cells = seed_variance_of_final(table).loc[list(test.group)].to_numpy()
