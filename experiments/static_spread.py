@@ -74,9 +74,10 @@ def spread_at_zero(posterior, test, cell_variance: np.ndarray, draws: int) -> di
     """One predictive's per-draw variance at c = 0 on ``test``, beside the seeds' variance of its cells."""
     _, var_s = predictive_components(posterior, test.truncate(0.0), draws).draw_moments()
     per_run = var_s.mean(axis=0)
-    members = posterior.members.values() if isinstance(posterior, StackedPosterior) else [posterior]
-    weights = posterior.weights.values() if isinstance(posterior, StackedPosterior) else [1.0]
-    eps2 = sum(w * float(np.mean(np.asarray(m.natural()["sigma_eps"]) ** 2)) for w, m in zip(weights, members))
+    stacked = isinstance(posterior, StackedPosterior)
+    members = posterior.members if stacked else {"": posterior}
+    weights = posterior.weights if stacked else {"": 1.0}
+    eps2 = sum(weights[k] * float(np.mean(np.asarray(m.natural()["sigma_eps"]) ** 2)) for k, m in members.items())
     return {
         "per_draw_variance_mean": float(per_run.mean()),
         "per_draw_variance_median": float(np.median(per_run)),

@@ -16,7 +16,7 @@ import jax.numpy as jnp
 
 from ..model.design import ModelData
 
-__all__ = ["run_rows", "program_arguments", "without_runs", "size_classes"]
+__all__ = ["run_rows", "program_arguments", "without_runs", "padded_draws", "size_classes"]
 
 
 def run_rows(n: int) -> int:
@@ -52,6 +52,15 @@ def without_runs(model_kwargs: dict) -> dict:
     return {k: jax.tree.map(lambda a: a[:0], v) if isinstance(v, ModelData) else v for k, v in model_kwargs.items()}
 
 
+def padded_draws(params: dict, draws: int) -> dict:
+    """``params`` (leading axis the draws) padded to ``draws`` by repeating the last draw; also
+    inside a compiled program."""
+    n_draws = len(params["sigma_eps"])
+    if draws <= n_draws:
+        return params
+    return jax.tree.map(lambda a: jnp.concatenate([a, jnp.repeat(a[-1:], draws - n_draws, axis=0)]), params)
+
+
 #: Run-draw pairs up to which :func:`size_classes` pads: there the work is small beside a compile,
 #: and nearby sizes share one program; beyond, the work is what costs, and the sizes stay exact.
 PADDED_PAIRS = 8192
@@ -64,7 +73,4 @@ def size_classes(params: dict, data: ModelData) -> tuple[dict, ModelData]:
     n_draws, n = len(params["sigma_eps"]), data.t.shape[0]
     if n_draws * n > PADDED_PAIRS or not n:
         return params, data
-    draws = run_rows(n_draws)
-    if draws > n_draws:
-        params = jax.tree.map(lambda a: jnp.concatenate([a, jnp.repeat(a[-1:], draws - n_draws, axis=0)]), params)
-    return params, data.padded_runs(run_rows(n))
+    return padded_draws(params, run_rows(n_draws)), data.padded_runs(run_rows(n))

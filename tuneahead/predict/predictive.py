@@ -29,14 +29,13 @@ from dataclasses import dataclass
 from functools import partial
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 from scipy.special import ndtr
 from scipy.stats import norm
 
 from ..data.runtable import RunTable
-from ..inference.arguments import size_classes
+from ..inference.arguments import padded_draws, size_classes
 from ..model.design import ModelData, ModelDesign
 from ..model.likelihood import gate_logit, outcome_components
 from ..model.posterior import DrawSet, Posterior
@@ -176,12 +175,8 @@ def _batched_components(params, data: ModelData, failure_gate: bool, batch: int)
     if batch >= n_draws:
         return each(params)
     padded = -(-n_draws // batch) * batch
-
-    def batches(a):
-        a = jnp.concatenate([a, jnp.repeat(a[-1:], padded - n_draws, axis=0)])
-        return a.reshape(padded // batch, batch, *a.shape[1:])
-
-    out = jax.lax.map(each, jax.tree.map(batches, params))
+    batches = jax.tree.map(lambda a: a.reshape(padded // batch, batch, *a.shape[1:]), padded_draws(params, padded))
+    out = jax.lax.map(each, batches)
     return jax.tree.map(lambda a: a.reshape(padded, *a.shape[2:])[:n_draws], out)
 
 
