@@ -5,12 +5,15 @@ beside TuneAhead's LightGBM on the same table.
     python experiments/benchmarks/fit_scaling.py --runs 1000 --points 30  # the goal case
     python experiments/benchmarks/fit_scaling.py --quick                  # 100, 300 runs x 10 points
     python experiments/benchmarks/fit_scaling.py --runs 1000 --points 30 --json fit.json
+    python experiments/benchmarks/fit_scaling.py --runs 300 --points 30 --methods nuts --model transient
 
 Each table is drawn from the model itself (the ``recovery`` experiment's sampler) in 10 groups,
 one evaluation every 100 steps, full curves, about 7% of runs diverged. NUTS and SVI run through
 :func:`tuneahead.inference.fit` with ``conf/inference/nuts.yaml`` and ``svi.yaml`` as they
 are (no progress bar); ``--warmup``/``--samples``/``--chain-method`` override NUTS's. LightGBM is
 :class:`tuneahead.baselines.GradientBoosted` at TuneAhead's settings on all points of each curve.
+``--model`` picks the variant fitted: ``base`` (the default spec) or ``transient`` (shape features
+and the transient deviation, whose curve likelihood is a Kalman filter over the points).
 
 Columns: ``compile`` is the part of the wall time JAX spent tracing and compiling; ``s/ESS`` is the
 NUTS wall time over the smallest bulk ESS of any parameter, so that speed bought with bad mixing
@@ -36,11 +39,13 @@ from tuneahead.inference import fit  # noqa: E402
 from tuneahead.model.design import ModelSpec  # noqa: E402
 
 GOAL = {"runs": 1000, "points": 30, "nuts": 60.0, "svi": 10.0}
+MODELS = {"base": ModelSpec(), "transient": ModelSpec(shape_features=True, transient=True)}
 
 
-def bench_row(n_runs: int, points: int, methods: tuple[str, ...], nuts_overrides: dict, seed: int) -> dict:
+def bench_row(
+    n_runs: int, points: int, methods: tuple[str, ...], nuts_overrides: dict, seed: int, spec: ModelSpec
+) -> dict:
     table = recovery_table(n_runs, points, seed=seed)
-    spec = ModelSpec()
     row: dict = {"runs": len(table), "points": points}
     if "nuts" in methods:
         config = inference_config("nuts", **nuts_overrides)
@@ -121,6 +126,7 @@ def main(argv=None) -> list[dict]:
         help="override NUTS chain_method (parallel: a CPU device per chain)",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the sampled tables")
+    parser.add_argument("--model", default="base", choices=list(MODELS), help="the variant fitted (module doc)")
     parser.add_argument("--quick", action="store_true", help="100 and 300 runs of 10 points only")
     parser.add_argument("--json", default=None, help="write the rows to this JSON file (atomically)")
     args = parser.parse_args(argv)
@@ -135,7 +141,7 @@ def main(argv=None) -> list[dict]:
     for p in points:
         for n in runs:
             print(f"{n} runs x {p} points", flush=True)
-            rows.append(bench_row(n, p, tuple(args.methods), overrides, args.seed))
+            rows.append(bench_row(n, p, tuple(args.methods), overrides, args.seed, MODELS[args.model]))
             if args.json:
                 write_json({"rows": rows, "goal": GOAL}, args.json)
     print()
