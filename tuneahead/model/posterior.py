@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
-import jax
 import numpy as np
 
 with warnings.catch_warnings():
@@ -86,23 +85,33 @@ class Posterior:
 
     def draws(self, max_draws: int | None = None) -> dict[str, np.ndarray]:
         """Site values as ``(S, ...)`` arrays, chains stacked, thinned evenly to ``max_draws``."""
-        post = self.idata.posterior
+        return self.draws_at(self.thinned(max_draws))
+
+    def thinned(self, max_draws: int | None = None) -> np.ndarray:
+        """Indices of ``max_draws`` draws (None: all) spread evenly over the stacked chains."""
         total = self.num_draws
-        keep = np.arange(total)
         if max_draws is not None and max_draws < total:
-            keep = np.linspace(0, total - 1, max_draws).round().astype(int)
+            return np.linspace(0, total - 1, max_draws).round().astype(int)
+        return np.arange(total)
+
+    def draws_at(self, index: np.ndarray) -> dict[str, np.ndarray]:
+        """Site values of the draws at ``index`` (chains stacked), as ``(len(index), ...)`` arrays."""
+        post = self.idata.posterior
         out = {}
         for name in POPULATION_SITES:
             if name in post:
                 arr = post[name].values
-                out[name] = arr.reshape((total,) + arr.shape[2:])[keep]
+                out[name] = arr.reshape((self.num_draws,) + arr.shape[2:])[index]
         return out
 
     def params(self, max_draws: int | None = None) -> dict[str, np.ndarray]:
         """Draws in the form the likelihood reads (see :func:`params_from_sites`)."""
-        sites = self.draws(max_draws)
-        n_linear = len(self.design.static_names)
-        return jax.vmap(lambda s: params_from_sites(s, n_linear))(sites)
+        return self.params_at(self.thinned(max_draws))
+
+    def params_at(self, index: np.ndarray) -> dict[str, np.ndarray]:
+        """:meth:`params` of the draws at ``index``: only those are converted, all at once
+        (:func:`params_from_sites` reads trailing axes only, so the draws' axis passes through)."""
+        return params_from_sites(self.draws_at(index), len(self.design.static_names))
 
     def draw_sets(self, max_draws: int | None = None) -> list[DrawSet]:
         """The draws with their design, as one set; a stacked posterior

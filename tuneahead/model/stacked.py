@@ -30,7 +30,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import h5netcdf
-import jax
 import numpy as np
 import xarray as xr
 from scipy.optimize import minimize
@@ -140,7 +139,7 @@ class StackedPosterior:
         out = []
         for name, index in self.draw_indices(max_draws).items():
             member = self.members[name]
-            out.append(DrawSet(jax.tree.map(lambda a, i=index: a[i], member.params()), member.design))
+            out.append(DrawSet(member.params_at(index), member.design))
         return out
 
     def natural(self, max_draws: int | None = None) -> dict[str, np.ndarray]:
