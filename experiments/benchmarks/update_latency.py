@@ -11,7 +11,10 @@ importance resampling (:class:`tuneahead.inference.ImportanceUpdate`), and timed
 - ``--repeats`` warm updates, each one more run, and each reading out the updated posterior;
 - beside them, what the pruner did before: an SVI refit on the runs plus one (the same size
   class, so no compile), an SVI fit on a fifth more runs (the next size class: a cold compile),
-  and LightGBM (TuneAhead's settings) refitted on the runs plus one.
+  and LightGBM (TuneAhead's settings) refitted on the runs plus one;
+- a refit into a class whose programs were compiled ahead, as the pruner now does while trials
+  run (:func:`tuneahead.inference.compile_fit`, on a table of 45% more runs, a class of its
+  own): the compile ahead, then the fit.
 
 It also folds in ``--runs-after`` further runs one by one and prints the relative effective
 sample size and Pareto k after each tenth, so that one sees how many finished runs an update
@@ -40,7 +43,7 @@ from _common import inference_config, load, recovery_table, timed  # noqa: E402
 
 from tuneahead.artifacts import write_json  # noqa: E402
 from tuneahead.baselines.gradient_boosting import GradientBoosted  # noqa: E402
-from tuneahead.inference import ImportanceUpdate, fit  # noqa: E402
+from tuneahead.inference import ImportanceUpdate, compile_fit, fit  # noqa: E402
 from tuneahead.model.design import ModelSpec  # noqa: E402
 
 
@@ -114,7 +117,7 @@ def main(argv=None) -> dict:
     warm = {"median": statistics.median(walls), "min": min(walls), "load": load()}
 
     plus_one = full.select(np.sort(order[: args.runs + 1]))
-    refit = crossing = None
+    refit = crossing = ahead = after_ahead = None
     if not args.no_refit:
         with timed() as refit:
             fit(plus_one, spec, inference_config("svi"))
@@ -122,6 +125,12 @@ def main(argv=None) -> dict:
         larger = recovery_table(round(args.runs * 1.2), 30, seed=1)
         with timed() as crossing:
             fit(larger, spec, inference_config("svi"))
+        # 45% more runs: a class of its own again, its programs compiled ahead of the fit
+        ahead_table = recovery_table(round(args.runs * 1.45), 30, seed=2)
+        with timed() as ahead:
+            compile_fit(ahead_table, spec, inference_config("svi"))
+        with timed() as after_ahead:
+            fit(ahead_table, spec, inference_config("svi"))
     lgbm_walls = []
     for _ in range(3):
         start = time.perf_counter()
@@ -146,6 +155,10 @@ def main(argv=None) -> dict:
         print(f"| SVI refit on {len(plus_one)} runs | {row} |")
         row = f"{crossing['wall']:.1f} | {crossing['compile']:.1f} | {crossing['load']:.2f}"
         print(f"| SVI fit on {round(args.runs * 1.2)} runs (the next size class) | {row} |")
+        for name, t in (("compiled ahead (compile_fit)", ahead), ("fit after compile_fit", after_ahead)):
+            print(
+                f"| {round(args.runs * 1.45)} runs, {name} | {t['wall']:.1f} | {t['compile']:.1f} | {t['load']:.2f} |"
+            )
     print(f"| LightGBM refit on {len(plus_one)} runs | {lgbm['median']:.3f} | - | {lgbm['load']:.2f} |")
     print(
         f"first update / LightGBM refit: {first['wall'] / lgbm['median']:.1f} x; "
@@ -158,6 +171,7 @@ def main(argv=None) -> dict:
         print(f"| {row['runs']} | {row['relative_ess']:.3f} | {row['pareto_k']:.2f} |")
     result = {"runs": len(train), "draws": posterior.num_draws, "fit": t_fit, "first_update": first}
     result |= {"warm_update": warm, "svi_refit": refit, "svi_next_class": crossing, "lgbm_refit": lgbm, "trace": trace}
+    result |= {"compile_ahead": ahead, "fit_after_compile_ahead": after_ahead}
     if args.json:
         write_json(result, args.json)
     return result

@@ -13,7 +13,7 @@ import pytest
 from numpyro.infer import SVI, Trace_ELBO
 from numpyro.infer.autoguide import AutoNormal
 
-from tuneahead.inference import InferenceConfig, OrderedELBO, chain_method, fit
+from tuneahead.inference import InferenceConfig, OrderedELBO, chain_method, compile_fit, fit
 from tuneahead.inference.arguments import without_runs
 from tuneahead.inference.start import link_start, start_strategy
 from tuneahead.model.design import ModelDesign, ModelSpec
@@ -200,14 +200,15 @@ def test_padding_rows_add_nothing_to_the_log_density():
     assert np.isfinite(float(plain)) and float(with_padding) == pytest.approx(float(plain), rel=1e-5)
 
 
-def _compile_seconds(fits):
-    """Seconds of backend compiling that each of ``fits`` (name, callable) spent, and its result."""
+def _compile_seconds(fits, served: bool = False):
+    """Seconds of backend compiling that each of ``fits`` (name, callable) spent, and its result;
+    with ``served``, the compile time of the programs the persistent cache served counts too."""
     from jax._src import monitoring
 
     spent, results, now = {}, {}, [None]
 
     def listen(event, seconds, **_):
-        if event.endswith("backend_compile_duration"):
+        if event.endswith("backend_compile_duration") or (served and event.endswith("compile_time_saved_sec")):
             spent[now[0]] += seconds
 
     monitoring.register_event_duration_secs_listener(listen)
@@ -247,6 +248,26 @@ def test_a_table_of_a_nearby_size_reuses_the_compiled_fit(first, second):
         pytest.skip(f"the first fit was served from a persistent compilation cache ({spent})")
     assert spent["second"] < 0.1 * spent["first"], spent
     assert not np.allclose(fits["first"].idata.posterior["a0"].values, fits["second"].idata.posterior["a0"].values)
+
+
+def test_a_fit_after_compile_fit_of_its_classes_compiles_next_to_nothing():
+    """compile_fit on one table, then a fit of a table one run larger in the same size classes
+    (22 and 23 runs pad to 24): the fit finds its programs compiled. NUTS is refused by name."""
+    pop = sample_population(design=PopulationDesign(n_groups=3, runs_per_group=8, budgets=(400.0,)), seed=2)
+    spec = ModelSpec(failure_gate=False)
+    config = InferenceConfig(method="svi", svi_steps=61, svi_draws=20, progress=False, centered_groups=False)
+    smaller = pop.table.select(np.arange(len(pop.table) - 2))
+    spent, fits = _compile_seconds(
+        [
+            ("ahead", lambda: compile_fit(smaller, spec, config)),
+            ("fit", lambda: fit(pop.table.select(np.arange(len(pop.table) - 1)), spec, config)),
+        ],
+        served=True,  # compiled here or served by the session's persistent cache, the work is done ahead
+    )
+    assert spent["ahead"] > 1.0 and spent["fit"] < 0.1 * spent["ahead"], spent
+    assert fits["ahead"] is None and np.isfinite(fits["fit"].idata.posterior["a0"].values).all()
+    with pytest.raises(ValueError, match="inference.method='nuts'"):
+        compile_fit(smaller, spec, InferenceConfig(method="nuts"))
 
 
 def test_svi_runs_exactly_its_steps_in_calls_of_a_fixed_length():

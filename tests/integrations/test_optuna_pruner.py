@@ -194,3 +194,24 @@ def test_a_trial_the_posterior_cannot_read_is_not_pruned(caplog, small_posterior
     trial = study.ask({"lr": optuna.distributions.FloatDistribution(1e-4, 1.0, log=True)})
     trial.report(10.0, 5)
     assert trial.should_prune(), "a trial it can read, with a threshold out of reach, is pruned"
+
+
+def test_the_class_of_the_next_refit_is_compiled_ahead_where_it_is_known(small_posterior, monkeypatch):
+    from tuneahead.integrations import optuna_pruner
+    from tuneahead.integrations.optuna_pruner import class_ahead
+
+    assert class_ahead(8, 6) is None  # 9 to 14 runs pad to 10, 12 or 14: which one is not known
+    assert class_ahead(1000, 20) is None  # 1,001 to 1,020 runs stay in the class of 1,024
+    assert class_ahead(1020, 20) == 1280 and class_ahead(12, 2) == 14  # 1,021 to 1,040 runs: 1,024 or 1,280
+    # the first refit: 12 completed trials, the settings of the fixture's fit (its programs, compiled);
+    # the compile ahead itself is tested in tests/inference, here only that it is asked for
+    asked = []
+    monkeypatch.setattr(optuna_pruner, "compile_fit", lambda table, spec, config: asked.append(len(table)))
+    config = InferenceConfig(method="svi", svi_steps=600, svi_draws=400, progress=False)
+    pruner = PosteriorPruner("accuracy", 10, p=0.5, threshold=40.0, refit=config, min_trials=12, refit_every=2)
+    study = optuna.create_study(direction="maximize", pruner=pruner)
+    for x in np.linspace(-3, -1, 12):
+        _completed(study, 10**x, 50 + 10 * x)
+    pruner._update(study)
+    pruner._ahead.join()
+    assert pruner.fitted_on == 12 and asked == [14] and pruner.compiled_ahead == [14]

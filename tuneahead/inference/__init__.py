@@ -12,7 +12,8 @@ the likelihood's gradient once:
   per chain (:func:`use_host_devices`) the chains run side by side, one per core;
 - **SVI**: the optimization is a scan of the optimizer's update, its ELBO summed in a fixed order
   (:class:`~tuneahead.inference.svi.OrderedELBO`), called in chunks of a fixed number of steps,
-  so that the program does not depend on how many steps a fit takes.
+  so that the program does not depend on how many steps a fit takes. :func:`compile_fit` compiles
+  a table's programs without fitting, for a sweep that will refit at a larger size.
 
 The runs are arguments of these programs, not constants, each part of the table padded to a size
 class (:mod:`.arguments`): tables of nearby sizes (a K-fold's folds, a sweep's table as trials
@@ -30,7 +31,7 @@ importance resampling, no refit).
 from .config import InferenceConfig
 from .devices import chain_method, use_compilation_cache, use_host_devices
 from .diagnostics import diagnose
-from .fitting import check_gate_identified, check_training_runs, fit
+from .fitting import check_gate_identified, check_training_runs, compile_fit, fit
 from .progress import Progress
 from .svi import OrderedELBO
 from .update import ImportanceUpdate, pointwise_loglik
@@ -38,6 +39,7 @@ from .update import ImportanceUpdate, pointwise_loglik
 __all__ = [
     "InferenceConfig",
     "fit",
+    "compile_fit",
     "check_gate_identified",
     "check_training_runs",
     "OrderedELBO",

@@ -23,12 +23,13 @@ from .devices import use_compilation_cache
 from .diagnostics import diagnose
 from .nuts import run_nuts
 from .start import link_start
-from .svi import run_svi
+from .svi import compile_svi, run_svi
 
 __all__ = [
     "CENTERED_MIN_RUNS",
     "check_gate_identified",
     "check_training_runs",
+    "compile_fit",
     "fit",
     "model_arguments",
     "parameterization",
@@ -94,13 +95,19 @@ def model_arguments(spec: ModelSpec, design: ModelDesign, data: ModelData) -> di
     return kwargs
 
 
-def fit(table: RunTable, spec: ModelSpec, config: InferenceConfig) -> Posterior:
-    """Fit the hierarchical model to the training runs in ``table``."""
+def _prepared(table: RunTable, spec: ModelSpec, config: InferenceConfig):
+    """The checked design, the encoded runs, the model's arguments and the start of a fit."""
     check_training_runs(table, spec)
     design = ModelDesign.fit(table, spec)
     data = design.encode(table, with_outcome=True)
-    model_kwargs = model_arguments(spec, design, data)
-    start_values = link_start(data, len(spec.metrics))
+    if config.compilation_cache:
+        use_compilation_cache(config.compilation_cache)
+    return design, data, model_arguments(spec, design, data), link_start(data, len(spec.metrics))
+
+
+def fit(table: RunTable, spec: ModelSpec, config: InferenceConfig) -> Posterior:
+    """Fit the hierarchical model to the training runs in ``table``."""
+    design, data, model_kwargs, start_values = _prepared(table, spec, config)
     if spec.failure_gate and not (np.asarray(data.gate) != 0).any():
         log.info("no training run diverged; the failure gate is learned from its prior and the healthy runs")
     log.info(
@@ -110,8 +117,6 @@ def fit(table: RunTable, spec: ModelSpec, config: InferenceConfig) -> Posterior:
         config.method.upper(),
         int(np.asarray(data.mask).sum()),
     )
-    if config.compilation_cache:
-        use_compilation_cache(config.compilation_cache)
     start = time.perf_counter()
     rng = jax.random.PRNGKey(config.seed)
     model = parameterization(table, config)
@@ -124,6 +129,21 @@ def fit(table: RunTable, spec: ModelSpec, config: InferenceConfig) -> Posterior:
         log.warning(message)
     log.info("fit took %.1f s", seconds)
     return Posterior(idata, design, diag)
+
+
+def compile_fit(table: RunTable, spec: ModelSpec, config: InferenceConfig) -> None:
+    """Compile the programs that ``fit(table, spec, config)`` runs, and take none of its steps.
+
+    A fit's programs take the runs as arguments, padded to size classes
+    (:mod:`tuneahead.inference.arguments`), so any later fit of a table in the same classes, with
+    the same model and settings, starts at once. A sweep that refits as runs finish can compile the
+    class its next refit will reach while the present one is still in use. SVI only: NUTS's
+    warm-up adapts as it goes, and is not split from its program's first call.
+    """
+    if config.method != "svi":
+        raise ValueError(f"compile_fit prepares SVI fits only, got inference.method={config.method!r}")
+    _, _, model_kwargs, start_values = _prepared(table, spec, config)
+    compile_svi(jax.random.PRNGKey(config.seed), parameterization(table, config), model_kwargs, config, start_values)
 
 
 def to_inference_data(samples: dict, sample_stats: dict | None, design: ModelDesign) -> az.InferenceData:

@@ -20,7 +20,7 @@ from .config import InferenceConfig
 from .progress import Progress
 from .start import start_strategy
 
-__all__ = ["CHUNK_STEPS", "OrderedELBO", "run_svi"]
+__all__ = ["CHUNK_STEPS", "OrderedELBO", "compile_svi", "run_svi"]
 
 CHUNK_STEPS = 100
 """Optimization steps per call of the compiled update: a fit of any number of steps calls it
@@ -130,11 +130,25 @@ def _optimize(init, advance, rng, runs, start, steps: int, progress: bool):
     return state, np.concatenate(losses) if losses else np.zeros(0, np.float32)
 
 
-def run_svi(rng, model, model_kwargs, config: InferenceConfig, start: dict):
+def _bound(model, model_kwargs, config: InferenceConfig, start: dict):
+    """The programs of a fit (set-up, update, draws), the runs they take, and the start."""
     runs, settings = program_arguments(model_kwargs)
     init, advance = _programs(model, settings, config.svi_guide, config.svi_learning_rate)
     sample = _sampler(model, settings, config.svi_guide, config.svi_learning_rate, config.svi_draws)
-    start = {k: jnp.asarray(v, jnp.float32) for k, v in start.items()}
+    return init, advance, sample, runs, {k: jnp.asarray(v, jnp.float32) for k, v in start.items()}
+
+
+def compile_svi(rng, model, model_kwargs, config: InferenceConfig, start: dict) -> None:
+    """Compile :func:`run_svi`'s programs for these runs' size classes: each is called once, the
+    update told that no step remains, so that nothing is optimized."""
+    init, advance, sample, runs, start = _bound(model, model_kwargs, config, start)
+    state = init(rng, runs, start)
+    state, _ = advance(state, runs, start, 0)
+    jax.block_until_ready(sample(rng, state, runs, start))
+
+
+def run_svi(rng, model, model_kwargs, config: InferenceConfig, start: dict):
+    init, advance, sample, runs, start = _bound(model, model_kwargs, config, start)
     fit_rng, draw_rng = jax.random.split(rng)
     state, losses = _optimize(init, advance, fit_rng, runs, start, config.svi_steps, config.progress)
     draws = jax.block_until_ready(sample(draw_rng, state, runs, start))

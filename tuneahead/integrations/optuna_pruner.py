@@ -23,7 +23,9 @@ The posterior learns from the study itself, in two ways:
 - **Refits.** When that happens, or once ``refit_every`` more trials have completed (``min_trials``
   at least), the posterior is fitted again (SVI by default) to the completed trials, their
   intermediate values as curves and their values as final scores, after any ``history`` of
-  earlier runs.
+  earlier runs. Where the next refit will have taken the table into the next size class of the
+  fit's programs (:func:`class_ahead`), those are compiled in a thread while the trials run, so
+  that refit need not compile.
 
 Before the first fit, and while no threshold is known, nothing is pruned. A posterior from
 ``python -m tuneahead.fit`` may be given instead, or as the start. A refit reads the completed
@@ -54,13 +56,14 @@ from optuna.pruners import BasePruner
 from optuna.trial import FrozenTrial, TrialState
 
 from ..data.runtable import RunTable, RunTableError
-from ..inference import ImportanceUpdate, InferenceConfig, fit
+from ..inference import ImportanceUpdate, InferenceConfig, compile_fit, fit
+from ..inference.arguments import run_rows
 from ..model.design import ModelSpec
 from ..model.posterior import Posterior
 from ..model.stacked import StackedPosterior
 from ..predict import predictive_components
 
-__all__ = ["PosteriorPruner", "trial_features"]
+__all__ = ["PosteriorPruner", "class_ahead", "trial_features"]
 
 log = logging.getLogger("tuneahead.integrations")
 
@@ -144,6 +147,8 @@ class PosteriorPruner(BasePruner):
         self._seen = set(fitted_trials)  # trial numbers the posterior has seen
         self._weights: ImportanceUpdate | None = None
         self._lock = threading.Lock()
+        self._ahead: threading.Thread | None = None  # compiling the next refit's programs
+        self.compiled_ahead: list[int] = []  # runs of each table whose refit programs were compiled ahead
 
     # ------------------------------------------------------------------ the posterior
     def _record(self, trial: FrozenTrial, group: str, final: float | None) -> dict[str, Any]:
@@ -203,13 +208,41 @@ class PosteriorPruner(BasePruner):
     def _refit(self, study: optuna.Study, done: list[FrozenTrial], ended: list[FrozenTrial]) -> None:
         records = [self._record(t, study.study_name, float(t.value)) for t in done]
         names = sorted(set.intersection(*(set(r["static"]) for r in records)))  # those every trial has
-        table = RunTable.from_records(records, static_names=names)
-        if self.history is not None:
-            table = _stacked(self.history, table)
+        if self._ahead is not None:
+            self._ahead.join()  # the programs this refit may need are being compiled
+        table = self._with_history(RunTable.from_records(records, static_names=names))
         self.posterior = fit(table, self.spec, self.refit)
         self.fitted_on, self.updated_with, self._weights = len(done), 0, None
         self._seen.update(t.number for t in ended)  # the pruned ones too: they are not weighed in again
         log.info("posterior refitted on %d completed trials", len(done))
+        self._compile_next_refit(table, records, names)
+
+    def _with_history(self, table: RunTable) -> RunTable:
+        return table if self.history is None else _stacked(self.history, table)
+
+    def _compile_next_refit(self, table: RunTable, records: list[dict], names: list[str]) -> None:
+        """Compile the next refit's SVI programs in a thread while trials run, where the part of the
+        table that grows (its healthy runs, or all of them without a failure gate) will be in a
+        size class of its own by then (:func:`class_ahead`), so that the refit need not compile
+        (:func:`tuneahead.inference.compile_fit`). The next refit waits for it."""
+        if self.refit is None or self.refit.method != "svi":
+            return
+        healthy = [r for r in records if r["diverged"] == 0.0]
+        part = int(np.sum(table.diverged == 0)) if self.spec.failure_gate else len(table)
+        if not healthy or class_ahead(part, self.refit_every) is None:
+            return
+        more = [{**healthy[i % len(healthy)], "run_id": f"next-refit-{i}"} for i in range(self.refit_every)]
+        ahead = self._with_history(RunTable.from_records(records + more, static_names=names))
+        self._ahead = threading.Thread(target=self._compile, args=(ahead,), name="tuneahead-next-refit")
+        self._ahead.start()
+
+    def _compile(self, table: RunTable) -> None:
+        try:
+            compile_fit(table, self.spec, self.refit)
+        except Exception as err:  # the refit that crosses the class then compiles, nothing more is lost
+            log.warning("the next refit's programs were not compiled ahead (%s)", err)
+            return
+        self.compiled_ahead.append(len(table))
 
     # ------------------------------------------------------------------ the decision
     def _target(self, study: optuna.Study) -> float | None:
@@ -257,6 +290,16 @@ class PosteriorPruner(BasePruner):
         }
         study._storage.set_trial_user_attr(trial._trial_id, "tuneahead", reason)
         return True
+
+
+def class_ahead(part: int, refit_every: int) -> int | None:
+    """The size class (:func:`tuneahead.inference.arguments.run_rows`) that a part of ``part`` runs
+    will be in at the next refit, ``1`` to ``refit_every`` runs later, where that is one class and
+    not the present one; None where the next refit stays in the present class, or may land in
+    either of two new ones (small tables, whose classes are narrow beside ``refit_every``)."""
+    now = run_rows(part)
+    reached = {run_rows(part + k) for k in range(1, refit_every + 1)} - {now}
+    return reached.pop() if len(reached) == 1 else None
 
 
 def _final(trial: FrozenTrial) -> float | None:
