@@ -125,7 +125,8 @@ _CURVE_SITES = ("lam0", "lam1", "mu_B", "sigma_B", "b_frac", "rate", "sigma_y", 
 
 
 def params_from_sites(sites: Mapping[str, Any], n_linear_features: int) -> dict:
-    """The parameter dict of one draw from its site values, in the form the likelihood reads.
+    """The parameter dict of one draw from its site values, in the form the likelihood reads; of
+    many draws at once along a leading axis, since only trailing axes are read.
 
     ``gamma_B`` and ``kappa`` are stored per metric, ``(M, p)``; the likelihood reads them as
     ``(p, M)``. Each, and ``omega``, ``nu`` and ``nu_T``, is zero when the model does without it

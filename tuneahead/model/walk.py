@@ -101,8 +101,8 @@ def condition_walk(
     The state is written out per coordinate: its mean as ``K + 1`` arrays ``(n,)`` and its
     covariance as the ``(K + 1)(K + 2) / 2`` entries of its upper triangle, so that every step is a
     few elementwise operations over the runs. Kept as ``(n, K + 1, K + 1)`` blocks, each step's
-    products ran over axes K + 1 wide, which the CPU vectorizes poorly: the filter took several
-    times as long.
+    products ran over axes K + 1 wide, which the CPU vectorizes poorly: the filter took about five
+    times as long (``experiments/benchmarks/README.md``).
     """
     n, K = prior_mean.shape
     dim, dtype = K + 1, prior_mean.dtype
@@ -125,7 +125,7 @@ def condition_walk(
             c[i, K] = c[i, K] * shrink
         c[K, K] = c[K, K] * shrink**2 + walk_var * _span(decay, dt)
         mean = (*mean[:K], mean[K] * shrink)
-        # the Kalman update of the row z = h's (u, X) + e, with h = (a, ell)
+        # the Kalman update of the row z = h . (u, X) + e, with h = (a, ell)
         h = (*a, ell)
         pa = [sum(c[min(i, j), max(i, j)] * h[j] for j in range(dim)) for i in range(dim)]
         S = sum(h[i] * pa[i] for i in range(dim)) + v
