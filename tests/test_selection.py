@@ -11,6 +11,7 @@ from tuneahead.selection import (
     ModelChoiceConfig,
     _choose,
     choose_model,
+    mixture_weights,
     psis_loo,
     refit_folds,
 )
@@ -86,6 +87,20 @@ def test_stacking_weights_maximize_the_mixtures_log_score(rng):
     with_gap = np.column_stack([a, b])
     with_gap[0, 1] = np.nan  # a run never held out is left out
     assert np.all(np.isfinite(stacking_weights(with_gap)))
+
+
+def test_the_weights_reported_are_those_the_stack_mixes_by(rng):
+    """A variant whose chains disagree gets no weight, and the others share all of it, weighed
+    among themselves: the table's column and the stack read the same weights."""
+    a, b, c = rng.normal(size=(3, 80))
+    pointwise = {"base": a, "shape": b, "walk": c + 2.0}  # walk: best on every run, but not converged
+    weights = mixture_weights(
+        ["base", "shape", "walk"], pointwise, {"base": True, "shape": True, "walk": False}, "base"
+    )
+    assert set(weights) == {"base", "shape"} and sum(weights.values()) == pytest.approx(1.0)
+    assert list(weights.values()) == pytest.approx(list(stacking_weights(np.column_stack([a, b]))))
+    none = {"base": False, "shape": False, "walk": False}
+    assert mixture_weights(["base", "shape", "walk"], pointwise, none, "shape") == {"shape": 1.0}
 
 
 @pytest.mark.slow

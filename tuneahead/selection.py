@@ -39,7 +39,8 @@ standard errors are taken (a run's terms at different budgets are not independen
 
 The chosen variant has the largest elpd; a variant listed earlier (simpler) is kept unless a
 later one beats it by more than ``se_rule`` standard errors of their paired difference. The table
-also gives each variant's stacking weight (:func:`tuneahead.model.stacked.stacking_weights`), and
+also gives each variant's stacking weight (:func:`mixture_weights`: among the variants whose chains
+agree, zero for the others, the weights the stack uses), and
 the choice keeps each run's term under every variant: where the weight is shared, no variant
 predicts every run best. With ``combine: stack`` the fit is then the variants' mixture by those
 weights (:class:`~tuneahead.model.stacked.StackedPosterior`) instead of the chosen variant. A
@@ -74,6 +75,7 @@ __all__ = [
     "final_logdensity",
     "psis_loo",
     "choose_model",
+    "mixture_weights",
     "refit_folds",
 ]
 
@@ -195,9 +197,9 @@ class ModelChoice:
         """The converged variants mixed by stacking weights computed among them alone (a variant whose
         chains disagree describes no posterior; if none converged, the chosen one stands alone);
         ``extra`` goes into its diagnostics."""
-        names = [n for n, ok in zip(self.table.variant, self.table.converged) if ok] or [self.chosen]
-        weights = stacking_weights(self.pointwise[names].to_numpy())
-        return StackedPosterior.from_members(self.posteriors, dict(zip(names, weights)), extra)
+        converged = dict(zip(self.table.variant, self.table.converged))
+        weights = mixture_weights(list(converged), self.pointwise, converged, self.chosen)
+        return StackedPosterior.from_members(self.posteriors, weights, extra)
 
 
 def final_logdensity(posterior: Posterior, table: RunTable, budget: float, max_draws: int | None = None) -> np.ndarray:
@@ -247,6 +249,15 @@ def _paired_se(a: np.ndarray, b: np.ndarray) -> float:
     d = a - b
     d = d[np.isfinite(d)]
     return float(np.sqrt(d.size) * d.std(ddof=1)) if d.size > 1 else float("nan")
+
+
+def mixture_weights(names: list[str], pointwise, converged: dict[str, bool], chosen: str) -> dict[str, float]:
+    """The stacking weights of the variants the stack mixes: those whose chains agree, weighed
+    among themselves (:func:`~tuneahead.model.stacked.stacking_weights` on their runs' terms); the
+    chosen variant alone if none does. A variant left out describes no posterior to mix."""
+    mixed = [n for n in names if converged[n]] or [chosen]
+    weights = stacking_weights(np.column_stack([np.asarray(pointwise[n], dtype=float) for n in mixed]))
+    return dict(zip(mixed, map(float, weights)))
 
 
 def _converged(posterior: Posterior, max_r_hat: float) -> bool:
@@ -354,7 +365,7 @@ def choose_model(
     chosen = _choose(names, pointwise, choice.se_rule, converged)
     best = max(names, key=lambda n: np.nansum(pointwise[n]))
     target = choice.target if choice.target == "run" else _target_label(budgets)
-    weights = dict(zip(names, stacking_weights(np.column_stack([pointwise[n] for n in names]))))
+    weights = mixture_weights(names, pointwise, converged, chosen)
     rows = []
     for name in names:
         rows.append(
@@ -367,7 +378,7 @@ def choose_model(
                 "elpd_se": float(np.sqrt(np.isfinite(pointwise[name]).sum()) * np.nanstd(pointwise[name], ddof=1)),
                 "d_elpd_to_best": float(np.nansum(pointwise[best] - pointwise[name])),
                 "d_elpd_se": 0.0 if name == best else _paired_se(pointwise[best], pointwise[name]),
-                "stacking_weight": float(weights[name]),
+                "stacking_weight": weights.get(name, 0.0),
                 "pareto_k_max": float(k_hat[name].max()),
                 "pareto_k_high": int((k_hat[name] > choice.pareto_k).sum()),
                 "max_r_hat": posteriors[name].diagnostics.max_rhat,
