@@ -98,11 +98,9 @@ def condition_walk(
     ``walk_loading``, ``residual`` (:math:`z_j`), ``noise_var`` and ``weight`` ``(n, P)``;
     ``loadings`` ``(n, P, K)``. Rows must be sorted by ``time`` among those with weight 1.
 
-    The state is written out per coordinate: its mean as ``K + 1`` arrays ``(n,)`` and its
-    covariance as the ``(K + 1)(K + 2) / 2`` entries of its upper triangle, so that every step is a
-    few elementwise operations over the runs. Kept as ``(n, K + 1, K + 1)`` blocks, each step's
-    products ran over axes K + 1 wide, which the CPU vectorizes poorly: the filter took about five
-    times as long (``experiments/benchmarks/README.md``).
+    The state is written out per coordinate, its mean as ``K + 1`` arrays ``(n,)`` and its covariance
+    as its upper triangle's entries, so each step is elementwise along the runs: kept in blocks
+    ``(n, K+1, K+1)``, it took five times as long (``experiments/benchmarks/README.md``).
     """
     n, K = prior_mean.shape
     dim, dtype = K + 1, prior_mean.dtype
@@ -119,23 +117,10 @@ def condition_walk(
         on = w > 0
         # prediction: the walk (the last coordinate) moves on from the last row's time
         dt = jnp.where(on, jnp.maximum(t - last, 0.0), 0.0)
-        shrink = jnp.exp(-decay * dt)
-        c = dict(zip(pairs, cov))
-        for i in range(K):
-            c[i, K] = c[i, K] * shrink
-        c[K, K] = c[K, K] * shrink**2 + walk_var * _span(decay, dt)
-        mean = (*mean[:K], mean[K] * shrink)
-        # the Kalman update of the row z = h . (u, X) + e, with h = (a, ell)
-        h = (*a, ell)
-        pa = [sum(c[min(i, j), max(i, j)] * h[j] for j in range(dim)) for i in range(dim)]
-        S = sum(h[i] * pa[i] for i in range(dim)) + v
-        innovation = z - sum(h[i] * mean[i] for i in range(dim))
-        step_size, inv_S = innovation / S, 1.0 / S
-        mean = tuple(jnp.where(on, mean[i] + pa[i] * step_size, mean[i]) for i in range(dim))
-        cov = tuple(jnp.where(on, c[i, j] - pa[i] * pa[j] * inv_S, c[i, j]) for i, j in pairs)
-        ll = ll + jnp.where(on, -0.5 * (_LOG_2PI + jnp.log(S) + innovation * step_size), 0.0)
-        last = jnp.where(on, t, last)
-        return (mean, cov, last, ll), None
+        mean, c = _moved(mean, dict(zip(pairs, cov)), jnp.exp(-decay * dt), walk_var * _span(decay, dt))
+        mean, c, term = _observed(mean, c, (*a, ell), z, v, on)
+        ll = ll + jnp.where(on, term, 0.0)
+        return (mean, tuple(c[pair] for pair in pairs), jnp.where(on, t, last), ll), None
 
     rows = (
         jnp.swapaxes(time, 0, 1),
@@ -152,3 +137,25 @@ def condition_walk(
         [jnp.stack([entries[min(i, j), max(i, j)] for j in range(dim)], axis=-1) for i in range(dim)], axis=-2
     )
     return WalkPosterior(mean=jnp.stack(mean, axis=-1), cov=cov, time=last, loglik=ll)
+
+
+def _moved(mean: tuple, c: dict, shrink, added) -> tuple[tuple, dict]:
+    """The state (mean entries, covariance entries ``c[i, j]``, i <= j) after the walk, its last
+    coordinate, shrinks by ``shrink`` and gains variance ``added``."""
+    last = len(mean) - 1
+    c = {(i, j): value * shrink if j == last and i < last else value for (i, j), value in c.items()}
+    c[last, last] = c[last, last] * shrink**2 + added
+    return (*mean[:last], mean[last] * shrink), c
+
+
+def _observed(mean: tuple, c: dict, h: tuple, z, v, on) -> tuple[tuple, dict, jnp.ndarray]:
+    r"""The Kalman update of the row :math:`z = h^\top (u, X) + e`, :math:`e \sim N(0, v)`, where
+    ``on`` (the state unchanged elsewhere), and the row's log-likelihood term."""
+    dim = len(mean)
+    pa = [sum(c[min(i, j), max(i, j)] * h[j] for j in range(dim)) for i in range(dim)]
+    S = sum(h[i] * pa[i] for i in range(dim)) + v
+    innovation = z - sum(h[i] * mean[i] for i in range(dim))
+    step_size, inv_S = innovation / S, 1.0 / S
+    mean = tuple(jnp.where(on, mean[i] + pa[i] * step_size, mean[i]) for i in range(dim))
+    c = {(i, j): jnp.where(on, value - pa[i] * pa[j] * inv_S, value) for (i, j), value in c.items()}
+    return mean, c, -0.5 * (_LOG_2PI + jnp.log(S) + innovation * step_size)
