@@ -213,5 +213,6 @@ def test_the_class_of_the_next_refit_is_compiled_ahead_where_it_is_known(small_p
     for x in np.linspace(-3, -1, 12):
         _completed(study, 10**x, 50 + 10 * x)
     pruner._update(study)
+    assert pruner._ahead is not None, "the refit started no compile ahead"
     pruner._ahead.join()
     assert pruner.fitted_on == 12 and asked == [14] and pruner.compiled_ahead == [14]

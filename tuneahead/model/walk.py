@@ -70,11 +70,12 @@ def _span(decay: jnp.ndarray, dt: jnp.ndarray) -> jnp.ndarray:
 def advance_walk(mean, cov, walk_var, decay, dt):
     """The state's mean ``(n, K + 1)`` and covariance ``(n, K + 1, K + 1)`` after the walk (the last
     coordinate) moves on by ``dt`` ``(n,)`` of operational time, with nothing observed."""
-    shrink = jnp.exp(-decay * dt)
-    scale = jnp.ones_like(mean).at[:, -1].set(shrink)
-    mean = mean * scale
-    cov = cov * scale[:, :, None] * scale[:, None, :]
-    return mean, cov.at[:, -1, -1].add(walk_var * _span(decay, dt))
+    dim = mean.shape[-1]
+    entries = {(i, j): cov[:, i, j] for i, j in _pairs(dim)}
+    moved, entries = _moved(
+        tuple(mean[:, i] for i in range(dim)), entries, jnp.exp(-decay * dt), walk_var * _span(decay, dt)
+    )
+    return jnp.stack(moved, axis=-1), _blocks(entries, dim)
 
 
 def condition_walk(
@@ -105,7 +106,7 @@ def condition_walk(
     n, K = prior_mean.shape
     dim, dtype = K + 1, prior_mean.dtype
     decay = jnp.zeros(n, dtype) if decay is None else decay
-    pairs = [(i, j) for i in range(dim) for j in range(i, dim)]
+    pairs = _pairs(dim)
     variances = [prior_var[:, k] for k in range(K)] + [walk_start_var]
     zeros = jnp.zeros(n, dtype)
     mean0 = tuple(prior_mean[:, k] for k in range(K)) + (zeros,)
@@ -132,11 +133,18 @@ def condition_walk(
     )
     init = (mean0, cov0, start_time.astype(dtype), jnp.zeros(n, dtype))
     (mean, cov, last, ll), _ = jax.lax.scan(step, init, rows)
-    entries = dict(zip(pairs, cov))
-    cov = jnp.stack(
-        [jnp.stack([entries[min(i, j), max(i, j)] for j in range(dim)], axis=-1) for i in range(dim)], axis=-2
-    )
-    return WalkPosterior(mean=jnp.stack(mean, axis=-1), cov=cov, time=last, loglik=ll)
+    return WalkPosterior(mean=jnp.stack(mean, axis=-1), cov=_blocks(dict(zip(pairs, cov)), dim), time=last, loglik=ll)
+
+
+def _pairs(dim: int) -> list[tuple[int, int]]:
+    """The upper triangle's indices ``(i, j)``, ``i <= j``, of a ``dim`` x ``dim`` covariance."""
+    return [(i, j) for i in range(dim) for j in range(i, dim)]
+
+
+def _blocks(entries: dict, dim: int) -> jnp.ndarray:
+    """The ``(n, dim, dim)`` covariance from its upper triangle's entries ``(n,)``."""
+    rows = [jnp.stack([entries[min(i, j), max(i, j)] for j in range(dim)], axis=-1) for i in range(dim)]
+    return jnp.stack(rows, axis=-2)
 
 
 def _moved(mean: tuple, c: dict, shrink, added) -> tuple[tuple, dict]:
