@@ -156,3 +156,14 @@ def test_candidates_and_draws_padded_to_a_size_class_give_their_own_branches(pop
     programs = _batched_components._cache_size()
     components_from_params({k: v[:59] for k, v in params.items()}, design, table.select(np.arange(len(table) - 1)))
     assert _batched_components._cache_size() == programs
+    # a probe cut shorter (1 point or none, not 2) is padded to the same width: the same program,
+    # and the branches of its own points alone
+    shorter = {b: population_table.truncate(b) for b in (100, 0)}
+    padded = {b: components_from_params(params, design, short) for b, short in shorter.items()}
+    assert _batched_components._cache_size() == programs
+    for short, got in zip(shorter.values(), padded.values()):
+        exact = _batched_components(params, design.encode(short, with_outcome=False).padded_points(), True, 60)
+        want = {k: np.asarray(v, dtype=float)[:, : len(short)] for k, v in exact._asdict().items()}
+        np.testing.assert_allclose(got.p_fail, want["p_fail"], rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(got.mean_ok, design.r_mean + design.r_sd * want["mean_ok"], rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(got.var_ok, design.r_sd**2 * want["var_ok"], rtol=1e-4)

@@ -241,7 +241,9 @@ def _kfold_elpd(
     out = np.full(len(table), np.nan)
     for f in np.unique(fold[fold >= 0]):
         held = fold == f
-        out[held] = _held_out_score(fit(table.select(~held), spec, config), table.select(held), target, budget)
+        out[held] = _held_out_score(
+            fit(table.select(~held), spec, config, refit_of=table), table.select(held), target, budget
+        )
     return out
 
 
@@ -292,7 +294,7 @@ def _exact_refits(train, specs, inference, pointwise, runs, target, budget) -> l
             continue
         keep = np.arange(len(train)) != i
         for name, spec in specs.items():
-            refit = fit(train.select(keep), spec, inference)
+            refit = fit(train.select(keep), spec, inference, refit_of=train)
             pointwise[name][i] = _held_out_score(refit, train.select(~keep), target, budget)[0]
         done.append(int(i))
     return done

@@ -12,7 +12,16 @@ this order:
    shorter optimization;
 3. the same with other draws;
 4. NUTS on the table (``--warmup``/``--samples``): its cold compile;
-5. NUTS on the table less one run.
+5. NUTS on the table less one run;
+6. SVI on a fold of a 5-fold (four fifths of the runs) as model choice refits it, told the table
+   it comes from (``fit(..., refit_of=table)``: each part of the runs padded to the table's size
+   class), then the same fold fitted alone (its own, smaller class);
+7. the predictive of a fifth of the runs from the first fit, with the probe cut at each budget of
+   a risk curve (0, 25, 50, 100, 200 and 400 steps), as the model choice's summed target and the
+   risk split read it.
+
+Rows 6 and 7 need a commit that has ``refit_of`` and the predictive's common point width; on an
+earlier one the fold's refit is left out, and the predictive row shows what it compiled then.
 
 ``compile`` is the part of the wall time JAX spent tracing, lowering and compiling (an upper
 bound, see ``_common.timed``); ``load`` the one-minute load average. The baseline is the same
@@ -22,6 +31,7 @@ script run on an earlier commit (third command), on the same machine, in the sam
 from __future__ import annotations
 
 import argparse
+import inspect
 import os
 import sys
 
@@ -34,6 +44,9 @@ from _common import inference_config, recovery_table, timed  # noqa: E402
 from tuneahead.artifacts import write_json  # noqa: E402
 from tuneahead.inference import fit  # noqa: E402
 from tuneahead.model.design import ModelSpec  # noqa: E402
+from tuneahead.predict.predictive import predictive_components  # noqa: E402
+
+BUDGETS = (0, 25, 50, 100, 200, 400)
 
 
 def _fits(args) -> list[tuple[str, object, dict]]:
@@ -64,23 +77,46 @@ def main(argv=None) -> list[dict]:
     parser.add_argument("--samples", type=int, default=150, help="NUTS draws")
     parser.add_argument("--json", default=None, help="write the rows to this JSON file (atomically)")
     args = parser.parse_args(argv)
-    rows = []
+    rows, first = [], None
     print("| fit | wall s | compile s | CPU s | load |")
     print("|---|---|---|---|---|")
-    for name, table, overrides in _fits(args):
-        method = "svi" if name.startswith("SVI") else "nuts"
+
+    def row(name, work, *args, **kwargs):
         with timed() as t:
-            fit(table, ModelSpec(), inference_config(method, **overrides))
+            result = work(*args, **kwargs)
         rows.append({"fit": name, **t})
         print(f"| {name} | {t['wall']:.1f} | {t['compile']:.1f} | {t['cpu']:.1f} | {t['load']:.2f} |", flush=True)
+        return result
+
+    for name, table, overrides in _fits(args):
+        method = "svi" if name.startswith("SVI") else "nuts"
+        posterior = row(name, fit, table, ModelSpec(), inference_config(method, **overrides))
+        first = first or posterior
     svi_cold, nuts_cold = rows[0]["compile"], rows[3]["compile"]
     print(
         f"\nsecond SVI fit: {rows[1]['compile'] / svi_cold:.2f} of the cold compile; other draws: "
         f"{rows[2]['compile'] / svi_cold:.2f}; second NUTS fit: {rows[4]['compile'] / nuts_cold:.2f}"
     )
+    _fold_and_budgets(args, first, row)
     if args.json:
         write_json({"rows": rows, "args": vars(args)}, args.json)
     return rows
+
+
+def _fold_and_budgets(args, posterior, row) -> None:
+    """Rows 6 and 7 (module doc)."""
+    table = recovery_table(args.runs, args.points)
+    held = np.arange(len(table)) % 5 == 0
+    fold = table.select(~held)
+    config = inference_config("svi", svi_steps=args.steps // 2, svi_draws=args.draws, compilation_cache=None)
+    if "refit_of" in inspect.signature(fit).parameters:
+        row(f"SVI, a fold of {len(fold)} runs, refit_of the table", fit, fold, ModelSpec(), config, refit_of=table)
+    row(f"SVI, the fold of {len(fold)} runs alone", fit, fold, ModelSpec(), config)
+    cut = table.select(held)
+    row(
+        f"predictive of {len(cut)} runs at budgets {', '.join(map(str, BUDGETS))}",
+        lambda: [predictive_components(posterior, cut.truncate(b)) for b in BUDGETS],
+    )
 
 
 if __name__ == "__main__":

@@ -169,16 +169,22 @@ def test_run_rows_are_few_sizes_that_waste_at_most_a_quarter():
 
 
 def test_a_few_draws_and_runs_are_padded_to_their_classes_and_many_keep_their_sizes():
-    from tuneahead.inference.arguments import PADDED_PAIRS, size_classes
+    """Draws and runs padded to their classes, and the points to :data:`POINT_FLOOR` where the work
+    is small; many draws keep the exact sizes, with the points padded to a power of two alone."""
+    from tuneahead.inference.arguments import PADDED_PAIRS, PADDED_POINTS, POINT_FLOOR, size_classes
 
-    data, _ = _model_kwargs()  # 18 runs
+    data, _ = _model_kwargs()  # 18 runs of 4 points
     few = {"sigma_eps": np.arange(17.0), "lam1": np.ones((17, 1))}
     params, padded = size_classes(few, data)
-    assert padded.t.shape[0] == 20 and params["lam1"].shape == (20, 1)
+    assert padded.t.shape == (20, POINT_FLOOR) and params["lam1"].shape == (20, 1)
     assert np.all(np.asarray(params["sigma_eps"])[16:] == 16.0)  # the last draw repeated
+    assert not np.asarray(padded.mask)[:, data.t.shape[1] :].any()
+    assert size_classes(few, data, curves=False)[1].t.shape == (20, data.t.shape[1])
     many = {"sigma_eps": np.zeros(PADDED_PAIRS // 18 + 1)}
     params, same = size_classes(many, data)
-    assert params is many and same is data
+    assert params is many and same.t.shape == (18, POINT_FLOOR)
+    most = {"sigma_eps": np.zeros(PADDED_POINTS // (18 * POINT_FLOOR) + 1)}
+    assert size_classes(most, data)[1].t.shape == data.t.shape
 
 
 def test_padding_rows_add_nothing_to_the_log_density():
@@ -268,6 +274,39 @@ def test_a_fit_after_compile_fit_of_its_classes_compiles_next_to_nothing():
     assert fits["ahead"] is None and np.isfinite(fits["fit"].idata.posterior["a0"].values).all()
     with pytest.raises(ValueError, match="inference.method='nuts'"):
         compile_fit(smaller, spec, InferenceConfig(method="nuts"))
+
+
+def test_a_refit_on_part_of_a_table_runs_the_programs_of_its_fit():
+    """Model choice refits each variant on folds and with runs left out. Told the table its runs
+    come from, a refit pads each part of its runs to that table's size class: after the whole
+    table's fit it compiles next to nothing, and its result is the fit of its own runs (as fitted
+    alone, to float32 sums in another order). With the gate, every part matches in shape."""
+    from tuneahead.inference.arguments import program_arguments
+    from tuneahead.inference.fitting import _prepared, refit_arguments
+
+    # 4 groups and no gate: sizes no other test fits, so this process has not compiled them
+    pop = sample_population(design=PopulationDesign(n_groups=4, runs_per_group=6, budgets=(400.0,)), seed=4)
+    spec = ModelSpec(failure_gate=False)
+    config = InferenceConfig(method="svi", svi_steps=61, svi_draws=20, progress=False, centered_groups=False)
+    fold = pop.table.select(np.flatnonzero(np.arange(len(pop.table)) % 3))  # 16 of 24 runs: a smaller class
+    spent, fits = _compile_seconds(
+        [
+            ("alone", lambda: fit(fold, spec, config)),
+            ("whole", lambda: fit(pop.table, spec, config)),
+            ("refit", lambda: fit(fold, spec, config, refit_of=pop.table)),
+        ],
+        served=True,  # compiled here or served by the session's persistent cache
+    )
+    assert spent["alone"] > 1.0 and spent["refit"] < 0.1 * spent["alone"], spent
+    a0 = {k: fits[k].idata.posterior["a0"].values for k in fits}
+    np.testing.assert_allclose(a0["refit"], a0["alone"], rtol=1e-3, atol=1e-3)
+    assert not np.allclose(a0["refit"], a0["whole"])
+    gated, healthy = ModelSpec(), np.flatnonzero(pop.table.diverged == 0)
+    assert (pop.table.diverged == 1).any()
+    fold = pop.table.select(np.setdiff1d(np.arange(len(pop.table)), healthy[:8]))  # the diverged runs kept
+    whole = program_arguments(_prepared(pop.table, gated, config)[2])[0]
+    part = program_arguments(refit_arguments(_prepared(fold, gated, config)[2], pop.table))[0]
+    assert {k: v.y.shape for k, v in part.items()} == {k: v.y.shape for k, v in whole.items()}
 
 
 def test_svi_runs_exactly_its_steps_in_calls_of_a_fixed_length():

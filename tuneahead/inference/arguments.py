@@ -6,7 +6,8 @@ and, through the persistent cache, in any other. Each part (runs of unknown, hea
 fate) is padded to :func:`run_rows` with copies of its first run marked absent
 (:meth:`tuneahead.model.design.ModelData.padded_runs`), which the model's likelihood leaves out.
 The programs that read a few runs under a few posterior draws (the predictive, the pointwise
-likelihood) pad both to the same classes (:func:`size_classes`) and cut their results back.
+likelihood) pad both to the same classes, and the curves' points to a common width
+(:func:`size_classes`), and cut their results back.
 """
 
 from __future__ import annotations
@@ -65,12 +66,25 @@ def padded_draws(params: dict, draws: int) -> dict:
 #: and nearby sizes share one program; beyond, the work is what costs, and the sizes stay exact.
 PADDED_PAIRS = 8192
 
+#: The fewest points :func:`size_classes` pads each run's curve to where the work is small: a probe
+#: cut at 25, 50, 100 or 400 steps keeps 2, 4, 8 or 16 points, and each width would compile its own
+#: program (a few seconds each) for work of milliseconds.
+POINT_FLOOR = 16
 
-def size_classes(params: dict, data: ModelData) -> tuple[dict, ModelData]:
+#: Run-draw-point triples up to which the curves are padded to :data:`POINT_FLOOR` points (about
+#: 0.05 s of branch work on 2 cores, against seconds for each program it spares).
+PADDED_POINTS = 1 << 20
+
+
+def size_classes(params: dict, data: ModelData, curves: bool = True) -> tuple[dict, ModelData]:
     """Draws ``params`` (leading axis) and runs ``data``, each padded to :func:`run_rows` (the last
-    draw repeated, the first run copied) when they make at most :data:`PADDED_PAIRS` pairs; a
-    program's results are cut back to the first rows."""
-    n_draws, n = len(params["sigma_eps"]), data.t.shape[0]
+    draw repeated, the first run copied) when they make at most :data:`PADDED_PAIRS` pairs, and the
+    point axis to a power of two, at least :data:`POINT_FLOOR` points where the model reads curves
+    (``curves``; a probe of no steps included) and the work is at most :data:`PADDED_POINTS`
+    triples (the padding is masked); a program's results are cut back to the first rows."""
+    n_draws, n, width = len(params["sigma_eps"]), data.t.shape[0], data.t.shape[1]
+    small = curves and n_draws * n * max(width, POINT_FLOOR) <= PADDED_POINTS
+    data = data.padded_points(POINT_FLOOR if small else 1)
     if n_draws * n > PADDED_PAIRS or not n:
         return params, data
     return padded_draws(params, run_rows(n_draws)), data.padded_runs(run_rows(n))

@@ -18,6 +18,7 @@ from ..model.design import ModelData, ModelDesign, ModelSpec
 from ..model.hierarchical import hierarchical_model, reparameterized_model
 from ..model.parameters import POPULATION_SITES, site_dims
 from ..model.posterior import Posterior
+from .arguments import run_rows
 from .config import InferenceConfig
 from .devices import use_compilation_cache
 from .diagnostics import diagnose
@@ -33,6 +34,7 @@ __all__ = [
     "fit",
     "model_arguments",
     "parameterization",
+    "refit_arguments",
 ]
 
 log = logging.getLogger(__name__)
@@ -95,6 +97,25 @@ def model_arguments(spec: ModelSpec, design: ModelDesign, data: ModelData) -> di
     return kwargs
 
 
+def refit_arguments(model_kwargs: dict, whole: RunTable) -> dict:
+    """``model_kwargs`` of a fit of part of ``whole``, each part of the runs (of unknown, healthy and
+    diverged fate) padded to the size class of the same part of ``whole``
+    (:func:`~tuneahead.inference.arguments.run_rows`; the padding is marked absent, and the
+    likelihood leaves it out). The programs take the runs as arguments, so a refit on a fold or
+    with a run left out runs those compiled for ``whole``. A part that is empty here stays empty."""
+    fate = np.where(np.isnan(whole.diverged), -1, whole.diverged)
+    if "healthy" in model_kwargs:
+        sizes = {"data": (fate == -1).sum(), "healthy": (fate == 0).sum(), "diverged": (fate == 1).sum()}
+    else:
+        sizes = {"data": len(whole)}
+    out = dict(model_kwargs)
+    for key, size in sizes.items():
+        n = model_kwargs[key].y.shape[0]
+        if 0 < n < size:
+            out[key] = model_kwargs[key].padded_runs(run_rows(int(size)))
+    return out
+
+
 def _prepared(table: RunTable, spec: ModelSpec, config: InferenceConfig):
     """The checked design, the encoded runs, the model's arguments and the start of a fit."""
     check_training_runs(table, spec)
@@ -105,9 +126,16 @@ def _prepared(table: RunTable, spec: ModelSpec, config: InferenceConfig):
     return design, data, model_arguments(spec, design, data), link_start(data, len(spec.metrics))
 
 
-def fit(table: RunTable, spec: ModelSpec, config: InferenceConfig) -> Posterior:
-    """Fit the hierarchical model to the training runs in ``table``."""
+def fit(table: RunTable, spec: ModelSpec, config: InferenceConfig, refit_of: RunTable | None = None) -> Posterior:
+    """Fit the hierarchical model to the training runs in ``table``.
+
+    ``refit_of``: a table these runs are part of (a fold's refit in model choice, a run left out).
+    The fit then runs the programs of a fit of ``refit_of`` (:func:`refit_arguments`), and compiles
+    nothing that fit did not.
+    """
     design, data, model_kwargs, start_values = _prepared(table, spec, config)
+    if refit_of is not None:
+        model_kwargs = refit_arguments(model_kwargs, refit_of)
     if spec.failure_gate and not (np.asarray(data.gate) != 0).any():
         log.info("no training run diverged; the failure gate is learned from its prior and the healthy runs")
     log.info(
@@ -119,7 +147,7 @@ def fit(table: RunTable, spec: ModelSpec, config: InferenceConfig) -> Posterior:
     )
     start = time.perf_counter()
     rng = jax.random.PRNGKey(config.seed)
-    model = parameterization(table, config)
+    model = parameterization(table if refit_of is None else refit_of, config)
     run = run_nuts if config.method == "nuts" else run_svi
     samples, diagnostics = run(rng, model, model_kwargs, config, start_values)
     seconds = time.perf_counter() - start

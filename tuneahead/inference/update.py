@@ -82,11 +82,11 @@ def _loglik_sets(draws: list[DrawSet], table: RunTable) -> np.ndarray:
 
 
 def _loglik(params: dict, design: ModelDesign, table: RunTable) -> np.ndarray:
-    """The point axis is padded to a power of two (the padding is masked), and a few draws and runs
-    to their size classes (:func:`~tuneahead.inference.arguments.size_classes`), so that tables of a
-    few runs reuse a handful of compiled programs."""
+    """A few draws and runs are padded to their size classes, and the point axis to a common width
+    (:func:`~tuneahead.inference.arguments.size_classes`; the padding is masked), so that tables
+    of a few runs reuse a handful of compiled programs."""
     n_draws = len(params["sigma_eps"])
-    params, data = size_classes(params, design.encode(table, with_outcome=True).padded_points())
+    params, data = size_classes(params, design.encode(table, with_outcome=True), bool(design.spec.metrics))
     loglik = _batched_run_loglik(params, data, design.spec.failure_gate)
     return np.asarray(loglik, dtype=float)[:n_draws, : len(table)]
 

@@ -181,10 +181,10 @@ class ModelData(NamedTuple):
         """The runs at the integer positions ``rows``."""
         return ModelData(*(None if a is None else jnp.asarray(np.asarray(a)[rows]) for a in self))
 
-    def padded_points(self) -> ModelData:
-        """The point axis padded (masked) to a power of two, so that few shapes reach the compiler."""
+    def padded_points(self, at_least: int = 1) -> ModelData:
+        """The point axis padded (masked) to a power of two, at least ``at_least``: few shapes to compile."""
         width = self.t.shape[1]
-        target = 1 if width <= 1 else 1 << (width - 1).bit_length()
+        target = max(at_least, 1 if width <= 1 else 1 << (width - 1).bit_length())
         if target == width:
             return self
         pad = ((0, 0), (0, target - width))

@@ -187,7 +187,7 @@ def components_from_params(params: dict, design: ModelDesign, candidates: RunTab
     stacked members of nearby sizes share one compiled program
     (:func:`~tuneahead.inference.arguments.size_classes`); many keep their exact sizes."""
     n, n_draws = len(candidates), len(params["sigma_eps"])
-    params, data = size_classes(params, design.encode(candidates, with_outcome=False).padded_points())
+    params, data = size_classes(params, design.encode(candidates, with_outcome=False), bool(design.spec.metrics))
     draws, rows = len(params["sigma_eps"]), data.t.shape[0]
     batch = draws if draws * rows <= 8 * BATCH_PAIRS else max(1, BATCH_PAIRS // rows)
     comp = _batched_components(params, data, design.spec.failure_gate, batch)
