@@ -284,29 +284,32 @@ def test_a_refit_on_part_of_a_table_runs_the_programs_of_its_fit():
     from tuneahead.inference.arguments import program_arguments
     from tuneahead.inference.fitting import _prepared, refit_arguments
 
-    # 4 groups and no gate: sizes no other test fits, so this process has not compiled them
+    # 4 groups and no gate: sizes no other test fits, so this process is unlikely to have compiled them
     pop = sample_population(design=PopulationDesign(n_groups=4, runs_per_group=6, budgets=(400.0,)), seed=4)
     spec = ModelSpec(failure_gate=False)
     config = InferenceConfig(method="svi", svi_steps=61, svi_draws=20, progress=False, centered_groups=False)
     fold = pop.table.select(np.flatnonzero(np.arange(len(pop.table)) % 3))  # 16 of 24 runs: a smaller class
     spent, fits = _compile_seconds(
         [
-            ("alone", lambda: fit(fold, spec, config)),
             ("whole", lambda: fit(pop.table, spec, config)),
             ("refit", lambda: fit(fold, spec, config, refit_of=pop.table)),
+            ("alone", lambda: fit(fold, spec, config)),  # the fold's own class: compiled here
         ],
         served=True,  # compiled here or served by the session's persistent cache
     )
-    assert spent["alone"] > 1.0 and spent["refit"] < 0.1 * spent["alone"], spent
     a0 = {k: fits[k].idata.posterior["a0"].values for k in fits}
     np.testing.assert_allclose(a0["refit"], a0["alone"], rtol=1e-3, atol=1e-3)
     assert not np.allclose(a0["refit"], a0["whole"])
     gated, healthy = ModelSpec(), np.flatnonzero(pop.table.diverged == 0)
     assert (pop.table.diverged == 1).any()
-    fold = pop.table.select(np.setdiff1d(np.arange(len(pop.table)), healthy[:8]))  # the diverged runs kept
+    kept = pop.table.select(np.setdiff1d(np.arange(len(pop.table)), healthy[:8]))  # the diverged runs kept
     whole = program_arguments(_prepared(pop.table, gated, config)[2])[0]
-    part = program_arguments(refit_arguments(_prepared(fold, gated, config)[2], pop.table))[0]
+    part = program_arguments(refit_arguments(_prepared(kept, gated, config)[2], pop.table))[0]
     assert {k: v.y.shape for k, v in part.items()} == {k: v.y.shape for k, v in whole.items()}
+    cold = max(spent["whole"], spent["alone"])
+    if cold < 1.0:
+        pytest.skip(f"this process had compiled both classes before ({spent})")
+    assert spent["refit"] < 0.1 * cold, spent
 
 
 def test_svi_runs_exactly_its_steps_in_calls_of_a_fixed_length():
