@@ -49,8 +49,7 @@ from tuneahead.predict.predictive import predictive_components  # noqa: E402
 BUDGETS = (0, 25, 50, 100, 200, 400)
 
 
-def _fits(args) -> list[tuple[str, object, dict]]:
-    table = recovery_table(args.runs, args.points)
+def _fits(args, table) -> list[tuple[str, object, dict]]:
     smaller = table.select(np.arange(len(table) - 1))
     svi = dict(svi_draws=args.draws, compilation_cache=None)
     nuts = dict(num_warmup=args.warmup, num_samples=args.samples, compilation_cache=None)
@@ -88,24 +87,24 @@ def main(argv=None) -> list[dict]:
         print(f"| {name} | {t['wall']:.1f} | {t['compile']:.1f} | {t['cpu']:.1f} | {t['load']:.2f} |", flush=True)
         return result
 
-    for name, table, overrides in _fits(args):
+    whole = recovery_table(args.runs, args.points)
+    for name, table, overrides in _fits(args, whole):
         method = "svi" if name.startswith("SVI") else "nuts"
         posterior = row(name, fit, table, ModelSpec(), inference_config(method, **overrides))
-        first = first or posterior
+        first = posterior if first is None else first
     svi_cold, nuts_cold = rows[0]["compile"], rows[3]["compile"]
     print(
         f"\nsecond SVI fit: {rows[1]['compile'] / svi_cold:.2f} of the cold compile; other draws: "
         f"{rows[2]['compile'] / svi_cold:.2f}; second NUTS fit: {rows[4]['compile'] / nuts_cold:.2f}"
     )
-    _fold_and_budgets(args, first, row)
+    _fold_and_budgets(args, whole, first, row)
     if args.json:
         write_json({"rows": rows, "args": vars(args)}, args.json)
     return rows
 
 
-def _fold_and_budgets(args, posterior, row) -> None:
-    """Rows 6 and 7 (module doc)."""
-    table = recovery_table(args.runs, args.points)
+def _fold_and_budgets(args, table, posterior, row) -> None:
+    """Rows 6 and 7 (module doc), on the table of the rows before and the first fit's posterior."""
     held = np.arange(len(table)) % 5 == 0
     fold = table.select(~held)
     config = inference_config("svi", svi_steps=args.steps // 2, svi_draws=args.draws, compilation_cache=None)

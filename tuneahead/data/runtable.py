@@ -154,6 +154,11 @@ class RunTable:
         """Runs whose final score is known (the others are candidates)."""
         return np.isfinite(self.final)
 
+    @property
+    def fate(self) -> np.ndarray:
+        """Each run's known fate, ``int32``: 1 diverged, 0 healthy, -1 unknown."""
+        return np.where(np.isnan(self.diverged), -1, self.diverged).astype(np.int32)
+
     def curve(self, metric: str) -> Curve:
         """The curve of ``metric``, with an error listing the known metrics if it is absent."""
         if metric not in self.curves:

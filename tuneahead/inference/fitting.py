@@ -103,7 +103,7 @@ def refit_arguments(model_kwargs: dict, whole: RunTable) -> dict:
     (:func:`~tuneahead.inference.arguments.run_rows`; the padding is marked absent, and the
     likelihood leaves it out). The programs take the runs as arguments, so a refit on a fold or
     with a run left out runs those compiled for ``whole``. A part that is empty here stays empty."""
-    fate = np.where(np.isnan(whole.diverged), -1, whole.diverged)
+    fate = whole.fate
     if "healthy" in model_kwargs:
         sizes = {"data": (fate == -1).sum(), "healthy": (fate == 0).sum(), "diverged": (fate == 1).sum()}
     else:

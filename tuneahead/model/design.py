@@ -356,7 +356,7 @@ class ModelDesign:
         group = np.array([index.get(g, -1) for g in table.group], dtype=np.int32)
         r_mask = table.has_final & with_outcome
         r = np.where(r_mask, (np.nan_to_num(table.final) - self.r_mean) / self.r_sd, 0.0)
-        gate = np.where(np.isnan(table.diverged), -1, table.diverged).astype(np.int32)
+        gate = table.fate
         cat = lambda parts, dtype: np.concatenate(parts, axis=1).astype(dtype) if parts else np.zeros((n, 0), dtype)  # noqa: E731
         t, y, metric, mask = (
             cat(t_parts, np.float32),
