@@ -130,7 +130,7 @@ def test_branches_in_batches_of_draws_equal_one_batch(population_table, populati
 
     posterior = population_posterior
     params = posterior.params(60)
-    data = posterior.design.encode(population_table.truncate(200), with_outcome=False).padded_points()
+    data = posterior.design.encode(population_table.truncate(200), with_outcome=False)
     whole = _batched_components(params, data, True, 60)
     for batch in (7, 20):  # 60 = 8 x 7 + 4: the last batch padded; 60 = 3 x 20: none
         parts = _batched_components(params, data, True, batch)
@@ -162,7 +162,7 @@ def test_candidates_and_draws_padded_to_a_size_class_give_their_own_branches(pop
     padded = {b: components_from_params(params, design, short) for b, short in shorter.items()}
     assert _batched_components._cache_size() == programs
     for short, got in zip(shorter.values(), padded.values()):
-        exact = _batched_components(params, design.encode(short, with_outcome=False).padded_points(), True, 60)
+        exact = _batched_components(params, design.encode(short, with_outcome=False), True, 60)
         want = {k: np.asarray(v, dtype=float)[:, : len(short)] for k, v in exact._asdict().items()}
         np.testing.assert_allclose(got.p_fail, want["p_fail"], rtol=1e-4, atol=1e-5)
         np.testing.assert_allclose(got.mean_ok, design.r_mean + design.r_sd * want["mean_ok"], rtol=1e-4, atol=1e-5)

@@ -170,8 +170,24 @@ def test_run_rows_are_few_sizes_that_waste_at_most_a_quarter():
 
 def test_a_few_draws_and_runs_are_padded_to_their_classes_and_many_keep_their_sizes():
     """Draws and runs padded to their classes, and the points to :data:`POINT_FLOOR` where the work
-    is small; many draws keep the exact sizes, with the points padded to a power of two alone."""
-    from tuneahead.inference.arguments import PADDED_PAIRS, PADDED_POINTS, POINT_FLOOR, size_classes
+    is small; many draws keep the exact sizes, with the points padded to their class alone."""
+    from tuneahead.inference.arguments import PADDED_PAIRS, PADDED_POINTS, POINT_FLOOR, point_columns, size_classes
+
+    assert [point_columns(w) for w in (0, 1, 2, 3, 5, 8, 9, 10, 11, 15, 17, 30)] == [
+        1,
+        1,
+        2,
+        4,
+        8,
+        8,
+        10,
+        10,
+        12,
+        16,
+        20,
+        32,
+    ]
+    assert [point_columns(w, POINT_FLOOR) for w in (0, 4, 16, 17)] == [16, 16, 16, 20]
 
     data, _ = _model_kwargs()  # 18 runs of 4 points
     few = {"sigma_eps": np.arange(17.0), "lam1": np.ones((17, 1))}

@@ -17,7 +17,7 @@ import jax.numpy as jnp
 
 from ..model.design import ModelData
 
-__all__ = ["run_rows", "program_arguments", "without_runs", "padded_draws", "size_classes"]
+__all__ = ["run_rows", "point_columns", "program_arguments", "without_runs", "padded_draws", "size_classes"]
 
 
 def run_rows(n: int) -> int:
@@ -27,6 +27,15 @@ def run_rows(n: int) -> int:
         return 8
     step = 1 << ((n - 1).bit_length() - 3)
     return -(-n // step) * step
+
+
+def point_columns(width: int, at_least: int = 1) -> int:
+    """The padded width of curves of ``width`` points: ``at_least`` at the fewest, then a power of two
+    up to 8 points, then four widths an octave as :func:`run_rows` (a quarter more points at most:
+    the branches' work grows with the points, and a probe's points rarely fill a power of two)."""
+    if width <= 8:
+        return max(at_least, 1 if width <= 1 else 1 << (width - 1).bit_length())
+    return max(at_least, run_rows(width))
 
 
 def program_arguments(model_kwargs: dict) -> tuple[dict, tuple]:
@@ -79,12 +88,12 @@ PADDED_POINTS = 1 << 20
 def size_classes(params: dict, data: ModelData, curves: bool = True) -> tuple[dict, ModelData]:
     """Draws ``params`` (leading axis) and runs ``data``, each padded to :func:`run_rows` (the last
     draw repeated, the first run copied) when they make at most :data:`PADDED_PAIRS` pairs, and the
-    point axis to a power of two, at least :data:`POINT_FLOOR` points where the model reads curves
-    (``curves``; a probe of no steps included) and the work is at most :data:`PADDED_POINTS`
+    point axis to :func:`point_columns`, at least :data:`POINT_FLOOR` points where the model reads
+    curves (``curves``; a probe of no steps included) and the work is at most :data:`PADDED_POINTS`
     triples (the padding is masked); a program's results are cut back to the first rows."""
     n_draws, n, width = len(params["sigma_eps"]), data.t.shape[0], data.t.shape[1]
     small = curves and n_draws * n * max(width, POINT_FLOOR) <= PADDED_POINTS
-    data = data.padded_points(POINT_FLOOR if small else 1)
+    data = data.padded_points(point_columns(width, POINT_FLOOR if small else 1))
     if n_draws * n > PADDED_PAIRS or not n:
         return params, data
     return padded_draws(params, run_rows(n_draws)), data.padded_runs(run_rows(n))

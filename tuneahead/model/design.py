@@ -181,13 +181,11 @@ class ModelData(NamedTuple):
         """The runs at the integer positions ``rows``."""
         return ModelData(*(None if a is None else jnp.asarray(np.asarray(a)[rows]) for a in self))
 
-    def padded_points(self, at_least: int = 1) -> ModelData:
-        """The point axis padded (masked) to a power of two, at least ``at_least``: few shapes to compile."""
-        width = self.t.shape[1]
-        target = max(at_least, 1 if width <= 1 else 1 << (width - 1).bit_length())
-        if target == width:
+    def padded_points(self, width: int) -> ModelData:
+        """The point axis padded (masked) to ``width`` points, at least its own."""
+        if width <= self.t.shape[1]:
             return self
-        pad = ((0, 0), (0, target - width))
+        pad = ((0, 0), (0, width - self.t.shape[1]))
         points = {k: getattr(self, k) for k in ("t", "y", "metric", "mask", "floor")}
         return self._replace(**{k: None if v is None else jnp.pad(v, pad) for k, v in points.items()})
 
