@@ -21,6 +21,9 @@ the package chooses its model on training runs only (``model=auto``, :mod:`tunea
 
     python -m experiments.calibration_causes --preset dynamic_critical --seed 0 \\
         --variants "" "shape_features=true" "max_points=4" "curve_offsets=true" "random_walk=true"
+
+With ``--choose`` the package's model choice among the listed variants runs first, on the training
+runs alone (5-fold refits, the target summed over ``--budgets``), and prints its table.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from tuneahead.data.splits import Split
 from tuneahead.evaluation.calibration_check import calibration_check
 from tuneahead.inference import InferenceConfig, fit, use_host_devices
 from tuneahead.model.design import ModelSpec
-from tuneahead.selection import final_logdensity
+from tuneahead.selection import ModelChoiceConfig, choose_model, final_logdensity
 from tuneahead.synthetic.population import simulated_population
 
 BASE = {"metrics": ("eval_score",), "failure_gate": False, "variance_features": True}
@@ -80,6 +83,16 @@ def score_variant(train, test, changes: dict, budgets) -> list[dict]:
     return rows
 
 
+def choose_on_training_runs(train, split, variants, budgets) -> None:
+    """The package's own model choice among ``variants`` on the training runs alone: 5-fold refits,
+    the target summed over ``budgets`` (what ``model=auto`` does, every variant refitted)."""
+    named = {text or "base": _variant(text) for text in variants}
+    choice = ModelChoiceConfig(variants=named, budgets=list(budgets), criterion="kfold")
+    inference = InferenceConfig(num_warmup=1000, progress=False, seed=1)
+    result = choose_model(train, ModelSpec(**BASE), inference, choice, split=split)
+    print(result.table.to_string(index=False), flush=True)
+
+
 def main(argv=None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--preset", default="dynamic_critical")
@@ -87,11 +100,16 @@ def main(argv=None) -> list[dict]:
     parser.add_argument("--budgets", type=float, nargs="+", default=[25, 100, 400])
     parser.add_argument("--variants", nargs="+", default=[""], help='e.g. "" "shape_features=true"')
     parser.add_argument("--json", help="write the rows here")
+    parser.add_argument(
+        "--choose", action="store_true", help="also run the model choice over the variants (5-fold, training runs)"
+    )
     args = parser.parse_args(argv)
     use_host_devices(2)
     table = simulated_population(preset=args.preset, seed=args.seed).table
     split = Split(kind="within_groups", test_fraction=0.3, seed=args.seed)
     ((train, test),) = split.partition(table)
+    if args.choose:
+        choose_on_training_runs(train, split, args.variants, args.budgets)
     rows = []
     for text in args.variants:
         rows += score_variant(train, test, _variant(text), args.budgets)

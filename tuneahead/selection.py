@@ -63,7 +63,7 @@ from scipy.special import logsumexp
 from .data.runtable import RunTable
 from .data.splits import Split, within_group_folds
 from .inference import InferenceConfig, fit, pointwise_loglik
-from .model.design import ModelSpec
+from .model.design import CURVE_OPTIONS, ModelSpec
 from .model.posterior import Posterior
 from .model.stacked import StackedPosterior, stacking_weights
 from .predict import components_from_draws
@@ -90,6 +90,7 @@ DEFAULT_VARIANTS = {
     "quadratic": {"static_basis": "quadratic"},
     "relu": {"static_basis": "relu"},
     "variance": {"variance_features": True},
+    "group_spread": {"group_spread": True},
     "offsets": {"curve_offsets": True},
     "walk": {"random_walk": True},
     "transient": {"transient": True},
@@ -158,8 +159,7 @@ class ModelChoiceConfig:
         """Each variant's spec, checked; variants that only change the failure gate's parts are dropped
         where the base has no gate, and those that act on curves where it has no metrics."""
         gate_only = {"gate_basis", "divergence_features"}
-        curves = {"shape_features", "variance_features", "random_walk", "transient", "curve_offsets"}
-        curves.add("divergence_features")
+        curves = {*CURVE_OPTIONS, "divergence_features"}
         out = {}
         for name, changes in self.variants.items():
             changes = dict(changes or {})

@@ -314,3 +314,20 @@ def test_unknown_metric_and_single_run_group_are_rejected():
     lonely = pop.table.select(np.arange(4))  # group task-01 keeps one run
     with pytest.raises(RunTableError, match="group 'task-01' has a single training run"):
         fit(lonely, ModelSpec(), InferenceConfig(progress=False))
+
+
+def test_a_groups_own_spread_scales_its_runs_static_variance():
+    """At c = 0 a run's healthy variance is sigma_delta_i^2 + sigma_eps^2: with ``group_spread``,
+    e^{2 eta_g} times sigma_delta^2 for a group seen in training, e^{2 tau_s^2} times for a new one."""
+    pop = sample_population(PopulationParams(h0=-20.0), PopulationDesign(n_groups=2, runs_per_group=3), seed=2)
+    data = identity_design(pop).encode(pop.table.truncate(0), with_outcome=False)
+    data = data._replace(group=np.array([0, 0, 1, 1, -1, -1], dtype=np.int32))
+    p = _single_draw(pop)
+    spread = {**p, "spread_g": np.array([np.log(2.0), 0.0], np.float32), "tau_spread": np.float32(0.3)}
+    variance = jax.jit(lambda q: outcome_components(q, data, False, False).var_ok)
+    plain, scaled = np.asarray(variance(p)), np.asarray(variance(spread))
+    delta2, eps2 = float(p["sigma_delta"]) ** 2, float(p["sigma_eps"]) ** 2
+    new_group = np.array([0, 0, 0, 0, 1, 1]) * float(p["tau_a"]) ** 2  # a new group's intercept
+    np.testing.assert_allclose(plain, delta2 + new_group + eps2, rtol=1e-5)
+    factor = np.array([4.0, 4.0, 1.0, 1.0, np.exp(0.18), np.exp(0.18)])
+    np.testing.assert_allclose(scaled, factor * delta2 + new_group + eps2, rtol=1e-5)

@@ -87,6 +87,7 @@ def model_arguments(spec: ModelSpec, design: ModelDesign, data: ModelData) -> di
         amplitude_features=spec.amplitude_features,
         shape_features=spec.shape_features,
         variance_features=spec.variance_features,
+        group_spread=spec.group_spread,
         random_walk=spec.random_walk,
         transient=spec.transient,
         divergence_features=spec.divergence_features,

@@ -27,7 +27,10 @@ import numpy as np
 from ..data.runtable import Curve, RunTable, RunTableError
 from . import static_scale
 
-__all__ = ["ModelSpec", "ModelDesign", "ModelData", "NO_FLOOR"]
+__all__ = ["ModelSpec", "ModelDesign", "ModelData", "NO_FLOOR", "CURVE_OPTIONS"]
+
+#: The options of :class:`ModelSpec` that act on probe curves, refused for a table without them.
+CURVE_OPTIONS = ("shape_features", "variance_features", "group_spread", "random_walk", "transient", "curve_offsets")
 
 
 @dataclass(frozen=True)
@@ -42,9 +45,8 @@ class ModelSpec:
         tells the trajectory latent :math:`\delta_i` from the outcome noise :math:`\varepsilon_i`, so
         the model does without it: the run-level spread is :math:`\sigma_\varepsilon` alone, no probe
         length changes the risk, :math:`L(c) = L(0)`, and :math:`L_{int}` is the risk the static
-        features leave (an upper bound on the limit that curves could approach). The options that
-        act on curves (``shape_features``, ``variance_features``, ``random_walk``, ``transient``,
-        ``curve_offsets``, ``divergence_features``) are refused; ``amplitude_features`` and
+        features leave (an upper bound on the limit that curves could approach). The options that act on
+        curves (:data:`CURVE_OPTIONS`, ``divergence_features``) are refused; ``amplitude_features`` and
         ``max_points`` have nothing to act on.
     static_basis
         ``"linear"``, ``"quadratic"`` or ``"relu"`` (random hidden units: a nonlinear static part)
@@ -58,6 +60,9 @@ class ModelSpec:
     variance_features
         Whether the spread of the trajectory latent, :math:`\sigma_{\delta,i}`, depends
         log-linearly on the static features (some configs scatter their seeds more than others).
+    group_spread
+        Whether each group scatters its runs by a factor of its own besides, :math:`e^{\eta_g}` on
+        :math:`\sigma_{\delta,i}`, :math:`\eta_g \sim \mathcal N(0, \tau_s^2)` (a new group's: the mean variance).
     gate_basis
         ``"static"``: the failure gate's log-odds are linear in the static basis; ``"linear"``: in
         the standardized static features themselves, so the divergence risk is monotone in each
@@ -111,6 +116,7 @@ class ModelSpec:
     amplitude_features: bool = True
     shape_features: bool = False
     variance_features: bool = False
+    group_spread: bool = False
     gate_basis: str = "static"
     divergence_features: bool = False
     random_walk: bool = False
@@ -141,8 +147,7 @@ class ModelSpec:
         if self.max_points is not None and self.max_points < 1:
             raise RunTableError(f"model.max_points={self.max_points}; use a positive count or null")
         if not self.metrics:
-            curve_options = ("shape_features", "variance_features", "random_walk", "transient", "curve_offsets")
-            on = [name for name in (*curve_options, "divergence_features") if getattr(self, name)]
+            on = [name for name in (*CURVE_OPTIONS, "divergence_features") if getattr(self, name)]
             if on:
                 raise RunTableError(
                     f"model.metrics is empty (a table without curves), but model.{on[0]}=true acts on probe "
@@ -154,8 +159,7 @@ class ModelSpec:
             raise RunTableError(f"model.gate_basis={self.gate_basis!r}; use 'static' or 'linear'")
 
 
-#: The standardized floor of a metric without one: no point lies at or below it (finite, so that a
-#: floor never makes an infinite term whose gradient would be NaN).
+#: The standardized floor of a metric without one: no point lies at or below it (finite: no NaN gradient).
 NO_FLOOR = -1e6
 
 
@@ -210,9 +214,8 @@ def _thin(curve: Curve, max_points: int | None) -> Curve:
     counts = curve.counts
     if max_points is None or counts.max(initial=0) <= max_points:
         return curve
-    n = len(counts)
-    steps = np.full((n, max_points), np.nan)
-    values = np.full((n, max_points), np.nan)
+    steps = np.full((len(counts), max_points), np.nan)
+    values = steps.copy()
     for i, count in enumerate(counts):
         keep = np.arange(count)
         if count > max_points:
@@ -230,11 +233,10 @@ def _median_spacing(curve: Curve) -> float:
 
 
 def _scale(values: np.ndarray) -> tuple[float, float]:
+    """Mean and sd of the finite ``values``; 0 and 1 with none, and an sd of 1 where they are constant."""
     values = values[np.isfinite(values)]
-    if values.size == 0:
-        return 0.0, 1.0
-    sd = float(values.std())
-    return float(values.mean()), sd if sd > 1e-12 else 1.0
+    sd = float(values.std()) if values.size else 0.0
+    return (float(values.mean()) if values.size else 0.0), sd if sd > 1e-12 else 1.0
 
 
 @dataclass(frozen=True)

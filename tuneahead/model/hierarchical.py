@@ -16,12 +16,16 @@ a ridge (shrinkage) prior on the coefficients of the standardized basis.
 **Trajectory.** A run-level latent :math:`\delta_i \sim \mathcal N(0, \sigma_{\delta,i}^2)` moves the
 run away from its static expectation, with :math:`\sigma_{\delta,i} = \sigma_\delta \exp(z_i^\top \omega)`
 when the spread of outcomes may depend on the config (``variance_features``; large steps on small
-batches scatter seeds more), and :math:`\omega = 0` otherwise, and a run-level amplitude
-:math:`B_{im} \sim \mathcal N(\mu_{B,m} + z_i^\top \gamma_m, \sigma_{B,m}^2)` sets how far the curve
-still is from its end. The curve is a saturating power law whose value at the full budget is tied to
-:math:`\mu_i + \delta_i` by the link :math:`(\lambda_{0m}, \lambda_{1m})`, with a time scale that
-the static features may stretch, :math:`t_{0,im} = t_{0m} \exp(z_i^\top \kappa_m)` (a small learning
-rate or a long warm-up learns late):
+batches scatter seeds more), and :math:`\omega = 0` otherwise. With ``group_spread`` each group
+scatters its runs by a factor of its own besides, :math:`\sigma_{\delta,i} = \sigma_\delta
+\exp(z_i^\top \omega + \eta_g)`, :math:`\eta_g \sim \mathcal N(0, \tau_s^2)`: a cell of seeds
+shows its own spread, which the features' log-linear form may miss (a run of a group not seen in
+training takes the mean variance over :math:`\eta`, :math:`e^{2\tau_s^2}` times the features').
+A run-level amplitude :math:`B_{im} \sim \mathcal N(\mu_{B,m} + z_i^\top \gamma_m, \sigma_{B,m}^2)`
+sets how far the curve still is from its end. The curve is a saturating power law whose value at
+the full budget is tied to :math:`\mu_i + \delta_i` by the link :math:`(\lambda_{0m}, \lambda_{1m})`,
+with a time scale that the static features may stretch, :math:`t_{0,im} = t_{0m} \exp(z_i^\top \kappa_m)`
+(a small learning rate or a long warm-up learns late):
 
 .. math::
 
@@ -203,6 +207,13 @@ def _trajectory_sites(
         s["walk_growth"] = numpyro.sample("walk_growth", dist.Normal(0.0, 0.5))
 
 
+def _group_spread_sites(s: dict, n_groups: int) -> None:
+    r"""Priors of the groups' own spread factors :math:`e^{\eta_g}` (``group_spread``)."""
+    s["tau_spread"] = numpyro.sample("tau_spread", dist.HalfNormal(0.5))
+    with numpyro.plate("group", n_groups):
+        s["spread_g"] = numpyro.sample("spread_g", dist.Normal(0.0, s["tau_spread"]))
+
+
 def _curve_sites(
     s: dict, n_metrics: int, p_linear: int, amplitude_features: bool, shape_features: bool, curve_offsets: bool
 ) -> None:
@@ -259,6 +270,7 @@ def hierarchical_model(
     amplitude_features: bool = True,
     shape_features: bool = True,
     variance_features: bool = False,
+    group_spread: bool = False,
     random_walk: bool = False,
     transient: bool = False,
     divergence_features: bool = False,
@@ -279,6 +291,8 @@ def hierarchical_model(
     s = {}
     _static_sites(s, n_groups, data.x_static.shape[1])
     _trajectory_sites(s, p_linear, variance_features, random_walk, transient, n_metrics > 0)
+    if group_spread:
+        _group_spread_sites(s, n_groups)
     _curve_sites(s, n_metrics, p_linear, amplitude_features, shape_features, curve_offsets)
     if failure_gate:
         _gate_sites(s, n_metrics, data.x_gate.shape[1], p_linear, divergence_features)
@@ -298,7 +312,7 @@ def _present_sum(loglik, data: ModelData):
 
 
 def reparameterized_model(*args, **kwargs):
-    """:func:`hierarchical_model` with non-centred group intercepts, for NUTS."""
-    config = {"a": LocScaleReparam(centered=0)}
+    """:func:`hierarchical_model` with non-centred group intercepts and spread factors, for NUTS."""
+    config = {"a": LocScaleReparam(centered=0), "spread_g": LocScaleReparam(centered=0)}
     with numpyro.handlers.reparam(config=config):
         return hierarchical_model(*args, **kwargs)

@@ -141,9 +141,16 @@ def walk_scale(p: Params, data: ModelData, t: jnp.ndarray) -> jnp.ndarray:
 
 
 def config_spread(p: Params, data: ModelData, sigma: jnp.ndarray) -> jnp.ndarray:
-    r""":math:`\sigma \exp(z_i^\top \omega)` per run ``(n,)``: a config that scatters its seeds more
-    (``variance_features``; :math:`\omega = 0` without them) scatters its trajectory and its walk alike."""
-    return sigma * jnp.exp(data.x_linear @ p["omega"])
+    r""":math:`\sigma \exp(z_i^\top \omega + \eta_g)` per run ``(n,)``: a config that scatters its seeds
+    more (``variance_features``; :math:`\omega = 0` without them), or a group that does
+    (``group_spread``: :math:`\eta_g`, and :math:`\tau_s^2` for a group not seen in training, whose
+    variance is then the mean over :math:`\eta \sim \mathcal N(0, \tau_s^2)`; :math:`\eta = 0`
+    without them), scatters its trajectory and its walk alike."""
+    log_scale = data.x_linear @ p["omega"]
+    if "spread_g" in p:
+        onehot = (data.group[:, None] == jnp.arange(p["spread_g"].shape[-1])).astype(data.y.dtype)
+        log_scale = log_scale + jnp.where(data.group >= 0, onehot @ p["spread_g"], p["tau_spread"] ** 2)
+    return sigma * jnp.exp(log_scale)
 
 
 def walk_process(p: Params, data: ModelData) -> tuple[jnp.ndarray, jnp.ndarray, jnp.ndarray]:
