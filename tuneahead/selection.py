@@ -1,8 +1,8 @@
 r"""Model choice on the training runs: PSIS-LOO, with K-fold where LOO is unreliable.
 
 Each variant of the model (a set of :class:`~tuneahead.model.design.ModelSpec` changes: static
-basis, shape, variance and divergence features, the wandering trajectory, persistent curve
-offsets, the gate's basis) is fitted to the training runs, and scored by its expected log
+basis, shape, variance and divergence features, a spread per group, the wandering trajectory,
+persistent curve offsets, the gate's basis) is fitted to the training runs, and scored by its expected log
 predictive density for a new run. The default target is the question the package answers, the
 final score of a run given its probe up to the budget :math:`c`:
 

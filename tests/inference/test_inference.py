@@ -173,20 +173,8 @@ def test_a_few_draws_and_runs_are_padded_to_their_classes_and_many_keep_their_si
     is small; many draws keep the exact sizes, with the points padded to their class alone."""
     from tuneahead.inference.arguments import PADDED_PAIRS, PADDED_POINTS, POINT_FLOOR, point_columns, size_classes
 
-    assert [point_columns(w) for w in (0, 1, 2, 3, 5, 8, 9, 10, 11, 15, 17, 30)] == [
-        1,
-        1,
-        2,
-        4,
-        8,
-        8,
-        10,
-        10,
-        12,
-        16,
-        20,
-        32,
-    ]
+    widths = {0: 1, 1: 1, 2: 2, 3: 4, 5: 8, 8: 8, 9: 10, 10: 10, 11: 12, 15: 16, 17: 20, 30: 32}
+    assert {w: point_columns(w) for w in widths} == widths
     assert [point_columns(w, POINT_FLOOR) for w in (0, 4, 16, 17)] == [16, 16, 16, 20]
 
     data, _ = _model_kwargs()  # 18 runs of 4 points
