@@ -28,11 +28,14 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
+import pandas as pd
 
 from experiments.stack_scores import main_job_runs
+from experiments.static_spread import seed_variance_of_final
 from tuneahead.artifacts import write_json
 from tuneahead.inference import InferenceConfig, fit, use_host_devices
 from tuneahead.model.design import ModelSpec
+from tuneahead.predict import predictive_components
 
 
 def scatter_terms(train, test) -> tuple[np.ndarray, np.ndarray]:
@@ -54,20 +57,13 @@ def scatter_terms(train, test) -> tuple[np.ndarray, np.ndarray]:
 
 def spread_on_training_runs(train) -> dict:
     """The base variant's per-draw variance at c = 0 per cell, beside the cell's training seeds' own."""
-    import jax
-
-    from tuneahead.model.likelihood import config_spread
-
     spec = ModelSpec(metrics=("eval_score",), failure_gate=False, variance_features=True)
     posterior = fit(train, spec, InferenceConfig(num_warmup=1000, progress=False, seed=1))
-    params, design = posterior.params(400), posterior.design
-    data = design.encode(train, with_outcome=False)
-    sd = np.asarray(jax.vmap(lambda p: config_spread(p, data, p["sigma_delta"]))(params))
-    per_run = (sd**2 + np.asarray(params["sigma_eps"])[:, None] ** 2).mean(axis=0) * design.r_sd**2
-    group, final = np.asarray(train.group), np.asarray(train.final, dtype=float)
-    cells = [c for c in np.unique(group) if (group == c).sum() > 1]
-    model = np.array([per_run[group == c].mean() for c in cells])
-    seeds = np.array([final[group == c].var(ddof=1) for c in cells])
+    _, var_s = predictive_components(posterior, train.truncate(0.0), 400).draw_moments()
+    per_cell = pd.DataFrame({"g": train.group, "v": var_s.mean(axis=0)}).groupby("g")["v"].mean()
+    seeds = seed_variance_of_final(train).dropna()
+    model = per_cell[seeds.index].to_numpy()
+    seeds = seeds.to_numpy()
     return {
         "model_mean": float(model.mean()),
         "model_median": float(np.median(model)),

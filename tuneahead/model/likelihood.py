@@ -61,6 +61,11 @@ def _metric_onehot(data: ModelData, n_metrics: int) -> jnp.ndarray:
     return (data.metric[..., None] == jnp.arange(n_metrics)).astype(data.y.dtype)
 
 
+def _group_onehot(data: ModelData, n_groups: int) -> jnp.ndarray:
+    """Each run's group as a one-hot row ``(n, G)``, all zero for a group not seen in training."""
+    return (data.group[:, None] == jnp.arange(n_groups)).astype(data.y.dtype)
+
+
 def per_point(values: jnp.ndarray, data: ModelData) -> jnp.ndarray:
     """A per-metric parameter ``(M,)`` at every probe point ``(n, P)``.
 
@@ -75,8 +80,7 @@ def per_point(values: jnp.ndarray, data: ModelData) -> jnp.ndarray:
 def static_mean(p: Params, data: ModelData) -> tuple[jnp.ndarray, jnp.ndarray]:
     """:math:`\\mu_i` and the extra prior variance of :math:`\\delta_i` (``tau_a^2`` for unseen groups)."""
     known = data.group >= 0
-    group_onehot = (data.group[:, None] == jnp.arange(p["a"].shape[-1])).astype(data.y.dtype)
-    a = jnp.where(known, group_onehot @ p["a"], p["a0"])
+    a = jnp.where(known, _group_onehot(data, p["a"].shape[-1]) @ p["a"], p["a0"])
     mu = a + data.x_static @ p["beta"]
     extra = jnp.where(known, 0.0, p["tau_a"] ** 2)
     return mu, extra
@@ -148,8 +152,8 @@ def config_spread(p: Params, data: ModelData, sigma: jnp.ndarray) -> jnp.ndarray
     without them), scatters its trajectory and its walk alike."""
     log_scale = data.x_linear @ p["omega"]
     if "spread_g" in p:
-        onehot = (data.group[:, None] == jnp.arange(p["spread_g"].shape[-1])).astype(data.y.dtype)
-        log_scale = log_scale + jnp.where(data.group >= 0, onehot @ p["spread_g"], p["tau_spread"] ** 2)
+        own = _group_onehot(data, p["spread_g"].shape[-1]) @ p["spread_g"]
+        log_scale = log_scale + jnp.where(data.group >= 0, own, p["tau_spread"] ** 2)
     return sigma * jnp.exp(log_scale)
 
 
