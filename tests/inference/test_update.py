@@ -12,18 +12,34 @@ from tuneahead.synthetic import PopulationDesign, PopulationParams, sample_popul
 CONFIG = InferenceConfig(method="svi", svi_steps=2000, svi_draws=1000, progress=False, seed=0)
 
 
-@pytest.fixture(scope="module")
-def fits():
-    """A fit that has seen 4 runs of the third group, the 24 next runs of that group, and a refit on all."""
-    table = sample_population(
+def _population():
+    return sample_population(
         PopulationParams(), PopulationDesign(n_groups=3, runs_per_group=40, budgets=(400.0,)), seed=5
     ).table
+
+
+def _runs_of_the_third_group(table):
+    """The runs of every group but the third with 4 of the third's, and the 24 next runs of the third."""
     group = np.asarray(table.group)
     third = np.flatnonzero(group == sorted(set(group))[2])
     first = np.concatenate([np.flatnonzero(group != group[third[0]]), third[:4]])
-    both = np.concatenate([first, third[4:28]])
-    refit = fit(table.select(both), ModelSpec(), CONFIG)
-    return fit(table.select(first), ModelSpec(), CONFIG), table.select(third[4:28]), refit, group[third[0]]
+    return first, third[4:28], group[third[0]]
+
+
+@pytest.fixture(scope="module")
+def fits():
+    """A fit that has seen 4 runs of the third group, the 24 next runs of that group, and the group."""
+    table = _population()
+    first, new, group = _runs_of_the_third_group(table)
+    return fit(table.select(first), ModelSpec(), CONFIG), table.select(new), group
+
+
+@pytest.fixture(scope="module")
+def refit():
+    """A fit to the runs of :func:`fits` and the new ones together."""
+    table = _population()
+    first, new, _ = _runs_of_the_third_group(table)
+    return fit(table.select(np.concatenate([first, new])), ModelSpec(), CONFIG)
 
 
 def _intercept(posterior, group: str) -> np.ndarray:
@@ -31,8 +47,8 @@ def _intercept(posterior, group: str) -> np.ndarray:
 
 
 @pytest.mark.slow
-def test_an_update_with_many_runs_of_a_group_lands_where_a_refit_does(fits):
-    first, new, refit, group = fits
+def test_an_update_with_many_runs_of_a_group_lands_where_a_refit_does(fits, refit):
+    first, new, group = fits
     update = ImportanceUpdate.start(first).with_runs(new)
     before, after, truth = (_intercept(p, group) for p in (first, update.posterior(), refit))
     # The refit's posterior sd of the intercept is 0.045 here; the update's mean has a Monte Carlo
@@ -47,7 +63,7 @@ def test_an_update_with_many_runs_of_a_group_lands_where_a_refit_does(fits):
 
 
 def test_resampled_draws_follow_the_importance_weights(fits):
-    first, new, _, group = fits
+    first, new, group = fits
     update = ImportanceUpdate.start(first).with_runs(new)
     log_w = pointwise_loglik(first, new).sum(axis=1)
     w = np.exp(log_w - log_w.max())
@@ -64,7 +80,7 @@ def test_resampled_draws_follow_the_importance_weights(fits):
 
 
 def test_no_runs_is_the_fit_itself_and_a_stopped_run_adds_its_curve(fits):
-    first, new, _, _ = fits
+    first, new, _ = fits
     start = ImportanceUpdate.start(first)
     assert start.posterior() is first and start.relative_ess == pytest.approx(1.0)
     stopped = replace(new.select([0]).truncate(200.0), final=np.array([np.nan]))
@@ -76,7 +92,7 @@ def test_no_runs_is_the_fit_itself_and_a_stopped_run_adds_its_curve(fits):
 def test_a_draw_with_a_non_finite_likelihood_weighs_nothing(fits, monkeypatch):
     import tuneahead.inference.update as update
 
-    first, new, _, _ = fits
+    first, new, _ = fits
     real = update._loglik
 
     def with_a_nan(params, design, table):
