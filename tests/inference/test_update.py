@@ -12,33 +12,30 @@ from tuneahead.synthetic import PopulationDesign, PopulationParams, sample_popul
 CONFIG = InferenceConfig(method="svi", svi_steps=2000, svi_draws=1000, progress=False, seed=0)
 
 
-def _population():
-    return sample_population(
+@pytest.fixture(scope="module")
+def runs():
+    """120 runs of 3 groups; the runs of every group but the third with 4 of the third's, the 24
+    next runs of the third, and the third group's name."""
+    table = sample_population(
         PopulationParams(), PopulationDesign(n_groups=3, runs_per_group=40, budgets=(400.0,)), seed=5
     ).table
-
-
-def _runs_of_the_third_group(table):
-    """The runs of every group but the third with 4 of the third's, and the 24 next runs of the third."""
     group = np.asarray(table.group)
     third = np.flatnonzero(group == sorted(set(group))[2])
     first = np.concatenate([np.flatnonzero(group != group[third[0]]), third[:4]])
-    return first, third[4:28], group[third[0]]
+    return table, first, third[4:28], group[third[0]]
 
 
 @pytest.fixture(scope="module")
-def fits():
+def fits(runs):
     """A fit that has seen 4 runs of the third group, the 24 next runs of that group, and the group."""
-    table = _population()
-    first, new, group = _runs_of_the_third_group(table)
+    table, first, new, group = runs
     return fit(table.select(first), ModelSpec(), CONFIG), table.select(new), group
 
 
 @pytest.fixture(scope="module")
-def refit():
+def refit(runs):
     """A fit to the runs of :func:`fits` and the new ones together."""
-    table = _population()
-    first, new, _ = _runs_of_the_third_group(table)
+    table, first, new, _ = runs
     return fit(table.select(np.concatenate([first, new])), ModelSpec(), CONFIG)
 
 

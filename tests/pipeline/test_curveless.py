@@ -42,9 +42,8 @@ def _overrides(path):
 
 def test_a_spec_without_metrics_refuses_options_that_act_on_curves():
     assert ModelSpec(metrics=()).metrics == ()
-    walks = ("random_walk", "transient")
-    options = ("shape_features", "variance_features", "group_spread", *walks, "curve_offsets")
-    for option in (*options, "divergence_features"):
+    curve_options = ("shape_features", "variance_features", "group_spread", "random_walk", "transient")
+    for option in (*curve_options, "curve_offsets", "divergence_features"):
         with pytest.raises(RunTableError, match=f"model.metrics is empty.*model.{option}=false"):
             ModelSpec(metrics=(), **{option: True})
 
